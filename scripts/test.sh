@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs everything, prepares the local Podman, and runs the whole test suite, integration
+# tests on real Podman and real SSH nodes included. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

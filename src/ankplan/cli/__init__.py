@@ -1,0 +1,1 @@
+"""The command-line interface: the only package that prints, prompts or exits."""

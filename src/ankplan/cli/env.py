@@ -1,0 +1,71 @@
+"""The CLI's environment (streams, tty-ness, colour, variables) and its exit statuses.
+
+Does no I/O by itself; tests replace the streams with StringIO to run commands in-process.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Mapping
+
+from rich.console import Console
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit codes of every ankplan command; documented in the README."""
+
+    SUCCESS = 0
+    ERROR = 1
+    CHANGES_PRESENT = 2  # plan --detailed-exitcode: changes pending
+    NOT_STABLE = 3  # watch --until-stable: did not settle before --duration
+    GAVE_UP = 4  # watch --max-restarts: a workload exhausted its restarts
+    CTRL_C = 130
+
+
+@dataclass
+class Env:
+    """Streams and settings of one CLI invocation."""
+
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    stdout_isatty: bool | None = None
+    stderr_isatty: bool | None = None
+    stdin_isatty: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.stdout_isatty is None:
+            self.stdout_isatty = _isatty(self.stdout)
+        if self.stderr_isatty is None:
+            self.stderr_isatty = _isatty(self.stderr)
+        if self.stdin_isatty is None:
+            self.stdin_isatty = _isatty(self.stdin)
+
+    @property
+    def colors(self) -> bool:
+        """Colour only on a tty and with NO_COLOR unset."""
+        return bool(self.stdout_isatty) and "NO_COLOR" not in self.environ
+
+    def out_console(self) -> Console:
+        """A rich console on stdout (results)."""
+        return _console(self.stdout, bool(self.stdout_isatty), "NO_COLOR" in self.environ)
+
+    def err_console(self) -> Console:
+        """A rich console on stderr (progress, diagnostics, errors)."""
+        return _console(self.stderr, bool(self.stderr_isatty), "NO_COLOR" in self.environ)
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _console(stream: IO[str], tty: bool, no_color: bool) -> Console:
+    return Console(file=stream, force_terminal=tty, no_color=no_color or not tty,
+                   highlight=False, soft_wrap=not tty, width=None if tty else 200)

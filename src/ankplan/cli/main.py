@@ -1,0 +1,107 @@
+"""Entry point: parses arguments, dispatches to a command module, maps errors to exit codes.
+
+`main(argv, env)` is the only place that catches exceptions; it never lets a traceback reach
+the user unless --debug is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from typing import Sequence
+
+from ankplan import __version__
+from ankplan.cli.env import Env, ExitStatus
+from ankplan.errors import AnkplanError, DiagnosticsError
+
+# Each module registers its sub-commands with `register(subparsers)`; the parser's `func`
+# default is then called as func(args, env) -> ExitStatus.
+COMMAND_MODULES = ("validate",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="ankplan",
+        description="Plan and apply Eclipse Ankaios manifests on Podman hosts, agentless.",
+    )
+    parser.add_argument("--version", action="version", version=f"ankplan {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show Python tracebacks for unexpected errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(f"ankplan.cli.{module_name}")
+        module.register(subparsers)
+    return parser
+
+
+class _ArgumentError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting, so main() keeps control."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _ArgumentError(f"{self.prog}: error: {message}")
+
+
+def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
+    """Run one ankplan command and return its exit status."""
+    env = env or Env()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        _make_raising(parser)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(env.stderr)
+            return ExitStatus.ERROR
+        return int(args.func(args, env))
+    except _ArgumentError as error:
+        env.stderr.write(f"{error.message}\n")
+        return ExitStatus.ERROR
+    except SystemExit as exit_:  # --help and --version
+        return int(exit_.code or 0) if isinstance(exit_.code, int) else ExitStatus.ERROR
+    except DiagnosticsError as error:
+        from ankplan.cli.diagnostics import print_diagnostics
+
+        print_diagnostics(env, error.diagnostics, fmt="text")
+        env.stderr.write(f"ankplan: error: {error.summary}\n")
+        return ExitStatus.ERROR
+    except AnkplanError as error:
+        env.stderr.write(f"ankplan: error: {error.summary}\n")
+        for line in (error.detail.splitlines() if error.detail else []):
+            env.stderr.write(f"  {line}\n")
+        if error.hint:
+            env.stderr.write(f"  hint: {error.hint}\n")
+        return ExitStatus.ERROR
+    except KeyboardInterrupt:
+        env.stderr.write("ankplan: interrupted\n")
+        return ExitStatus.CTRL_C
+    except BrokenPipeError:
+        return ExitStatus.ERROR
+    except Exception as error:  # noqa: BLE001 - the one place that catches everything
+        if debug:
+            traceback.print_exc(file=env.stderr)
+        env.stderr.write(f"ankplan: internal error: {type(error).__name__}: {error}\n"
+                         "  re-run with --debug for the traceback, and please report it\n")
+        return ExitStatus.ERROR
+
+
+def _make_raising(parser: argparse.ArgumentParser) -> None:
+    parser.__class__ = _Parser
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public walk
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for sub in action.choices.values():
+                _make_raising(sub)
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""ankplan's value types: manifest, inventory, observed state and plan, as frozen dataclasses.
+
+Pure: no I/O. Everything here is immutable; collections are tuples, sorted where order carries
+no meaning, and mappings are sorted tuples of pairs. Values are built by the loaders and the
+planner after schema validation, never straight from untrusted input.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from ankplan.errors import Diagnostic, Location
+
+VALUE = dict(frozen=True, slots=True, kw_only=True)
+
+# Labels ankplan puts on every container it creates. Identity is read from these, never from
+# the container name; a container without LABEL_PROJECT is foreign and never touched.
+LABEL_PREFIX = "ankplan."
+LABEL_PROJECT = "ankplan.project"
+LABEL_WORKLOAD = "ankplan.workload"
+LABEL_AGENT = "ankplan.agent"
+LABEL_SPEC_HASH = "ankplan.spec-hash"  # "<hash version>:<hex digest>"
+LABEL_SPEC = "ankplan.spec"  # canonical JSON of the hashed spec, for field-level diffs
+LABEL_RESTART_COUNT = "ankplan.restart-count"  # restarts done by watch, carried across re-creates
+LABEL_MANAGED_BY = "ankplan.managed-by"  # "ankplan <version>"
+
+
+class RestartPolicy(str, enum.Enum):
+    """Ankaios restart policies; the value is the manifest spelling."""
+
+    NEVER = "NEVER"
+    ON_FAILURE = "ON_FAILURE"
+    ALWAYS = "ALWAYS"
+
+
+class AddCondition(str, enum.Enum):
+    """Ankaios add conditions on a dependency; the value is the manifest spelling."""
+
+    RUNNING = "ADD_COND_RUNNING"
+    SUCCEEDED = "ADD_COND_SUCCEEDED"
+    FAILED = "ADD_COND_FAILED"
+
+
+@dataclass(**VALUE)
+class Dependency:
+    """`workload_name` must reach `condition` before the dependent workload may start."""
+
+    workload_name: str
+    condition: AddCondition
+
+
+@dataclass(**VALUE)
+class PodmanConfig:
+    """runtimeConfig of runtime `podman`, parsed from the YAML string."""
+
+    image: str
+    general_options: tuple[str, ...] = ()  # before the subcommand: podman <these> run ...
+    command_options: tuple[str, ...] = ()  # options of `podman run`
+    command_args: tuple[str, ...] = ()  # arguments after the image
+
+
+@dataclass(**VALUE)
+class KubeConfig:
+    """runtimeConfig of runtime `podman-kube`, parsed from the YAML string."""
+
+    manifest: str
+    play_options: tuple[str, ...] = ()
+    down_options: tuple[str, ...] = ()
+    general_options: tuple[str, ...] = ()
+    control_interface_target: str = ""
+
+
+@dataclass(**VALUE)
+class WorkloadFile:
+    """A file mounted read-only into the workload; exactly one of data / binary_data is set."""
+
+    mount_point: str
+    data: str | None = None
+    binary_data: str | None = None  # standard base64
+
+
+@dataclass(**VALUE)
+class Workload:
+    """One workload of the manifest, with templates already rendered."""
+
+    name: str
+    agent: str  # "" means not scheduled (Ankaios NotScheduled)
+    runtime: str  # "podman", "podman-kube", or a runtime ankplan does not run
+    runtime_config_text: str  # the rendered runtimeConfig string, whitespace-trimmed
+    runtime_config: PodmanConfig | KubeConfig | None  # None when the runtime is not one we parse
+    restart_policy: RestartPolicy = RestartPolicy.NEVER
+    dependencies: tuple[Dependency, ...] = ()  # sorted by workload_name
+    tags: tuple[tuple[str, str], ...] = ()  # sorted
+    configs: tuple[tuple[str, str], ...] = ()  # alias -> top-level config key, sorted
+    files: tuple[WorkloadFile, ...] = ()  # sorted by mount_point
+    control_interface_access: bool = False  # rules present; accepted but not acted on
+    # Where the workload is defined; not part of its identity and never hashed.
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def podman(self) -> PodmanConfig | None:
+        """The podman runtimeConfig, or None for other runtimes."""
+        return self.runtime_config if isinstance(self.runtime_config, PodmanConfig) else None
+
+    def dependency_names(self) -> tuple[str, ...]:
+        """Names of the workloads this one depends on, sorted."""
+        return tuple(dep.workload_name for dep in self.dependencies)
+
+
+@dataclass(**VALUE)
+class Manifest:
+    """The union of one or more manifest files, validated; workloads sorted by name."""
+
+    api_version: str  # of the first file: "v1" or "v0.1"
+    workloads: tuple[Workload, ...] = ()
+    config_keys: tuple[str, ...] = ()  # top-level config keys, sorted
+    sources: tuple[str, ...] = ()  # file paths, in the order given
+    # Warnings found while loading (errors raise ManifestError instead).
+    warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
+
+    def workload(self, name: str) -> Workload | None:
+        """The workload called `name`, or None."""
+        for workload in self.workloads:
+            if workload.name == name:
+                return workload
+        return None
+
+    def names(self) -> tuple[str, ...]:
+        """All workload names, sorted."""
+        return tuple(workload.name for workload in self.workloads)
+
+
+# --- inventory -------------------------------------------------------------------------------
+
+
+class Connection(str, enum.Enum):
+    """How ankplan reaches a node's Podman."""
+
+    LOCAL = "local"
+    SSH = "ssh"
+
+
+@dataclass(**VALUE)
+class Node:
+    """A host running Podman, and how to reach it."""
+
+    name: str
+    connection: Connection = Connection.LOCAL
+    host: str = ""  # address or name; for ssh defaults to `name` (after ~/.ssh/config lookup)
+    port: int = 22
+    user: str = ""  # "" means the current user / ssh_config User
+    identity_file: str = ""  # private key path; "" means ssh-agent and default keys
+    known_hosts_file: str = ""  # "" means ~/.ssh/known_hosts
+    connect_timeout: float = 10.0  # seconds, for TCP connect and SSH handshake
+    podman: tuple[str, ...] = ("podman",)  # argv prefix, e.g. ("sudo", "podman")
+
+    @property
+    def address(self) -> str:
+        """`user@host:port` for messages, or `local`."""
+        if self.connection is Connection.LOCAL:
+            return "local"
+        user = f"{self.user}@" if self.user else ""
+        return f"{user}{self.host or self.name}:{self.port}"
+
+
+@dataclass(**VALUE)
+class Inventory:
+    """Which node runs each Ankaios agent."""
+
+    nodes: tuple[Node, ...]  # sorted by name
+    agents: tuple[tuple[str, str], ...]  # agent name -> node name, sorted
+    # Node used for agents not listed; the embedded default maps every agent to local Podman.
+    default_node: str | None = None
+    source: str = "<embedded default>"
+
+    def node(self, node_name: str) -> Node | None:
+        """The node called `node_name`, or None."""
+        for node in self.nodes:
+            if node.name == node_name:
+                return node
+        return None
+
+    def node_for_agent(self, agent: str) -> Node | None:
+        """The node that runs `agent`, or None when the inventory does not know the agent."""
+        for agent_name, node_name in self.agents:
+            if agent_name == agent:
+                return self.node(node_name)
+        return self.node(self.default_node) if self.default_node else None
+
+
+# --- observed state --------------------------------------------------------------------------
+
+
+@dataclass(**VALUE)
+class ObservedContainer:
+    """One container as `podman ps -a --format json` reports it; only what decisions need."""
+
+    id: str
+    name: str
+    node_name: str
+    image: str
+    state: str  # podman state, lower-cased: created, running, exited, stopping, paused, ...
+    exit_code: int = 0
+    started_at: float = 0.0  # unix seconds, 0 when never started
+    finished_at: float = 0.0  # unix seconds, 0 when not exited
+    health: str = ""  # "", "starting", "healthy", "unhealthy"
+    labels: tuple[tuple[str, str], ...] = ()  # sorted
+    restart_count: int = 0  # from LABEL_RESTART_COUNT
+
+    def label(self, key: str) -> str:
+        """The value of label `key`, or ""."""
+        for label_key, value in self.labels:
+            if label_key == key:
+                return value
+        return ""
+
+    @property
+    def project(self) -> str:
+        """The ankplan project that owns this container, or "" when it is foreign."""
+        return self.label(LABEL_PROJECT)
+
+    @property
+    def owned(self) -> bool:
+        """True when ankplan created this container (for any project)."""
+        return bool(self.project)
+
+    @property
+    def workload_name(self) -> str:
+        """The workload this container runs, from its label."""
+        return self.label(LABEL_WORKLOAD)
+
+    @property
+    def spec_hash(self) -> str:
+        """The spec hash label, "<version>:<digest>"."""
+        return self.label(LABEL_SPEC_HASH)
+
+
+@dataclass(**VALUE)
+class NodeObservation:
+    """What one node reported, or why it could not be observed."""
+
+    node_name: str
+    containers: tuple[ObservedContainer, ...] = ()  # sorted by name, then id
+    error: str | None = None  # one-line reason the node could not be observed
+    hint: str = ""  # what to do about `error`
+
+    @property
+    def reachable(self) -> bool:
+        """True when the node answered."""
+        return self.error is None
+
+
+@dataclass(**VALUE)
+class LiveState:
+    """Observations of every node involved in a run."""
+
+    nodes: tuple[NodeObservation, ...] = ()  # sorted by node_name
+
+    def node(self, node_name: str) -> NodeObservation | None:
+        """The observation of `node_name`, or None when it was not observed."""
+        for observation in self.nodes:
+            if observation.node_name == node_name:
+                return observation
+        return None
+
+    def owned_containers(self, project: str) -> tuple[ObservedContainer, ...]:
+        """Every container of `project` on every reachable node."""
+        return tuple(c for n in self.nodes for c in n.containers if c.project == project)
+
+
+@dataclass(**VALUE)
+class ExecutionState:
+    """An Ankaios execution state, displayed as `State(SubState)`, e.g. `Running(Ok)`."""
+
+    state: str  # Pending, Running, Succeeded, Failed, Stopping, NotScheduled, ...
+    sub_state: str = ""  # Ok, ExecFailed, Lost, WaitingToStart, ...
+    info: str = ""  # additional info, e.g. "Exit code: '1'"
+
+    def __str__(self) -> str:
+        return f"{self.state}({self.sub_state})" if self.sub_state else self.state
+
+
+# --- plan ------------------------------------------------------------------------------------
+
+
+class ActionKind(str, enum.Enum):
+    """What a plan step does; values are stable and part of the JSON plan format."""
+
+    CREATE = "create"  # no container: create and start it
+    REPLACE = "replace"  # stop and remove the old container, then create
+    START = "start"  # container exists with the right spec but should run
+    REMOVE = "remove"  # owned container no longer wanted on this node
+    NOOP = "noop"  # converged
+
+
+class Reason(str, enum.Enum):
+    """Why a step exists; values are stable and part of the JSON plan format."""
+
+    NOT_FOUND = "not-found"
+    SPEC_CHANGED = "spec-changed"
+    NOT_IN_MANIFEST = "not-in-manifest"
+    MOVED_NODE = "moved-node"
+    DEPENDENCY_REPLACED = "dependency-replaced"
+    EXITED = "exited"
+    NOT_RUNNING = "not-running"
+    DUPLICATE = "duplicate"
+    FORCED = "forced"
+    UP_TO_DATE = "up-to-date"
+
+
+@dataclass(**VALUE)
+class Action:
+    """One change on one node, with its reason and the payload the executor needs."""
+
+    kind: ActionKind
+    node_name: str
+    workload_name: str
+    reason: Reason
+    details: tuple[str, ...] = ()  # human reason lines, e.g. "image: a -> b" (secrets masked)
+    workload: Workload | None = None  # the desired workload (None for REMOVE)
+    container_id: str = ""  # existing container acted on (REPLACE, START, REMOVE)
+
+    @property
+    def address(self) -> str:
+        """`node/workload`, the address used everywhere."""
+        return f"{self.node_name}/{self.workload_name}"
+
+
+@dataclass(**VALUE)
+class PlanStep:
+    """An action with the ids of the steps that must finish before it (removal order)."""
+
+    id: int
+    action: Action
+    depends_on: tuple[int, ...] = ()
+
+
+@dataclass(**VALUE)
+class Plan:
+    """Every step of a run, already in topological order; deterministic."""
+
+    project: str
+    steps: tuple[PlanStep, ...] = ()
+    # Problems that make the plan not applyable (name conflicts, unknown agents, ...).
+    errors: tuple[str, ...] = ()
+    # node name -> fingerprint of what was observed there when planning.
+    fingerprints: tuple[tuple[str, str], ...] = ()
+
+    def changes(self) -> tuple[PlanStep, ...]:
+        """The steps that change something (everything but NOOP)."""
+        return tuple(s for s in self.steps if s.action.kind is not ActionKind.NOOP)
+
+    def is_empty(self) -> bool:
+        """True when nothing would change."""
+        return not self.changes()
+
+    def count(self, kind: ActionKind) -> int:
+        """How many steps are of `kind`."""
+        return sum(1 for s in self.steps if s.action.kind is kind)
