@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/podman-setup.sh
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -18,7 +18,7 @@ from ankplan.errors import AnkplanError, DiagnosticsError
 
 # Each module registers its sub-commands with `register(subparsers)`; the parser's `func`
 # default is then called as func(args, env) -> ExitStatus.
-COMMAND_MODULES = ("validate",)
+COMMAND_MODULES = ("validate", "nodes", "plan", "apply", "delete", "graph", "get", "logs", "watch")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,188 @@
+"""Semantic checks on built workloads: dependency cycles, dependencies that cannot hold, and
+podman options that fight what ankplan manages.
+
+Pure: returns Diagnostics, errors and warnings apart by severity.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from ankplan.errors import Diagnostic, Location, Severity
+from ankplan.loader import join_pointer
+from ankplan.model import LABEL_PREFIX, AddCondition, RestartPolicy, Workload
+from ankplan.planner.graph import find_cycles
+
+# locate(workload_name, pointer relative to the workload, key) -> where that sits in the file.
+Locate = Callable[[str, str, bool], Location | None]
+
+# podman run options that take a value as the next argument (enough to skip their values).
+_VALUE_OPTIONS = {
+    "-a", "--attach", "-e", "--env", "--env-file", "-h", "--hostname", "-l", "--label",
+    "--label-file", "-m", "--memory", "--mount", "--name", "--network", "--net", "-p",
+    "--publish", "--pod", "-u", "--user", "-v", "--volume", "-w", "--workdir", "--entrypoint",
+    "--add-host", "--cpus", "--cap-add", "--cap-drop", "--device", "--dns", "--restart",
+    "--security-opt", "--tmpfs", "--ulimit", "--log-driver", "--log-opt", "--pull",
+    "--health-cmd", "--health-interval", "--stop-timeout", "--stop-signal", "--ip",
+    "--memory-swap", "--cpu-shares", "--userns", "--uts", "--ipc", "--pid", "--group-add",
+}
+_SHORT_WITH_VALUE = set("aehlmpuvw")
+
+
+def check_workloads(workloads: Sequence[Workload], *, defined_names: Iterable[str] | None = None,
+                    locate: Locate | None = None) -> tuple[Diagnostic, ...]:
+    """Every semantic problem of `workloads`; `defined_names` also counts workloads that are
+    defined but could not be built (so they are not reported as missing)."""
+    by_name = {workload.name: workload for workload in workloads}
+    defined = set(defined_names) if defined_names is not None else set(by_name)
+    where = _Where(by_name, locate)
+    found = list(_cycle_errors(workloads, where))
+    for workload in sorted(workloads, key=lambda item: item.name):
+        found.extend(_dependency_problems(workload, by_name, defined, where))
+        found.extend(_option_problems(workload, where))
+    return tuple(found)
+
+
+class _Where:
+    """Finds file locations for pointers relative to a workload."""
+
+    def __init__(self, by_name: dict[str, Workload], locate: Locate | None) -> None:
+        self.by_name = by_name
+        self.locate = locate
+
+    def __call__(self, workload_name: str, relative: str, key: bool = False) -> Location | None:
+        if self.locate is not None:
+            return self.locate(workload_name, relative, key)
+        workload = self.by_name.get(workload_name)
+        if workload is None or workload.location is None:
+            return None
+        base = workload.location
+        return Location(file=base.file, line=base.line, column=base.column,
+                        pointer=base.pointer + relative)
+
+
+def _cycle_errors(workloads: Sequence[Workload], where: _Where) -> Iterator[Diagnostic]:
+    for cycle in find_cycles(workloads):
+        yield _diagnostic(
+            Severity.ERROR, "dependency-cycle", "dependency cycle: " + " -> ".join(cycle),
+            "Ankaios refuses a state whose dependencies form a cycle; remove one of them",
+            where(cycle[0], join_pointer("/dependencies", cycle[1]), True))
+
+
+def _dependency_problems(workload: Workload, by_name: dict[str, Workload], defined: set[str],
+                         where: _Where) -> Iterator[Diagnostic]:
+    for dependency in workload.dependencies:
+        target_name = dependency.workload_name
+        location = where(workload.name, join_pointer("/dependencies", target_name), True)
+        target = by_name.get(target_name)
+        if target_name not in defined:
+            close = difflib.get_close_matches(target_name, sorted(defined), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else \
+                f"define '{target_name}' or remove the dependency"
+            yield _diagnostic(Severity.WARNING, "unknown-dependency",
+                              f"workload '{workload.name}' depends on '{target_name}', which is "
+                              "not defined: Ankaios would wait forever (Pending(WaitingToStart))",
+                              hint, location)
+        elif target is not None:
+            yield from _condition_problems(workload, dependency.condition, target, location)
+
+
+def _condition_problems(workload: Workload, condition: AddCondition, target: Workload,
+                        location: Location | None) -> Iterator[Diagnostic]:
+    head = f"workload '{workload.name}' depends on '{target.name}'"
+    if target.agent == "":
+        yield _diagnostic(Severity.ERROR, "dependency-not-scheduled",
+                          f"{head}, which has agent \"\" and is never scheduled, so "
+                          f"'{workload.name}' can never start",
+                          f"give '{target.name}' an agent, or remove the dependency", location)
+    elif condition is AddCondition.SUCCEEDED and target.restart_policy is RestartPolicy.ALWAYS:
+        yield _diagnostic(Severity.WARNING, "fragile-condition",
+                          f"{head} with ADD_COND_SUCCEEDED, but '{target.name}' has restartPolicy "
+                          "ALWAYS: it is restarted at once, so Succeeded never holds for long",
+                          f"use ADD_COND_RUNNING, or give '{target.name}' restartPolicy NEVER",
+                          location)
+    elif condition is AddCondition.FAILED and target.restart_policy is not RestartPolicy.NEVER:
+        yield _diagnostic(Severity.WARNING, "fragile-condition",
+                          f"{head} with ADD_COND_FAILED, but '{target.name}' has restartPolicy "
+                          f"{target.restart_policy.value}: it is restarted on failure, so Failed "
+                          "holds only briefly", f"give '{target.name}' restartPolicy NEVER",
+                          location)
+
+
+def _option_problems(workload: Workload, where: _Where) -> Iterator[Diagnostic]:
+    if workload.podman is None:
+        return
+    for index, flag, value in scan_options(workload.podman.command_options):
+        found = _option_problem(flag, value)
+        if found is not None:
+            severity, summary, hint = found
+            location = where(workload.name, f"/runtimeConfig/commandOptions/{index}")
+            yield _diagnostic(severity, "conflicting-option",
+                              f"workload '{workload.name}': commandOptions {summary}", hint,
+                              location)
+
+
+_REMEDY = {
+    "-d": "remove -d", "--detach": "remove --detach",
+    "--restart": "remove --restart; use restartPolicy: ON_FAILURE or ALWAYS",
+    "label": "ankplan sets these labels to track its containers; use another prefix",
+    "--name": "remove --name; ankplan names the container after the workload",
+    "--rm": "remove --rm; ankplan removes containers it no longer needs",
+    "--replace": "remove --replace",
+}
+
+
+def _option_problem(flag: str, value: str | None) -> tuple[Severity, str, str] | None:
+    """(severity, what is wrong, hint) for one podman option, or None when it is fine."""
+    if flag in ("-d", "--detach"):
+        return Severity.ERROR, f"set {flag}: ankplan starts containers detached itself", \
+            _REMEDY[flag]
+    if flag == "--restart":
+        return Severity.ERROR, ("set --restart: podman's restart policy fights restartPolicy, "
+                                "which ankplan manages"), _REMEDY[flag]
+    if flag in ("-l", "--label") and (value or "").startswith(LABEL_PREFIX):
+        return Severity.ERROR, (f"set label '{value}' in ankplan's own namespace "
+                                f"'{LABEL_PREFIX}*'"), _REMEDY["label"]
+    if flag == "--name":
+        return Severity.WARNING, ("set --name: the container will not be named after the "
+                                  "workload"), _REMEDY[flag]
+    if flag == "--rm":
+        return Severity.WARNING, ("set --rm: the container vanishes when it exits, so its exit "
+                                  "state is lost (Ankaios reports Failed(Lost)) and ankplan "
+                                  "re-creates it"), _REMEDY[flag]
+    if flag == "--replace":
+        return Severity.WARNING, ("set --replace: podman may remove a container of the same "
+                                  "name that ankplan does not own"), _REMEDY[flag]
+    return None
+
+
+def scan_options(options: Sequence[str]) -> Iterator[tuple[int, str, str | None]]:
+    """(index, flag, value) for each option in a podman argv fragment; values are skipped."""
+    index = 0
+    while index < len(options):
+        start, token = index, options[index]
+        if token.startswith("--") and len(token) > 2:
+            flag, equals, value = token.partition("=")
+            if not equals and flag in _VALUE_OPTIONS and index + 1 < len(options):
+                index += 1
+                value = options[index]
+            yield start, flag, value if (equals or index > start) else None
+        elif token.startswith("-") and len(token) > 1:
+            for position, letter in enumerate(token[1:], start=2):
+                if letter not in _SHORT_WITH_VALUE:
+                    yield start, "-" + letter, None
+                    continue
+                value = token[position:]
+                if not value and index + 1 < len(options):
+                    index += 1
+                    value = options[index]
+                yield start, "-" + letter, value or None
+                break
+        index += 1
+
+
+def _diagnostic(severity: Severity, code: str, summary: str, hint: str,
+                location: Location | None) -> Diagnostic:
+    return Diagnostic(severity=severity, code=code, summary=summary, hint=hint,
+                      location=location)

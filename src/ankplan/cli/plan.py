@@ -1,0 +1,124 @@
+"""`ankplan plan FILE...`: observe the nodes, compute the plan, print it, optionally save it.
+
+Does I/O: reads the manifest and inventory, runs one `podman ps` per node (read-only), writes
+the plan file given with -o. Exit 0 no changes, 1 error, 2 changes (only --detailed-exitcode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
+from ankplan.cli.env import Env, ExitStatus
+from ankplan.errors import AnkplanError
+from ankplan.executors.observe import observe_nodes
+from ankplan.manifest import load_manifest
+from ankplan.model import Plan
+from ankplan.planner.plan import plan
+from ankplan.planner.render import render_plan_json, render_plan_text
+from ankplan.planner.savedplan import dumps_saved_plan, make_saved_plan
+
+PROJECT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+DEFAULT_PROJECT = "default"
+
+
+def register(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Add the `plan` sub-command."""
+    parser = subparsers.add_parser(
+        "plan", help="show what apply would change on the nodes (read-only)",
+        description="Compare the manifest with what runs on the nodes and show, per node, "
+                    "which workloads would be created, replaced, started or removed, and why. "
+                    "Changes nothing.")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="Ankaios manifest file(s)")
+    add_node_options(parser)
+    parser.add_argument("--agent", metavar="NAME", default=None,
+                        help="run every workload on this agent (like `ank apply --agent`)")
+    parser.add_argument("--target", action="append", default=[], metavar="WORKLOAD",
+                        help="plan only this workload and its dependencies (repeatable)")
+    parser.add_argument("--no-prune", action="store_true",
+                        help="keep containers of workloads that are no longer in the manifest")
+    parser.add_argument("--output", choices=("text", "json"), default="text",
+                        help="text for people, json for programs (docs/plan-json.md)")
+    parser.add_argument("-o", "--out", metavar="PLANFILE", default=None,
+                        help="save the plan for `ankplan apply PLANFILE`")
+    parser.add_argument("--detailed-exitcode", action="store_true",
+                        help="exit 2 when there are changes (0 none, 1 error)")
+    parser.set_defaults(func=run)
+
+
+def default_project(first_file: str) -> str:
+    """The project name derived from the first manifest's folder, e.g. examples/police -> police.
+
+    Lower-cased, every run of characters outside [a-z0-9_-] turned into "-", at most 63
+    characters; "default" when nothing is left.
+    """
+    folder = Path.cwd() if first_file == "-" else Path(first_file).resolve().parent
+    name = re.sub(r"[^a-z0-9_-]+", "-", folder.name.lower()).strip("-_")[:63]
+    return name or DEFAULT_PROJECT
+
+
+def project_name(args: argparse.Namespace) -> str:
+    """--project, checked, or the default derived from the manifest."""
+    if args.project is None:
+        return default_project(args.files[0])
+    if not PROJECT_PATTERN.match(args.project):
+        raise AnkplanError(f"invalid project name {args.project!r}",
+                           hint="use 1-63 characters from a-z, 0-9, _ and -, starting with a "
+                                "letter or digit")
+    return str(args.project)
+
+
+def write_plan_file(path: str, text: str) -> None:
+    """Write `text` to `path` atomically, readable by the owner only (it may hold secrets)."""
+    target = Path(path)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".ankplan-", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except OSError as error:
+        raise AnkplanError(f"cannot write the plan file {path}: {error.strerror or error}",
+                           hint="check that the folder exists and is writable") from None
+
+
+def exit_status(result: Plan, detailed: bool) -> ExitStatus:
+    """1 with plan errors; 2 for changes with --detailed-exitcode; else 0."""
+    if result.errors:
+        return ExitStatus.ERROR
+    if detailed and not result.is_empty():
+        return ExitStatus.CHANGES_PRESENT
+    return ExitStatus.SUCCESS
+
+
+def run(args: argparse.Namespace, env: Env) -> ExitStatus:
+    """Observe, plan, print, and save when asked."""
+    manifest = load_manifest(args.files, agent_override=args.agent)
+    inventory = load_inventory_from_args(args)
+    project = project_name(args)
+    with open_pool(args) as pool:
+        live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
+    result = plan(manifest, inventory, live, project=project, targets=tuple(args.target),
+                  prune=not args.no_prune)
+    if args.output == "json":
+        env.stdout.write(render_plan_json(result))
+    else:
+        env.stdout.write(render_plan_text(result, color=env.colors))
+    if result.errors:
+        count = len(result.errors)
+        env.stderr.write(f"ankplan: error: the plan is incomplete ({count} error"
+                         f"{'s' if count != 1 else ''})"
+                         + ("; not saved\n" if args.out else "\n"))
+    elif args.out:
+        created_at = datetime.now(UTC).isoformat(timespec="seconds")
+        saved = make_saved_plan(result, manifest, inventory, live, created_at=created_at)
+        write_plan_file(args.out, dumps_saved_plan(saved))
+        env.stderr.write(f"Saved the plan to {args.out}. Apply exactly this plan with:\n"
+                         f"  ankplan apply {args.out}\n")
+    return exit_status(result, args.detailed_exitcode)

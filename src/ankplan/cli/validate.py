@@ -1,0 +1,66 @@
+"""`ankplan validate FILE...` and `ankplan schema`: check manifests, print the JSON Schema.
+
+Does I/O: reads the manifests (through the loader) and writes to the Env's streams.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ankplan.cli.diagnostics import FORMATS, print_diagnostics, summary_line
+from ankplan.cli.env import Env, ExitStatus
+from ankplan.manifest import API_VERSIONS, check_manifest
+from ankplan.schemas import load_schema
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the `validate` and `schema` sub-commands."""
+    parser = subparsers.add_parser(
+        "validate", help="check Ankaios manifests and report every problem",
+        description="Check one or more Ankaios manifests (taken together, as `ank apply a b` "
+                    "does) and report every problem with file:line:column. Exit 0 when valid.")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="manifest file(s)")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text (default), json, or github workflow annotations")
+    parser.add_argument("--strict", action="store_true", help="warnings fail validation too")
+    parser.add_argument("--agent", metavar="NAME",
+                        help="agent for every workload, as `ank apply --agent NAME`")
+    parser.add_argument("--each", action="store_true",
+                        help="check every file on its own instead of as one manifest "
+                             "(for pre-commit, where unrelated manifests come together)")
+    parser.set_defaults(func=run)
+    schema = subparsers.add_parser(
+        "schema", help="print the manifest JSON Schema (for editors)",
+        description="Print the JSON Schema ankplan checks manifests against, e.g. for "
+                    "yaml-language-server.")
+    schema.add_argument("--api-version", choices=API_VERSIONS, default="v1",
+                        help="manifest apiVersion (default v1)")
+    schema.set_defaults(func=run_schema)
+
+
+def run(args: argparse.Namespace, env: Env) -> ExitStatus:
+    """Validate the files; exit 0 when valid (warnings count only with --strict)."""
+    groups = [[path] for path in args.files] if args.each else [list(args.files)]
+    results = [(group, *check_manifest(group, agent_override=args.agent)) for group in groups]
+    diagnostics = tuple(item for _, _, found in results for item in found)
+    errors = any(diagnostic.is_error for diagnostic in diagnostics)
+    valid = not errors and not (args.strict and diagnostics)
+    print_diagnostics(env, diagnostics, fmt=args.format, valid=valid)
+    if args.format != "text":
+        return ExitStatus.SUCCESS if valid else ExitStatus.ERROR
+    if valid:
+        for group, manifest, found in results:
+            count = len(manifest.workloads) if manifest is not None else 0
+            notes = f"; {summary_line(found)}" if found else ""
+            env.stdout.write(f"valid: {', '.join(group)} ({count} workload"
+                             f"{'s' * (count != 1)}{notes})\n")
+    elif not errors:
+        env.err_console().print("invalid: warnings fail with --strict")
+    return ExitStatus.SUCCESS if valid else ExitStatus.ERROR
+
+
+def run_schema(args: argparse.Namespace, env: Env) -> ExitStatus:
+    """Print the manifest JSON Schema for --api-version."""
+    env.stdout.write(json.dumps(load_schema(f"manifest-{args.api_version}"), indent=2) + "\n")
+    return ExitStatus.SUCCESS

@@ -1,0 +1,389 @@
+"""Execute a Plan across nodes: per-workload scheduling on dependency conditions, no decisions.
+
+Does I/O (podman commands through the transport pool). Each changing step runs in its own
+thread: teardown (stop, then rm) after the steps it depends on have torn down; then, for
+create/replace/start, a wait until ITS OWN dependencies' conditions hold (read from one shared
+observer), the podman command, and a wait until the container runs (and is healthy) or ends.
+Podman commands are bounded by `parallelism`; every wait by `timeout`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from ankplan.errors import AnkplanError
+from ankplan.executors import podman
+from ankplan.executors.apply_state import (
+    ApplyEvent,
+    ApplyOptions,
+    ApplyResult,
+    Board,
+    Observer,
+    Outcome,
+    StepProgress,
+    StepResult,
+)
+from ankplan.executors.apply_wait import Gate, dependency_gate, involved_nodes
+from ankplan.executors.observe import observe_nodes
+from ankplan.executors.transport import CommandResult, TransportPool
+from ankplan.model import (
+    LABEL_PROJECT,
+    LABEL_SPEC_HASH,
+    LABEL_WORKLOAD,
+    ActionKind,
+    ExecutionState,
+    Inventory,
+    Manifest,
+    Node,
+    Plan,
+)
+from ankplan.planner.hashing import labels_for
+from ankplan.planner.plan import NEVER_STARTED
+
+__all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult", "apply_plan"]
+
+DEFAULT_OPTIONS = ApplyOptions()
+RM_TIMEOUT = 60.0  # seconds for `podman rm` of a stopped container
+STOP_SLACK = 30.0  # seconds `podman stop -t N` may take beyond N
+
+
+class _Run:
+    """What every step thread shares."""
+
+    def __init__(self, plan: Plan, pool: TransportPool, inventory: Inventory, manifest: Manifest,
+                 options: ApplyOptions, board: Board, observer: Observer,
+                 cancel: threading.Event) -> None:
+        self.plan, self.pool, self.inventory, self.manifest = plan, pool, inventory, manifest
+        self.options, self.board, self.observer, self.cancel = options, board, observer, cancel
+        self._slots = threading.Semaphore(max(1, options.parallelism))
+
+    def node(self, node_name: str) -> Node:
+        """The inventory node called `node_name`."""
+        node = self.inventory.node(node_name)
+        if node is None:
+            raise AnkplanError(f"node {node_name} is not in the inventory")
+        return node
+
+    def podman(self, node: Node, argv: tuple[str, ...], timeout: float) -> CommandResult:
+        """Run one podman command, waiting for a free slot (`parallelism`)."""
+        with self._slots:
+            return self.pool.get(node).run(argv, timeout=timeout)
+
+
+def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifest: Manifest,
+               options: ApplyOptions = DEFAULT_OPTIONS,
+               on_event: Callable[[ApplyEvent], None] = lambda event: None,
+               cancel: threading.Event | None = None) -> ApplyResult:
+    """Carry out every changing step of `plan` and report how each ended.
+
+    Never raises for a failing step; the result says what happened. `cancel` (set by the CLI
+    on SIGINT/SIGTERM) stops new work: running podman commands finish, nothing new starts.
+    """
+    began = time.monotonic()
+    cancel = cancel or threading.Event()
+    board = Board(plan.changes(), on_event)
+    node_names = involved_nodes(plan, inventory, manifest)
+    nodes = [node for name in node_names if (node := inventory.node(name)) is not None]
+    observer = Observer(lambda: observe_nodes(pool, nodes, forks=max(1, options.parallelism),
+                                              timeout=options.timeout),
+                        node_names, interval=options.poll_interval, board=board)
+    run = _Run(plan, pool, inventory, manifest, options, board, observer, cancel)
+    progresses = board.all()
+    try:
+        if progresses:
+            with ThreadPoolExecutor(max_workers=len(progresses),
+                                    thread_name_prefix="apply") as executor:
+                for future in [executor.submit(_run_step, run, p) for p in progresses]:
+                    future.result()
+    finally:
+        observer.stop()
+    results = tuple(_result(p) for p in progresses)
+    cancelled = any(r.outcome is Outcome.CANCELLED for r in results)
+    return ApplyResult(results=results, elapsed=time.monotonic() - began, cancelled=cancelled,
+                       observations=observer.observations)
+
+
+def _result(progress: StepProgress) -> StepResult:
+    return StepResult(step_id=progress.step.id, kind=progress.kind, node_name=progress.node_name,
+                      workload_name=progress.workload_name,
+                      outcome=progress.outcome or Outcome.CANCELLED, state=progress.state,
+                      reason=progress.reason, elapsed=round(progress.elapsed, 3),
+                      container_id=progress.container_id)
+
+
+# --- one step ----------------------------------------------------------------------------------
+
+
+def _run_step(run: _Run, progress: StepProgress) -> None:
+    """Walk one step to its end; every way out records an outcome."""
+    try:
+        _walk(run, progress)
+    except AnkplanError as error:
+        run.board.finish(progress, Outcome.FAILED, error.summary)
+    except Exception as error:  # noqa: BLE001 - one broken step must not hide the others
+        run.board.finish(progress, Outcome.FAILED,
+                         f"internal error: {type(error).__name__}: {error}")
+    finally:  # every path above records an outcome; this only guards against a gap
+        run.board.finish(progress, Outcome.FAILED, "internal error: the step ended unrecorded")
+
+
+def _walk(run: _Run, progress: StepProgress) -> None:
+    """Teardown (remove, replace), then bring-up (create, replace, start)."""
+    if progress.tears_down:
+        if not _await_teardowns(run, progress, _teardown_prerequisites(run, progress),
+                                "Stopping(WaitingToStop: {})"):
+            return
+        if not _teardown(run, progress):
+            return
+        if progress.kind is ActionKind.REMOVE:
+            run.board.finish(progress, Outcome.DONE, "stopped and removed", state="Removed")
+            return
+    if not _await_teardowns(run, progress, _bringup_prerequisites(run, progress),
+                            "Pending(WaitingToStart: {})"):
+        return
+    if not _await_conditions(run, progress):
+        return
+    started = _start(run, progress)
+    if started is not None:
+        _settle(run, progress, started)
+
+
+def _teardown_prerequisites(run: _Run, progress: StepProgress) -> list[StepProgress]:
+    """Teardowns that must end first: dependents go before what they depend on.
+
+    A removal waits for the removals the plan lists in depends_on (its dependents'); a
+    replace waits for the teardown of every replaced dependent in the manifest.
+    """
+    if progress.kind is ActionKind.REMOVE:
+        return [p for i in progress.step.depends_on
+                if (p := run.board.get(i)) is not None and p.tears_down]
+    name = progress.workload_name
+    return [p for p in run.board.all() if p is not progress and p.kind is ActionKind.REPLACE
+            and p.step.action.workload is not None
+            and name in p.step.action.workload.dependency_names()]
+
+
+def _bringup_prerequisites(run: _Run, progress: StepProgress) -> list[StepProgress]:
+    """Removals of the workload's own old containers (moved, duplicate) that the plan orders
+    first; the plan's other depends_on ids are for display, conditions decide the rest."""
+    return [p for i in progress.step.depends_on
+            if (p := run.board.get(i)) is not None and p.kind is ActionKind.REMOVE]
+
+
+def _await_teardowns(run: _Run, progress: StepProgress, prerequisites: list[StepProgress],
+                     state_format: str) -> bool:
+    """Wait until every prerequisite has torn down; False (and finished) when one cannot."""
+    while True:
+        pending = [p for p in prerequisites if not p.torn_down and p.outcome is None]
+        broken = [p for p in prerequisites if not p.torn_down and p.outcome is not None]
+        if broken:
+            first = broken[0]
+            run.board.finish(progress, Outcome.SKIPPED,
+                             f"{first.workload_name} on {first.node_name} must be removed "
+                             f"first but was not: {first.reason}")
+            return False
+        if not pending:
+            return True
+        if run.cancel.is_set():
+            run.board.finish(progress, Outcome.CANCELLED, "not started: apply was interrupted")
+            return False
+        names = ", ".join(sorted({p.workload_name for p in pending}))
+        run.board.set_state(progress, state_format.format(names), f"waiting for {names}")
+        run.board.wait(run.options.poll_interval)
+
+
+def _teardown(run: _Run, progress: StepProgress) -> bool:
+    """Stop gracefully (SIGTERM, SIGKILL after stop_timeout), then remove the old container."""
+    if run.cancel.is_set():
+        run.board.finish(progress, Outcome.CANCELLED, "not started: apply was interrupted")
+        return False
+    node, container = run.node(progress.node_name), progress.step.action.container_id
+    run.board.set_state(progress, "Stopping(RequestedAtRuntime)", f"stopping {container[:12]}")
+    stop_timeout = run.options.stop_timeout
+    result = run.podman(node, podman.stop_argv(node, container, stop_timeout),
+                        timeout=stop_timeout + STOP_SLACK)
+    if result.ok:
+        result = run.podman(node, podman.rm_argv(node, container), timeout=RM_TIMEOUT)
+    if not result.ok:
+        run.board.finish(progress, Outcome.FAILED, podman_error("remove", result),
+                         state="Stopping(DeleteFailed)")
+        return False
+    run.board.update(progress, torn_down=True)
+    return True
+
+
+def _await_conditions(run: _Run, progress: StepProgress) -> bool:
+    """Wait until the workload's own dependency conditions hold; False when it must not start.
+
+    The timeout starts once no dependency is still being acted on by this run: a dependency
+    in progress is bounded by its own waits.
+    """
+    workload = progress.step.action.workload
+    if workload is None or not workload.dependencies:
+        return True
+    deadline: float | None = None
+    with run.observer.demand():
+        while True:
+            gate = dependency_gate(run.board, run.observer.snapshot, manifest=run.manifest,
+                                   inventory=run.inventory, project=run.plan.project,
+                                   workload=workload)
+            if run.cancel.is_set():
+                run.board.finish(progress, Outcome.CANCELLED,
+                                 f"not started: apply was interrupted ({gate.reason})")
+                return False
+            if gate.outcome is not None or gate.go:
+                return _gate_opens(run, progress, gate)
+            if deadline is None and not gate.in_progress:
+                deadline = time.monotonic() + run.options.timeout
+            if deadline is not None and time.monotonic() > deadline:
+                run.board.finish(progress, Outcome.NOT_STARTED,
+                                 f"timed out after {run.options.timeout:g} s: {gate.reason}")
+                return False
+            run.board.set_state(progress, f"Pending(WaitingToStart: {gate.waiting_on})",
+                                gate.reason)
+            run.board.wait(run.options.poll_interval)
+
+
+def _gate_opens(run: _Run, progress: StepProgress, gate: Gate) -> bool:
+    if gate.outcome is None:
+        return True
+    run.board.finish(progress, gate.outcome, gate.reason)
+    return False
+
+
+def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
+    """`podman run` (create, replace) or `podman start`; the container id, and when the
+    command returned (only observations begun later show the container's new state)."""
+    if run.cancel.is_set():
+        run.board.finish(progress, Outcome.CANCELLED, "not started: apply was interrupted")
+        return None
+    action, node = progress.step.action, run.node(progress.node_name)
+    workload = action.workload
+    if workload is None:
+        raise AnkplanError(f"{action.address}: the plan step carries no workload")
+    run.board.set_state(progress, "Pending(Starting)", "starting")
+    if action.kind is ActionKind.START:
+        general = workload.podman.general_options if workload.podman else ()
+        argv = podman.start_argv(node, action.container_id, general_options=general)
+    else:
+        labels = labels_for(workload, run.plan.project)
+        argv = podman.run_argv(node, workload, labels)
+    result = run.podman(node, argv, timeout=run.options.timeout)
+    if not result.ok:
+        verb = "start" if action.kind is ActionKind.START else "run"
+        note = "" if action.kind is ActionKind.START else _undo_create(run, node, labels)
+        run.board.finish(progress, Outcome.FAILED, podman_error(verb, result) + note,
+                         state="Pending(StartingFailed)")
+        return None
+    lines = result.stdout.strip().splitlines()
+    container = action.container_id if action.kind is ActionKind.START else (
+        lines[-1].strip() if lines else "")
+    run.board.update(progress, container_id=container)
+    return container, time.monotonic()
+
+
+def _undo_create(run: _Run, node: Node, labels: dict[str, str]) -> str:
+    """Remove the never-started container a failed `podman run` may leave (as Ankaios does).
+
+    Found by all of its identity labels, never by name: a name held by someone else's
+    container is what made some runs fail in the first place.
+    """
+    listing = run.podman(node, podman.ps_argv(node), timeout=run.options.timeout)
+    if not listing.ok:
+        return ""
+    wanted = (labels[LABEL_PROJECT], labels[LABEL_WORKLOAD], labels[LABEL_SPEC_HASH])
+    removed = [c.id for c in podman.parse_ps(listing.stdout, node.name)
+               if (c.project, c.workload_name, c.spec_hash) == wanted
+               and c.state in NEVER_STARTED]
+    for container_id in removed:
+        run.podman(node, podman.rm_argv(node, container_id), timeout=RM_TIMEOUT)
+    return " (the container it left behind was removed)" if removed else ""
+
+
+def _settle(run: _Run, progress: StepProgress, started: tuple[str, float]) -> None:
+    """Wait until the started container runs (and is healthy, if checked) or ends."""
+    container_id, after = started
+    node = run.node(progress.node_name)
+    workload = progress.step.action.workload
+    check = podman.parse_health_check(workload.podman.command_options) if (
+        workload and workload.podman) else None
+    deadline = after + run.options.timeout
+    next_check = 0.0
+    with run.observer.demand():
+        while True:
+            state, health = _observed(run, node.name, container_id, after)
+            if state is not None and _settled(run, progress, node, state, health, check):
+                return
+            if state is not None and check and state.state == "Running" and (
+                    time.monotonic() >= next_check):
+                run.podman(node, podman.healthcheck_run_argv(node, container_id),
+                           timeout=check.timeout + STOP_SLACK)
+                next_check = time.monotonic() + check.interval
+            if run.cancel.is_set():
+                run.board.finish(progress, Outcome.CANCELLED,
+                                 f"started; stopped waiting at {progress.state}")
+                return
+            if time.monotonic() > deadline:
+                run.board.finish(progress, Outcome.FAILED,
+                                 f"timed out after {run.options.timeout:g} s waiting for "
+                                 f"Running: it is {progress.state}")
+                return
+            run.board.wait(run.options.poll_interval)
+
+
+def _observed(run: _Run, node_name: str, container_id: str,
+              after: float) -> tuple[ExecutionState | None, str]:
+    """The container's state in an observation begun after `after`, else (None, "")."""
+    snapshot = run.observer.snapshot
+    if snapshot is None or snapshot.taken_at < after:
+        return None, ""
+    observation = snapshot.live.node(node_name)
+    if observation is None or not observation.reachable:
+        return podman.execution_state(None, ps_failed=True), ""
+    container = next((c for c in observation.containers if c.id == container_id), None)
+    return podman.execution_state(container), container.health if container else ""
+
+
+def _settled(run: _Run, progress: StepProgress, node: Node, state: ExecutionState,
+             health: str, check: podman.HealthCheck | None) -> bool:
+    """Record the observed state; True (and finished) once it is final for this apply."""
+    shown = str(state)
+    if state.state == "Running" and (check is None or health == "healthy"):
+        run.board.finish(progress, Outcome.DONE, "running" + (" and healthy" if check else ""),
+                         state=shown)
+    elif state.state == "Succeeded":
+        run.board.finish(progress, Outcome.DONE, "exited with code 0", state=shown)
+    elif state.state == "Failed" and state.sub_state in ("ExecFailed", "Lost"):
+        run.board.finish(progress, Outcome.FAILED, _failure_text(run, node, progress, state),
+                         state=shown)
+    else:
+        waiting = check is not None and state.state == "Running"
+        run.board.set_state(progress, shown + (f" [health: {health or 'starting'}]"
+                                               if waiting else ""), state.info)
+        return False
+    return True
+
+
+def _failure_text(run: _Run, node: Node, progress: StepProgress, state: ExecutionState) -> str:
+    """The state, and the container's last log lines, for a container that failed."""
+    text = f"container {state}" + (f": {state.info}" if state.info else "")
+    if state.sub_state == "Lost":
+        return text + " (it vanished: removed by someone else, or run with --rm)"
+    argv = podman.logs_argv(node, progress.container_id, tail=run.options.log_lines)
+    try:
+        logs = run.podman(node, argv, timeout=30.0)
+    except AnkplanError:
+        return text
+    lines = (logs.stdout + logs.stderr).strip().splitlines()[-run.options.log_lines:]
+    return "\n".join([text, *(f"| {line}" for line in lines)]) if lines else text
+
+
+def podman_error(verb: str, result: CommandResult) -> str:
+    """`podman <verb> failed: <podman's own message>`, preferring its `Error:` lines."""
+    lines = [line.strip() for line in result.stderr.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error")] or lines[-1:]
+    message = "; ".join(errors) or f"exit code {result.exit_code}"
+    return f"podman {verb} failed (exit code {result.exit_code}): {message}"

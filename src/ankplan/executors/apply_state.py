@@ -1,0 +1,290 @@
+"""Shared state of one apply run: its options, events and results, the board of step progress,
+and the shared node observer.
+
+Does I/O only in `Observer`, which re-observes the involved nodes (one `podman ps` per node per
+tick) while some step waits on observed state. Everything else is in-memory bookkeeping guarded
+by one condition variable, which every change notifies, so waiting steps wake on any news.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from ankplan.model import ActionKind, LiveState, NodeObservation, PlanStep
+
+INITIAL = "Pending(Initial)"
+
+
+class Outcome(str, enum.Enum):
+    """How one plan step ended; values are stable (JSON output)."""
+
+    DONE = "done"  # the action happened and the container reached its goal state
+    FAILED = "failed"  # a podman command failed, timed out, or the container failed
+    SKIPPED = "skipped"  # not tried: something it depends on failed or was not started
+    STANDING_BY = "standing-by"  # a fallback (ADD_COND_FAILED) whose primary runs: success
+    NOT_STARTED = "not-started"  # its dependency condition can never hold, or timed out
+    CANCELLED = "cancelled"  # the run was interrupted before or while doing it
+
+    @property
+    def ok(self) -> bool:
+        """True for outcomes that count as converged."""
+        return self in (Outcome.DONE, Outcome.STANDING_BY)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyEvent:
+    """A step changed state; for progress displays and NDJSON output."""
+
+    time: float  # unix seconds
+    node: str
+    workload: str
+    from_state: str  # e.g. "Pending(WaitingToStart: zenoh-router)"
+    to_state: str  # e.g. "Running(Ok)"
+    message: str = ""  # the reason or detail, one line
+    kind: str = ""  # the step's action kind, e.g. "create"
+    elapsed: float = 0.0  # seconds since the step began
+    outcome: str = ""  # set on the step's last event: an Outcome value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyOptions:
+    """How apply runs; the defaults follow Terraform (parallelism) and the guide (stop 10 s)."""
+
+    parallelism: int = 10  # podman commands running at once, over all nodes
+    timeout: float = 120.0  # seconds, bounds every wait and every podman command
+    stop_timeout: int = 10  # seconds between SIGTERM and SIGKILL (`podman stop -t`)
+    poll_interval: float = 0.25  # seconds between observations while something waits
+    log_lines: int = 5  # last log lines shown for a container that failed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepResult:
+    """How one step of the plan ended."""
+
+    step_id: int
+    kind: ActionKind
+    node_name: str
+    workload_name: str
+    outcome: Outcome
+    state: str  # last display state, e.g. "Running(Ok)"
+    reason: str  # why, one or more lines
+    elapsed: float  # seconds from the start of the run to the end of this step
+    container_id: str = ""
+
+    @property
+    def address(self) -> str:
+        """`node/workload`."""
+        return f"{self.node_name}/{self.workload_name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyResult:
+    """Every step's result, in plan order."""
+
+    results: tuple[StepResult, ...]
+    elapsed: float
+    cancelled: bool = False
+    observations: int = 0  # observer ticks (each one `podman ps` per involved node)
+
+    @property
+    def converged(self) -> bool:
+        """True when every step is done or standing by and the run was not interrupted."""
+        return not self.cancelled and all(r.outcome.ok for r in self.results)
+
+    def count(self, outcome: Outcome) -> int:
+        """How many steps ended with `outcome`."""
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+
+@dataclass
+class StepProgress:
+    """Mutable progress of one step; only the Board changes it, under its lock."""
+
+    step: PlanStep
+    state: str = INITIAL  # display state, Ankaios style
+    outcome: Outcome | None = None
+    reason: str = ""
+    container_id: str = ""  # the container this step runs (after create/replace/start)
+    torn_down: bool = False  # the old container is stopped and removed
+    began: float = field(default_factory=time.monotonic)
+    ended: float = 0.0
+
+    @property
+    def kind(self) -> ActionKind:
+        """The step's action kind."""
+        return self.step.action.kind
+
+    @property
+    def workload_name(self) -> str:
+        """The step's workload name."""
+        return self.step.action.workload_name
+
+    @property
+    def node_name(self) -> str:
+        """The node the step acts on."""
+        return self.step.action.node_name
+
+    @property
+    def tears_down(self) -> bool:
+        """True when the step stops and removes an existing container first."""
+        return self.kind in (ActionKind.REMOVE, ActionKind.REPLACE)
+
+    @property
+    def brings_up(self) -> bool:
+        """True when the step ends with a running (or finished) container."""
+        return self.kind in (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.START)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from the start of the run to the end of the step (or until now)."""
+        return (self.ended or time.monotonic()) - self.began
+
+
+class Board:
+    """Progress of every step of a run; thread-safe; emits an ApplyEvent on every change."""
+
+    def __init__(self, steps: Sequence[PlanStep], on_event: Callable[[ApplyEvent], None]) -> None:
+        self.changed = threading.Condition()
+        self._on_event = on_event
+        self._progress = {step.id: StepProgress(step=step) for step in steps}
+        self._bringups = {p.workload_name: p for p in self._progress.values() if p.brings_up}
+
+    def all(self) -> tuple[StepProgress, ...]:
+        """Every step's progress, in plan order."""
+        return tuple(self._progress.values())
+
+    def get(self, step_id: int) -> StepProgress | None:
+        """The progress of step `step_id`, or None when the plan has no such changing step."""
+        return self._progress.get(step_id)
+
+    def bringup_of(self, workload_name: str) -> StepProgress | None:
+        """The step of this run that creates, replaces or starts `workload_name`, or None."""
+        return self._bringups.get(workload_name)
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until anything changes (a step, an observation) or `timeout` passes."""
+        with self.changed:
+            self.changed.wait(timeout)
+
+    def notify(self) -> None:
+        """Wake every waiter."""
+        with self.changed:
+            self.changed.notify_all()
+
+    def set_state(self, progress: StepProgress, state: str, message: str = "") -> None:
+        """Change a step's display state; emits an event when it differs."""
+        with self.changed:
+            if state != progress.state:
+                self._emit(progress, state, message)
+                progress.state = state
+            self.changed.notify_all()
+
+    def update(self, progress: StepProgress, *, container_id: str | None = None,
+               torn_down: bool | None = None) -> None:
+        """Record a step's container or the end of its teardown."""
+        with self.changed:
+            if container_id is not None:
+                progress.container_id = container_id
+            if torn_down is not None:
+                progress.torn_down = torn_down
+            self.changed.notify_all()
+
+    def finish(self, progress: StepProgress, outcome: Outcome, reason: str,
+               state: str | None = None) -> None:
+        """End a step with its outcome; the first call wins."""
+        with self.changed:
+            if progress.outcome is not None:
+                return
+            final_state = state or {Outcome.SKIPPED: "Skipped",
+                                    Outcome.STANDING_BY: "StandingBy",
+                                    Outcome.NOT_STARTED: "NotStarted",
+                                    Outcome.CANCELLED: "Cancelled"}.get(outcome, progress.state)
+            progress.outcome, progress.reason, progress.ended = outcome, reason, time.monotonic()
+            self._emit(progress, final_state, reason, outcome=outcome.value)
+            progress.state = final_state
+            self.changed.notify_all()
+
+    def _emit(self, progress: StepProgress, to_state: str, message: str,
+              outcome: str = "") -> None:
+        self._on_event(ApplyEvent(
+            time=time.time(), node=progress.node_name, workload=progress.workload_name,
+            from_state=progress.state, to_state=to_state, message=message,
+            kind=progress.kind.value, elapsed=round(progress.elapsed, 3), outcome=outcome))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """One observation of the involved nodes."""
+
+    live: LiveState
+    seq: int  # 1, 2, ...: increases with every observation
+    taken_at: float  # time.monotonic() when the observation began
+
+
+class Observer:
+    """Re-observes the involved nodes every `interval` seconds while anyone demands it."""
+
+    def __init__(self, observe: Callable[[], LiveState], node_names: Sequence[str], *,
+                 interval: float, board: Board) -> None:
+        self._observe = observe
+        self._node_names = tuple(node_names)
+        self._interval = interval
+        self._board = board
+        self._demand = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.snapshot: Snapshot | None = None
+        self.observations = 0  # how many ticks ran (each is one `podman ps` per node)
+
+    @contextmanager
+    def demand(self) -> Iterator[None]:
+        """Keep observing while inside this block."""
+        with self._board.changed:
+            self._demand += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="apply-observer",
+                                                daemon=True)
+                self._thread.start()
+            self._board.changed.notify_all()
+        try:
+            yield
+        finally:
+            with self._board.changed:
+                self._demand -= 1
+
+    def stop(self) -> None:
+        """End the observer thread (waits for a running observation to finish)."""
+        self._stop.set()
+        self._board.notify()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self._board.changed:
+                while self._demand == 0 and not self._stop.is_set():
+                    self._board.changed.wait()
+            if self._stop.is_set():
+                return
+            began = time.monotonic()
+            live = self._observe_safely()
+            with self._board.changed:
+                seq = self.snapshot.seq + 1 if self.snapshot else 1
+                self.snapshot = Snapshot(live=live, seq=seq, taken_at=began)
+                self.observations += 1
+                self._board.changed.notify_all()
+            self._stop.wait(max(0.0, self._interval - (time.monotonic() - began)))
+
+    def _observe_safely(self) -> LiveState:
+        """One observation; an unexpected error marks every node unobservable for this tick."""
+        try:
+            return self._observe()
+        except Exception as error:  # noqa: BLE001 - a tick must not kill the run
+            reason = getattr(error, "summary", None) or f"{type(error).__name__}: {error}"
+            return LiveState(nodes=tuple(NodeObservation(node_name=name, error=reason)
+                                         for name in sorted(self._node_names)))

@@ -1,0 +1,147 @@
+"""Whether a workload may start now: its dependencies' conditions, judged on the run's board
+and the latest shared observation.
+
+No I/O: reads the Board (steps of this run) and a Snapshot (observed containers) and applies
+planner/conditions.py. A dependency this run acts on is judged by its step until that step
+settles; any other dependency by its observed container, on its own node, wherever that is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ankplan.executors.apply_state import Board, Outcome, Snapshot, StepProgress
+from ankplan.executors.podman import execution_state
+from ankplan.model import Dependency, Inventory, Manifest, ObservedContainer, Plan, Workload
+from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
+
+_HEALTH = {"healthy": True, "unhealthy": False}
+# Which observed container stands for a workload when several exist: running ones first.
+_STATE_RANK = {"running": 0, "exited": 1}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Gate:
+    """The combined answer for all of a workload's dependencies."""
+
+    go: bool  # every condition is met
+    outcome: Outcome | None  # set when the workload must not start (skip, never, standing by)
+    reason: str
+    waiting_on: str = ""  # "a, b": dependencies not yet met
+    in_progress: bool = False  # some dependency is still being acted on by this run
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Judged:
+    name: str
+    status: ConditionStatus
+    skip: bool = False  # the dependency's own step failed or was not started
+    in_progress: bool = False
+
+
+def dependency_gate(board: Board, snapshot: Snapshot | None, *, manifest: Manifest,
+                    inventory: Inventory, project: str, workload: Workload) -> Gate:
+    """Judge every dependency of `workload` and combine: skip/never > standing by > waiting."""
+    judged = [_judge(board, snapshot, manifest, inventory, project, dependency)
+              for dependency in workload.dependencies]
+    for item in judged:
+        if item.skip:
+            return Gate(go=False, outcome=Outcome.SKIPPED, reason=item.status.reason)
+    for item in judged:
+        if item.status.verdict is Verdict.NEVER:
+            return Gate(go=False, outcome=Outcome.NOT_STARTED, reason=item.status.reason)
+    for item in judged:
+        if item.status.verdict is Verdict.STANDING_BY:
+            return Gate(go=False, outcome=Outcome.STANDING_BY, reason=item.status.reason)
+    waiting = [item for item in judged if item.status.verdict is Verdict.WAITING]
+    if not waiting:
+        return Gate(go=True, outcome=None,
+                    reason="; ".join(item.status.reason for item in judged))
+    return Gate(go=False, outcome=None, reason="; ".join(i.status.reason for i in waiting),
+                waiting_on=", ".join(item.name for item in waiting),
+                in_progress=any(item.in_progress for item in waiting))
+
+
+def _judge(board: Board, snapshot: Snapshot | None, manifest: Manifest, inventory: Inventory,
+           project: str, dependency: Dependency) -> _Judged:
+    name = dependency.workload_name
+    step = board.bringup_of(name)
+    if step is not None and not _settled_with_container(step):
+        return _judge_step(name, step)
+    if snapshot is None:
+        return _Judged(name=name, in_progress=True, status=ConditionStatus(
+            verdict=Verdict.WAITING, reason=f"waiting for {name}: observing the nodes"))
+    defined = manifest.workload(name)
+    container, ps_failed = _find(snapshot, inventory, project, defined, name,
+                                 step.container_id if step else "")
+    state = execution_state(container, ps_failed=ps_failed)
+    healthy = _HEALTH.get(container.health) if container else None
+    return _Judged(name=name, status=condition_status(
+        dependency.condition, state, dependency_workload=defined, healthy=healthy,
+        dependency_name=name))
+
+
+def _settled_with_container(step: StepProgress) -> bool:
+    """True when the step ended with a container whose state the conditions can judge: it
+    is done, or it failed by exiting non-zero (which an ADD_COND_FAILED dependent wants)."""
+    if step.outcome is Outcome.DONE:
+        return bool(step.container_id)
+    return (step.outcome is Outcome.FAILED and bool(step.container_id)
+            and step.state.startswith("Failed(ExecFailed)"))
+
+
+def _judge_step(name: str, step: StepProgress) -> _Judged:
+    """A dependency this run acts on that has not settled, or ended with no container."""
+    if step.outcome is None:
+        return _Judged(name=name, in_progress=True, status=ConditionStatus(
+            verdict=Verdict.WAITING, reason=f"waiting for {name}: it is {step.state}"))
+    if step.outcome is Outcome.STANDING_BY:
+        return _Judged(name=name, status=ConditionStatus(
+            verdict=Verdict.STANDING_BY, reason=f"{name} stands by: {step.reason}"))
+    verb = "failed" if step.outcome is Outcome.FAILED else "was not started"
+    return _Judged(name=name, skip=True, status=ConditionStatus(
+        verdict=Verdict.NEVER, reason=f"dependency {name} {verb}: {step.reason}"))
+
+
+def _find(snapshot: Snapshot, inventory: Inventory, project: str, defined: Workload | None,
+          name: str, container_id: str) -> tuple[ObservedContainer | None, bool]:
+    """The container that stands for workload `name`, and whether its node's ps failed.
+
+    A workload of the manifest is looked for on its agent's node only; one outside the
+    manifest on every observed node. A container this run started is found by its id.
+    """
+    node = inventory.node_for_agent(defined.agent) if defined and defined.agent else None
+    observations = [o for o in snapshot.live.nodes if node is None or o.node_name == node.name]
+    candidates = [c for o in observations if o.reachable for c in o.containers
+                  if _stands_for(c, project, name, container_id)]
+    if not candidates:
+        return None, any(not o.reachable for o in observations) or not observations
+    best = min(candidates, key=lambda c: (_STATE_RANK.get(c.state, 2), -c.started_at, c.id))
+    return best, False
+
+
+def _stands_for(container: ObservedContainer, project: str, name: str,
+                container_id: str) -> bool:
+    """True for the container with `container_id`, or without one, for any container of
+    `project` labelled with workload `name`."""
+    if container_id:
+        return container.id == container_id
+    return container.project == project and container.workload_name == name
+
+
+def involved_nodes(plan: Plan, inventory: Inventory, manifest: Manifest) -> tuple[str, ...]:
+    """Nodes of the plan's steps and of the dependencies of what it starts, sorted.
+
+    A dependency the manifest does not define may run anywhere: then every node is involved.
+    """
+    names = {step.action.node_name for step in plan.changes()}
+    for step in plan.changes():
+        workload = step.action.workload
+        for dependency in workload.dependencies if workload else ():
+            defined = manifest.workload(dependency.workload_name)
+            node = inventory.node_for_agent(defined.agent) if defined and defined.agent else None
+            if node is not None:
+                names.add(node.name)
+            elif defined is None:
+                names.update(node.name for node in inventory.nodes)
+    return tuple(sorted(names))

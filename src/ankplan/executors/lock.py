@@ -1,0 +1,193 @@
+"""The per-node apply lock: one apply at a time per node, released by itself when the run dies.
+
+Does I/O. The lock is a `flock` held by a long-running shell on the node's own connection; the
+shell waits on its stdin, so when ankplan exits, is killed, or loses the connection, the shell
+sees end of input, exits, and the kernel drops the lock. The lock file lives in the node's Podman
+run root (from `podman info`), because that is what it guards, and because nodes that share a
+filesystem (the test bed) must not share a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Self
+
+from ankplan.errors import LockError
+from ankplan.executors.podman import info_argv, parse_info
+from ankplan.executors.transport import StreamHandle, TransportPool, check_result
+from ankplan.model import Node
+
+LOCK_FILE_NAME = "ankplan-apply.lock"
+RETRY_INTERVAL = 0.5  # seconds between attempts while --lock-timeout allows waiting
+ANSWER_TIMEOUT = 30.0  # seconds for the node's shell to say LOCKED or BUSY
+
+# $1 = lock file, $2 = holder description. Prints LOCKED and then holds the lock until stdin
+# closes, or prints BUSY and the current holder. fd 9 stays open in `cat`, which keeps the lock.
+LOCK_SCRIPT = (
+    'exec 9>>"$1" || exit 3; '
+    'if flock -n 9; then printf "%s\\n" "$2" > "$1.holder"; echo LOCKED; cat >/dev/null; '
+    'else echo BUSY; cat "$1.holder" 2>/dev/null; fi'
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Holder:
+    """Who runs an apply, written into the lock's holder file so a refused run can name it."""
+
+    user: str
+    host: str
+    pid: int
+    started: str  # ISO 8601, UTC, seconds
+    command: str
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.host} pid {self.pid} since {self.started}: {self.command}"
+
+
+def this_process(argv: Sequence[str]) -> Holder:
+    """The Holder describing the current process running `argv` (e.g. `ankplan apply x.yaml`)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    started = datetime.now(UTC).replace(microsecond=0).isoformat()
+    command = " ".join(shlex.quote(arg) for arg in argv).replace("\n", " ")
+    return Holder(user=user, host=socket.gethostname(), pid=os.getpid(), started=started,
+                  command=command)
+
+
+def lock_argv(node: Node, lock_file: str, holder: Holder) -> tuple[str, ...]:
+    """The shell command that takes the lock; runs with the node's podman prefix (e.g. sudo)."""
+    prefix = tuple(node.podman[:-1])  # ("sudo", "podman") -> ("sudo",): same rights as podman
+    return (*prefix, "sh", "-c", LOCK_SCRIPT, "sh", lock_file, str(holder))
+
+
+@dataclass
+class NodeLocks:
+    """Locks held on several nodes; `release()` (or leaving the `with` block) frees them all."""
+
+    handles: dict[str, StreamHandle] = field(default_factory=dict)  # node name -> held lock
+    _released: bool = False
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        """The nodes locked, sorted."""
+        return tuple(sorted(self.handles))
+
+    def release(self) -> None:
+        """Close every lock's shell, in reverse order; safe to call twice."""
+        if self._released:
+            return
+        self._released = True
+        for node_name in sorted(self.handles, reverse=True):
+            # A dead connection has released its lock already: errors closing it do not matter.
+            with contextlib.suppress(Exception):
+                self.handles[node_name].close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+def acquire_locks(pool: TransportPool, nodes: Sequence[Node], *, holder: Holder,
+                  lock_timeout: float = 0.0, cancel: threading.Event | None = None,
+                  forks: int = 10) -> NodeLocks:
+    """Lock every node in `nodes`, in sorted order so two runs never deadlock.
+
+    The lock files are found first on all nodes in parallel (`podman info`), then taken one
+    node after the other. Waits up to `lock_timeout` seconds per node for a busy lock (0 =
+    refuse at once, like Terraform). On any failure the locks taken so far are released and
+    LockError (or the node's ConnectError) is raised.
+    """
+    unique = sorted({node.name: node for node in nodes}.values(), key=lambda n: n.name)
+    if not unique:
+        return NodeLocks()
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(unique)))) as executor:
+        paths = list(executor.map(lambda node: lock_file_path(pool, node), unique))
+    locks = NodeLocks()
+    try:
+        for node, path in zip(unique, paths):
+            locks.handles[node.name] = _acquire(pool, node, path, holder, lock_timeout, cancel)
+    except BaseException:
+        locks.release()
+        raise
+    return locks
+
+
+def lock_file_path(pool: TransportPool, node: Node) -> str:
+    """`<run root>/ankplan-apply.lock` for the node's Podman (raises when podman has none)."""
+    transport = pool.get(node)
+    argv = info_argv(node)
+    info = parse_info(check_result(node, argv, transport.run(argv, timeout=ANSWER_TIMEOUT)).stdout)
+    run_root = info.run_root or info.tmp_dir
+    if not run_root:
+        raise LockError(f"node {node.name}: podman info reports no run root for the apply lock",
+                        hint="check `podman info` on that node")
+    return f"{run_root.rstrip('/')}/{LOCK_FILE_NAME}"
+
+
+def _acquire(pool: TransportPool, node: Node, lock_file: str, holder: Holder,
+             lock_timeout: float, cancel: threading.Event | None) -> StreamHandle:
+    """Take one node's lock, retrying every RETRY_INTERVAL until `lock_timeout` has passed."""
+    deadline = time.monotonic() + max(0.0, lock_timeout)
+    while True:
+        handle, other = _try_lock(pool, node, lock_file, holder)
+        if handle is not None:
+            return handle
+        if time.monotonic() >= deadline or (cancel is not None and cancel.is_set()):
+            waited = f" (waited {lock_timeout:g} s)" if lock_timeout > 0 else ""
+            raise LockError(
+                f"node {node.name}: another apply holds the lock{waited}: {other}",
+                detail=f"lock file: {lock_file}",
+                hint="wait for it to finish, or pass --lock-timeout SECONDS to wait; the lock "
+                     "frees itself when that run ends or loses its connection")
+        time.sleep(min(RETRY_INTERVAL, max(0.0, deadline - time.monotonic())))
+
+
+def _try_lock(pool: TransportPool, node: Node, lock_file: str,
+              holder: Holder) -> tuple[StreamHandle | None, str]:
+    """One attempt: (handle, "") when locked, (None, holder text) when busy."""
+    handle = pool.get(node).open_stream(lock_argv(node, lock_file, holder),
+                                        timeout=ANSWER_TIMEOUT)
+    try:
+        answer = (handle.readline(timeout=ANSWER_TIMEOUT) or "").strip()
+    except TimeoutError:
+        handle.close()
+        raise LockError(f"node {node.name}: no answer from the lock command within "
+                        f"{ANSWER_TIMEOUT:g} s") from None
+    except BaseException:
+        handle.close()
+        raise
+    if answer == "LOCKED":
+        return handle, ""
+    rest = _read_rest(handle)
+    handle.close()
+    if answer == "BUSY":
+        return None, rest.strip().splitlines()[0] if rest.strip() else "(holder unknown)"
+    raise LockError(f"node {node.name}: cannot take the apply lock on {lock_file}: "
+                    f"{(answer + ' ' + rest).strip() or 'the lock command failed'}",
+                    hint="the node needs `sh` and `flock` (util-linux) next to podman")
+
+
+def _read_rest(handle: StreamHandle) -> str:
+    """What the command printed after its first line, until it exits."""
+    lines: list[str] = []
+    try:
+        while (line := handle.readline(timeout=ANSWER_TIMEOUT)) is not None:
+            lines.append(line)
+    except TimeoutError:
+        pass
+    return "".join(lines)
+

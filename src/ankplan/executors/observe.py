@@ -1,0 +1,149 @@
+"""Read what runs on the nodes: one `podman ps` per node, nodes in parallel, never a write.
+
+Does I/O through the TransportPool. A node that fails becomes an observation carrying its error
+and hint, so it never hides the others. `fingerprint` is pure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
+from ankplan.executors.podman import PodmanInfo, info_argv, parse_info, parse_ps, ps_argv
+from ankplan.executors.transport import TransportPool, check_result
+from ankplan.model import LiveState, Node, NodeObservation, ObservedContainer
+
+_Result = TypeVar("_Result")
+
+
+def observe_nodes(pool: TransportPool, nodes: Sequence[Node], *, forks: int = 10,
+                  timeout: float = 30) -> LiveState:
+    """Every container on every node (one podman call each), observations sorted by node."""
+    observations = _parallel(nodes, forks, lambda node: observe_node(pool, node, timeout=timeout))
+    return LiveState(nodes=tuple(sorted(observations, key=lambda o: o.node_name)))
+
+
+def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30) -> NodeObservation:
+    """The containers of one node, or the reason it could not be observed."""
+    try:
+        transport = pool.get(node)
+        argv = ps_argv(node)
+        result = check_result(node, argv, transport.run(argv, timeout=timeout))
+        return NodeObservation(node_name=node.name, containers=parse_ps(result.stdout, node.name))
+    except AnkplanError as error:
+        return NodeObservation(node_name=node.name, error=error_reason(node, error),
+                               hint=error.hint)
+
+
+def error_reason(node: Node, error: AnkplanError) -> str:
+    """The one-line reason of `error` without the "node NAME: " prefix the summary carries."""
+    if isinstance(error, ConnectError):
+        return error.reason
+    summary = error.summary
+    prefix = f"node {node.name}: "
+    summary = summary.removeprefix(prefix)
+    if isinstance(error, RemoteCommandError):
+        return f"{summary} (exit code {error.exit_code})"
+    return summary
+
+
+def _parallel(nodes: Sequence[Node], forks: int,
+              work: Callable[[Node], _Result]) -> list[_Result]:
+    """`work` for each distinct node, at most `forks` at a time, in the nodes' order."""
+    unique = list({node.name: node for node in nodes}.values())
+    if not unique:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(unique))),
+                            thread_name_prefix="ankplan-node") as executor:
+        return list(executor.map(work, unique))
+
+
+# --- node checks (`ankplan nodes`) -----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NodeInfo:
+    """What `ankplan nodes` reports about one node."""
+
+    node_name: str
+    address: str  # user@host:port or "local"
+    reachable: bool = False  # connected (podman may still have failed)
+    host_key: str = ""  # "ssh-ed25519 SHA256:..." over SSH, "" locally
+    host_key_status: str = ""  # "known", "learned" (--accept-new-host-keys), "" locally
+    podman: PodmanInfo | None = None
+    owned_containers: int = 0  # containers carrying ankplan's project label (or --project)
+    duration: float = 0.0  # seconds for connect + info + ps
+    error: str | None = None
+    hint: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the node answered and podman worked."""
+        return self.error is None
+
+
+def observe_node_info(pool: TransportPool, nodes: Sequence[Node], *, forks: int = 10,
+                      timeout: float = 30, project: str | None = None) -> tuple[NodeInfo, ...]:
+    """Check every node: connection, host key, `podman info`, and ankplan's container count."""
+    infos = _parallel(nodes, forks,
+                      lambda node: _node_info(pool, node, timeout=timeout, project=project))
+    return tuple(sorted(infos, key=lambda info: info.node_name))
+
+
+def _node_info(pool: TransportPool, node: Node, *, timeout: float,
+               project: str | None) -> NodeInfo:
+    started = time.monotonic()
+    base = NodeInfo(node_name=node.name, address=node.address)
+    try:
+        transport = pool.get(node)
+    except AnkplanError as error:
+        return _with(base, error=error_reason(node, error), hint=error.hint, started=started)
+    base = _with(base, reachable=True, host_key=getattr(transport, "host_key", ""),
+                 host_key_status=getattr(transport, "host_key_status", ""), started=started)
+    try:
+        argv = info_argv(node)
+        info = parse_info(check_result(node, argv, transport.run(argv, timeout=timeout)).stdout)
+        argv = ps_argv(node)
+        result = check_result(node, argv, transport.run(argv, timeout=timeout))
+        containers = parse_ps(result.stdout, node.name)
+    except AnkplanError as error:
+        return _with(base, error=error_reason(node, error), hint=error.hint, started=started)
+    owned = sum(1 for c in containers if c.owned and (project is None or c.project == project))
+    return _with(base, podman=info, owned_containers=owned, started=started)
+
+
+def _with(info: NodeInfo, *, started: float, **changes: Any) -> NodeInfo:
+    return dataclasses.replace(info, duration=time.monotonic() - started, **changes)
+
+
+# --- fingerprints ----------------------------------------------------------------------------
+
+
+def fingerprint(observation: NodeObservation, project: str,
+                names: Collection[str] | None = None) -> str:
+    """sha256 of what a plan for `project` depends on at this node.
+
+    Covers (name, id, spec hash, state, exit code) of the project's containers, and (name, id)
+    of every other container holding a name (only names in `names` when given), so a saved plan
+    goes stale when either changes but not when a foreign container merely changes state.
+    """
+    if observation.error is not None:
+        return hashlib.sha256(b"unreachable").hexdigest()
+    entries = sorted(_fingerprint_entry(container, project)
+                     for container in observation.containers
+                     if container.project == project or names is None or container.name in names)
+    text = json.dumps(entries, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _fingerprint_entry(container: ObservedContainer, project: str) -> list[str]:
+    if container.project == project:
+        return ["own", container.name, container.id, container.spec_hash, container.state,
+                str(container.exit_code)]
+    return ["other", container.name, container.id]

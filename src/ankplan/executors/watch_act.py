@@ -1,0 +1,141 @@
+"""Carry out one watch action (restart, re-create, start, remove) and run health checks.
+
+Does I/O: podman stop/rm/run/start and `podman healthcheck run` through the transport pool.
+No decisions: the action and its restart count come from the watch loop, which got them from
+the planner; this is apply's teardown + start without apply's waits (the loop observes).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from ankplan.errors import AnkplanError
+from ankplan.executors import podman
+from ankplan.executors.apply import podman_error
+from ankplan.executors.transport import TransportPool
+from ankplan.model import LABEL_RESTART_COUNT, Action, ActionKind, Inventory, Node
+from ankplan.planner.hashing import labels_for
+from ankplan.planner.restarts import HealthRecord, for_container, health_due, note_health
+
+RM_TIMEOUT = 60.0
+STOP_SLACK = 30.0  # seconds `podman stop --time N` may take beyond N
+HEALTH_PASSED, HEALTH_FAILED = 0, 1  # exit codes of `podman healthcheck run`
+
+
+@dataclass
+class Job:
+    """One action in flight; the thread running it fills in the outcome."""
+
+    action: Action
+    restart_count: int = 0  # value of the restart-count label of the new container
+    done: bool = False
+    finished_at: float = 0.0  # clock time when the last podman command returned
+    error: str = ""  # why it failed, one line
+    container_id: str = ""  # the new container
+    future: Future[None] | None = None
+
+
+def _node(inventory: Inventory, node_name: str) -> Node:
+    node = inventory.node(node_name)
+    if node is None:
+        raise AnkplanError(f"node {node_name} is not in the inventory")
+    return node
+
+
+def execute_action(action: Action, *, pool: TransportPool, inventory: Inventory, project: str,
+                   restart_count: int = 0, timeout: float = 30.0,
+                   stop_timeout: int = 10) -> str:
+    """Stop and remove the old container (replace, remove), then run or start the workload.
+
+    Returns the new container's id ("" for remove); raises AnkplanError when podman fails.
+    The new container carries `restart_count` in its restart-count label.
+    """
+    node = _node(inventory, action.node_name)
+    transport = pool.get(node)
+    if action.container_id and action.kind in (ActionKind.REPLACE, ActionKind.REMOVE):
+        result = transport.run(podman.stop_argv(node, action.container_id, stop_timeout),
+                               timeout=stop_timeout + STOP_SLACK)
+        if result.ok:
+            result = transport.run(podman.rm_argv(node, action.container_id), timeout=RM_TIMEOUT)
+        if not result.ok:
+            raise AnkplanError(f"{action.address}: {podman_error('remove', result)}")
+    if action.kind is ActionKind.REMOVE:
+        return ""
+    workload = action.workload
+    if workload is None:
+        raise AnkplanError(f"{action.address}: the action carries no workload")
+    if action.kind is ActionKind.START:
+        general = workload.podman.general_options if workload.podman else ()
+        argv = podman.start_argv(node, action.container_id, general_options=general)
+    else:
+        labels = {**labels_for(workload, project), LABEL_RESTART_COUNT: str(restart_count)}
+        argv = podman.run_argv(node, workload, labels)
+    result = transport.run(argv, timeout=timeout)
+    if not result.ok:
+        verb = "start" if action.kind is ActionKind.START else "run"
+        raise AnkplanError(f"{action.address}: {podman_error(verb, result)}")
+    lines = result.stdout.strip().splitlines()
+    return action.container_id if action.kind is ActionKind.START else (
+        lines[-1].strip() if lines else "")
+
+
+def execute_job(job: Job, *, pool: TransportPool, inventory: Inventory, project: str,
+                timeout: float, stop_timeout: int, clock: Callable[[], float]) -> None:
+    """Run `job.action` and record how it ended on the job; never raises."""
+    try:
+        job.container_id = execute_action(job.action, pool=pool, inventory=inventory,
+                                          project=project, restart_count=job.restart_count,
+                                          timeout=timeout, stop_timeout=stop_timeout)
+    except AnkplanError as error:
+        job.error = error.summary
+    except Exception as error:  # noqa: BLE001 - a broken action must not end the loop
+        job.error = f"internal error: {type(error).__name__}: {error}"
+    finally:
+        job.finished_at = clock()
+        job.done = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HealthTarget:
+    """A running container with a health check, and what is known of its health so far."""
+
+    workload_name: str
+    node_name: str
+    container_id: str
+    check: podman.HealthCheck
+    record: HealthRecord | None
+
+
+def _check_once(pool: TransportPool, inventory: Inventory, target: HealthTarget,
+                record: HealthRecord, now: float, timeout: float) -> HealthRecord:
+    """Run the check once; an error of podman itself (not the check) counts as nothing."""
+    node = _node(inventory, target.node_name)
+    try:
+        result = pool.get(node).run(podman.healthcheck_run_argv(node, target.container_id),
+                                    timeout=min(timeout, target.check.timeout + STOP_SLACK))
+    except AnkplanError:
+        return record
+    if result.exit_code not in (HEALTH_PASSED, HEALTH_FAILED):
+        return record
+    output = (result.stdout + result.stderr).strip()
+    return note_health(record, target.check, result.exit_code == HEALTH_PASSED, now,
+                       output=output)
+
+
+def run_health_checks(pool: TransportPool, inventory: Inventory,
+                      targets: Sequence[HealthTarget], *, now: float, timeout: float,
+                      executor: Executor) -> dict[str, HealthRecord]:
+    """The health record of every target after running the checks that are due, in parallel."""
+    records: dict[str, HealthRecord] = {}
+    futures: dict[str, Future[HealthRecord]] = {}
+    for target in targets:
+        record = for_container(target.record or HealthRecord(), target.container_id, now)
+        if health_due(record, target.check, now):
+            futures[target.workload_name] = executor.submit(
+                _check_once, pool, inventory, target, record, now, timeout)
+        records[target.workload_name] = record
+    for name, future in futures.items():
+        records[name] = future.result()
+    return records

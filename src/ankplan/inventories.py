@@ -1,0 +1,268 @@
+"""Load an inventory (ankplan's own YAML format or an Ansible YAML inventory) into `Inventory`.
+
+Reads the inventory file and ~/.ssh/config; everything after reading is pure. Every problem is
+collected as a Diagnostic with file:line:col and raised together as InventoryError.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+from ankplan.errors import Diagnostic, InventoryError, Severity
+from ankplan.inventories_ansible import is_ansible_inventory, read_ansible_hosts
+from ankplan.loader import LoadedDocument, location_of, read_yaml_file
+from ankplan.model import Connection, Inventory, Node
+from ankplan.schemas import schema_diagnostics
+
+LOCAL_NODE = "local"
+DEFAULT_SSH_CONFIG = "~/.ssh/config"
+NATIVE_KEYS = frozenset({"defaults", "nodes", "agents", "default_node"})
+SETTING_KEYS = ("connection", "host", "port", "user", "identity_file", "known_hosts_file",
+                "connect_timeout", "podman")
+
+
+def default_inventory() -> Inventory:
+    """The embedded default: every agent runs on this machine's Podman."""
+    node = Node(name=LOCAL_NODE, connection=Connection.LOCAL)
+    return Inventory(nodes=(node,), agents=(), default_node=LOCAL_NODE)
+
+
+def load_inventory(path: str | None, *, ssh_config: str | None = None) -> Inventory:
+    """Load the inventory at `path`; None gives the embedded all-local default.
+
+    `ssh_config`: None reads ~/.ssh/config when it exists, "" reads none, a path must exist.
+    SSH settings the inventory leaves unset (HostName, User, Port, IdentityFile,
+    UserKnownHostsFile) are taken from it.
+    """
+    if path is None:
+        return default_inventory()
+    doc, diagnostics = read_yaml_file(path)
+    _raise_on_errors(path, diagnostics)
+    assert doc is not None
+    if not isinstance(doc.data, dict):
+        _raise_on_errors(path, (_error(doc, "", "not-a-mapping",
+                                       "an inventory must be a YAML mapping"),))
+    data: dict[str, Any] = doc.data  # type: ignore[assignment]
+    base_dir = Path(doc.path).resolve().parent
+    lookup = _ssh_config_lookup(path, ssh_config)
+    if is_ansible_inventory(data) and not NATIVE_KEYS & data.keys():
+        hosts, diagnostics = read_ansible_hosts(doc)
+        _raise_on_errors(path, diagnostics)
+        nodes = {name: _build_node(name, fields, base_dir, lookup) for name, fields in hosts}
+        agents = {name: name for name in nodes}
+        return _inventory(doc, nodes, agents, None)
+    _raise_on_errors(path, schema_diagnostics(doc, "inventory"))
+    return _native(doc, base_dir, lookup)
+
+
+def _raise_on_errors(path: str, diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
+    if any(diagnostic.is_error for diagnostic in diagnostics):
+        count = sum(1 for diagnostic in diagnostics if diagnostic.is_error)
+        raise InventoryError(f"inventory {path} is invalid ({count} error"
+                             f"{'s' if count != 1 else ''})", tuple(diagnostics))
+
+
+def _error(doc: LoadedDocument, pointer: str, code: str, summary: str,
+           hint: str = "") -> Diagnostic:
+    return Diagnostic(severity=Severity.ERROR, code=code, summary=summary, hint=hint,
+                      location=location_of(doc, pointer))
+
+
+def pointer_of(*parts: str) -> str:
+    """A JSON pointer from unescaped keys, e.g. ("agents", "a/b") -> "/agents/a~1b"."""
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+# --- ankplan's own format --------------------------------------------------------------------
+
+
+def _native(doc: LoadedDocument, base_dir: Path, lookup: _SshLookup) -> Inventory:
+    data: Mapping[str, Any] = doc.data  # type: ignore[assignment]  # checked by the schema
+    defaults = data.get("defaults") or {}
+    declared = {name: {**defaults, **(fields or {})}
+                for name, fields in (data.get("nodes") or {}).items()}
+    entries = data.get("agents") or {}
+    diagnostics = _inline_nodes(doc, entries, defaults, declared)
+    agents: dict[str, str] = {}
+    for agent, entry in entries.items():
+        node_name, problem = _agent_node(doc, agent, entry, declared)
+        if problem:
+            diagnostics.append(problem)
+        elif node_name:
+            agents[agent] = node_name
+    default_node = data.get("default_node")
+    if default_node is not None and default_node not in declared:
+        diagnostics.append(_error(doc, "/default_node", "unknown-node",
+                                  f"default_node '{default_node}' is not a node under nodes",
+                                  _known_nodes_hint(declared)))
+    diagnostics += _podman_problems(doc, data)
+    _raise_on_errors(doc.path, diagnostics)
+    nodes = {name: _build_node(name, fields, base_dir, lookup)
+             for name, fields in declared.items()}
+    return _inventory(doc, nodes, agents, default_node)
+
+
+def _inline_nodes(doc: LoadedDocument, entries: Mapping[str, Any], defaults: Mapping[str, Any],
+                  declared: dict[str, Any]) -> list[Diagnostic]:
+    """Add a node named after each agent given inline settings; report misuses."""
+    problems = []
+    for agent, entry in entries.items():
+        if not isinstance(entry, dict):
+            continue
+        pointer = pointer_of("agents", agent)
+        if "node" in entry and len(entry) > 1:
+            problems.append(_error(doc, pointer, "mixed-agent-entry",
+                                   f"agent {agent}: give either `node` or inline connection "
+                                   "settings, not both", "put the settings on the node under nodes"))
+        elif "node" not in entry and agent in declared:
+            problems.append(_error(doc, pointer, "node-name-conflict",
+                                   f"agent {agent} defines an inline node, but a node called "
+                                   f"'{agent}' is already declared under nodes",
+                                   f"write `{agent}: {agent}` to use that node"))
+        elif "node" not in entry:
+            declared[agent] = {**defaults, **entry}
+    return problems
+
+
+def _agent_node(doc: LoadedDocument, agent: str, entry: Any,
+                declared: Mapping[str, Any]) -> tuple[str, Diagnostic | None]:
+    """(node name or "" when already reported, problem or None) for one `agents:` entry."""
+    if isinstance(entry, dict) and "node" not in entry:
+        return agent, None  # inline node, added (or reported) by _inline_nodes
+    if isinstance(entry, dict) and len(entry) > 1:
+        return "", None  # reported by _inline_nodes
+    node_name = entry["node"] if isinstance(entry, dict) else str(entry)
+    if node_name not in declared:
+        pointer = pointer_of("agents", agent) + ("/node" if isinstance(entry, dict) else "")
+        return "", _error(doc, pointer, "unknown-node",
+                          f"agent {agent} refers to unknown node '{node_name}'",
+                          _known_nodes_hint(declared))
+    return node_name, None
+
+
+def _known_nodes_hint(declared: Mapping[str, Any]) -> str:
+    names = ", ".join(sorted(declared)) or "none"
+    return f"known nodes: {names}"
+
+
+def _podman_problems(doc: LoadedDocument, data: Mapping[str, Any]) -> list[Diagnostic]:
+    """A podman command that splits into no words (e.g. "  " or unbalanced quotes)."""
+    problems = []
+    sections = [("defaults",), *(("nodes", name) for name in data.get("nodes") or {}),
+                *(("agents", name) for name in data.get("agents") or {})]
+    for section in sections:
+        value = _dig(data, section)
+        podman = value.get("podman") if isinstance(value, dict) else None
+        if isinstance(podman, str) and not _split_podman(podman):
+            problems.append(_error(doc, pointer_of(*section, "podman"), "invalid-podman",
+                                   f"podman command {podman!r} is empty or badly quoted",
+                                   'write e.g. "sudo podman" or ["podman", "--root", "/x"]'))
+    return problems
+
+
+def _dig(data: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    value: Any = data
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _split_podman(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    if not isinstance(value, str):
+        return tuple(value)
+    try:
+        return tuple(shlex.split(value))
+    except ValueError:
+        return ()
+
+
+def _inventory(doc: LoadedDocument, nodes: Mapping[str, Node], agents: Mapping[str, str],
+               default_node: str | None) -> Inventory:
+    return Inventory(nodes=tuple(nodes[name] for name in sorted(nodes)),
+                     agents=tuple(sorted(agents.items())), default_node=default_node,
+                     source=doc.path)
+
+
+# --- building nodes --------------------------------------------------------------------------
+
+
+class _SshLookup:
+    """Looks hosts up in an ssh_config file; a no-op without one."""
+
+    def __init__(self, config: paramiko.SSHConfig | None) -> None:
+        self._config = config
+
+    def __call__(self, host: str) -> Mapping[str, Any]:
+        return self._config.lookup(host) if self._config is not None else {}
+
+
+def _ssh_config_lookup(inventory_path: str, ssh_config: str | None) -> _SshLookup:
+    if ssh_config == "":
+        return _SshLookup(None)
+    path = Path(os.path.expanduser(ssh_config or DEFAULT_SSH_CONFIG))
+    if not path.is_file():
+        if ssh_config is None:
+            return _SshLookup(None)
+        raise InventoryError(f"ssh config {path} not found", ())
+    try:
+        return _SshLookup(paramiko.SSHConfig.from_path(str(path)))
+    except (OSError, paramiko.ConfigParseError) as error:
+        raise InventoryError(f"cannot read ssh config {path}: {error}", ()) from None
+
+
+def _build_node(name: str, fields: Mapping[str, Any], base_dir: Path,
+                lookup: _SshLookup) -> Node:
+    """A Node from merged settings; ssh_config fills what the inventory leaves unset."""
+    connection = Connection(fields.get("connection") or ("ssh" if fields.get("host") else "local"))
+    if connection is Connection.LOCAL:
+        return Node(name=name, connection=connection,
+                    podman=_split_podman(fields.get("podman") or "podman"))
+    found = lookup(str(fields.get("host") or name))
+    identity = fields.get("identity_file") or _first_existing(found.get("identityfile") or [])
+    known_hosts = fields.get("known_hosts_file") or _first(found.get("userknownhostsfile"))
+    return Node(
+        name=name,
+        connection=connection,
+        host=str(fields.get("host") or found.get("hostname") or name),
+        port=int(fields.get("port") or _as_port(found.get("port")) or 22),
+        user=str(fields.get("user") or found.get("user") or ""),
+        identity_file=_resolve(identity, base_dir),
+        known_hosts_file=_resolve(known_hosts, base_dir),
+        connect_timeout=float(fields.get("connect_timeout") or 10.0),
+        podman=_split_podman(fields.get("podman") or "podman"),
+    )
+
+
+def _resolve(path: str | None, base_dir: Path) -> str:
+    """`path` with ~ expanded, relative to the inventory's folder; "" stays ""."""
+    if not path:
+        return ""
+    expanded = Path(os.path.expanduser(str(path)))
+    return str(expanded if expanded.is_absolute() else base_dir / expanded)
+
+
+def _first(value: Any) -> str:
+    if isinstance(value, list):
+        return str(value[0]) if value else ""
+    return str(value.split()[0]) if isinstance(value, str) and value.strip() else ""
+
+
+def _first_existing(candidates: list[str]) -> str:
+    for candidate in candidates:
+        if Path(os.path.expanduser(candidate)).is_file():
+            return candidate
+    return ""
+
+
+def _as_port(value: Any) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        return 0
+    return port if 0 < port < 65536 else 0

@@ -1,0 +1,122 @@
+"""Field-level differences between two canonical specs, as human reason lines.
+
+Pure: no I/O. Lines look like `image: localhost/a:1 -> localhost/a:2`,
+`commandOptions: +"--cpus" +"2"` or `env PASSWORD changed`; env values never appear.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+
+from ankplan.planner.hashing import DIGEST_PREFIX, env_assignments, mask_env, without_env
+
+# Fields in the order a reader expects them; unknown fields follow, sorted.
+FIELD_ORDER = (
+    "runtime", "agent", "image", "runtimeConfig", "manifest", "generalOptions",
+    "commandOptions", "playOptions", "commandArgs", "controlInterfaceTarget", "files",
+)
+# List fields that may carry `-e NAME=VALUE`; their env part is diffed by name only.
+ENV_FIELDS = frozenset({"commandOptions", "playOptions"})
+NONE = "(none)"
+MAX_VALUE = 80  # characters of a value shown before it is cut
+
+
+def _ordered_keys(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
+    keys = set(old) | set(new)
+    known = [key for key in FIELD_ORDER if key in keys]
+    return known + sorted(keys - set(FIELD_ORDER))
+
+
+def _short(value: object) -> str:
+    """A value on one line: strings bare, anything else as compact JSON, cut at MAX_VALUE."""
+    if value is None:
+        return NONE
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True,
+                                                           ensure_ascii=False)
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+
+
+def _as_words(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return [] if value is None else [str(value)]
+
+
+def diff_words(field: str, old: Sequence[str], new: Sequence[str]) -> tuple[str, ...]:
+    """`field: -"a" +"b"` for two option lists; empty when equal. Env values are masked."""
+    old_shown, new_shown = mask_env(old), mask_env(new)
+    changes: list[str] = []
+    matcher = difflib.SequenceMatcher(a=old_shown, b=new_shown, autojunk=False)
+    for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        changes += ["-" + json.dumps(w, ensure_ascii=False) for w in old_shown[old_start:old_end]]
+        changes += ["+" + json.dumps(w, ensure_ascii=False) for w in new_shown[new_start:new_end]]
+    return (f"{field}: {' '.join(changes)}",) if changes else ()
+
+
+def diff_env(old: Sequence[str], new: Sequence[str]) -> tuple[str, ...]:
+    """`env NAME added|removed|changed` per variable set by env options; values never shown."""
+    old_env, new_env = dict(env_assignments(old)), dict(env_assignments(new))
+    lines: list[str] = []
+    for name in sorted(set(old_env) | set(new_env)):
+        if name not in old_env:
+            lines.append(f"env {name} added")
+        elif name not in new_env:
+            lines.append(f"env {name} removed")
+        elif old_env[name] != new_env[name]:
+            lines.append(f"env {name} changed")
+    return tuple(lines)
+
+
+def _files_by_mount(value: object) -> dict[str, object]:
+    files: dict[str, object] = {}
+    for entry in value if isinstance(value, list) else []:
+        if isinstance(entry, dict):
+            files[str(entry.get("mountPoint", ""))] = entry
+    return files
+
+
+def diff_files(old: object, new: object) -> tuple[str, ...]:
+    """`file /path added|removed|changed` per mount point; contents never shown."""
+    old_files, new_files = _files_by_mount(old), _files_by_mount(new)
+    lines: list[str] = []
+    for mount in sorted(set(old_files) | set(new_files)):
+        if mount not in old_files:
+            lines.append(f"file {mount} added")
+        elif mount not in new_files:
+            lines.append(f"file {mount} removed")
+        elif old_files[mount] != new_files[mount]:
+            lines.append(f"file {mount} changed")
+    return tuple(lines)
+
+
+def _diff_field(key: str, old: object, new: object) -> tuple[str, ...]:
+    if key == "files":
+        return diff_files(old, new)
+    if isinstance(old, list) or isinstance(new, list):
+        old_words, new_words = _as_words(old), _as_words(new)
+        if key in ENV_FIELDS:
+            return (diff_words(key, without_env(old_words), without_env(new_words))
+                    + diff_env(old_words, new_words))
+        return diff_words(key, old_words, new_words)
+    digests = [v for v in (old, new) if isinstance(v, str) and v.startswith(DIGEST_PREFIX)]
+    if digests and old is not None and new is not None:
+        return (f"{key} changed",)  # a digest of content: the content itself is not kept
+    return (f"{key}: {_short(old)} -> {_short(new)}",)
+
+
+def spec_diff(old_spec: Mapping[str, object], new_spec: Mapping[str, object]) -> tuple[str, ...]:
+    """Reason lines for every field that differs between two canonical specs, in FIELD_ORDER.
+
+    Both specs come from `hashing.canonical_spec` (the old one from a container's spec label),
+    so env values are digests and file contents are digests: neither is ever shown.
+    """
+    lines: list[str] = []
+    for key in _ordered_keys(old_spec, new_spec):
+        old, new = old_spec.get(key), new_spec.get(key)
+        if old != new:
+            lines.extend(_diff_field(key, old, new))
+    return tuple(lines)

@@ -1,0 +1,272 @@
+"""Canonical workload specs, versioned spec hashes and the labels ankplan puts on containers.
+
+Pure: no I/O. The spec hash decides whether a container must be replaced, so what goes into the
+canonical spec is a promise: a field in it forces a replace when it changes; a field left out
+never does (see `canonical_spec_v1`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+
+import yaml
+
+from ankplan import __version__
+from ankplan.model import (
+    LABEL_AGENT,
+    LABEL_MANAGED_BY,
+    LABEL_PROJECT,
+    LABEL_RESTART_COUNT,
+    LABEL_SPEC,
+    LABEL_SPEC_HASH,
+    LABEL_WORKLOAD,
+    KubeConfig,
+    PodmanConfig,
+    Workload,
+    WorkloadFile,
+)
+
+# A canonical spec: JSON-ready, keys in manifest spelling (camelCase).
+Spec = dict[str, object]
+
+HASH_VERSION = "v1"  # the version new containers are labelled with
+
+# Not in model.py: the workload's dependencies as compact JSON {"name": "ADD_COND_..."}, so that
+# containers of workloads no longer in the manifest are still removed dependents-first.
+LABEL_DEPENDENCIES = "ankplan.dependencies"
+
+ENV_OPTIONS = ("-e", "--env")
+DIGEST_PREFIX = "sha256:"
+MASK = "***"
+
+
+# --- secrets in environment options ----------------------------------------------------------
+
+
+def split_env_option(options: Sequence[str], index: int) -> tuple[str | None, int]:
+    """The `NAME[=VALUE]` assignment of an env option starting at `options[index]`, if any.
+
+    Returns (assignment, words used); (None, 1) when the word is not an env option. Handles
+    `-e A=1`, `--env A=1`, `--env=A=1` and `-eA=1`.
+    """
+    word = options[index]
+    if word in ENV_OPTIONS:
+        if index + 1 < len(options):
+            return options[index + 1], 2
+        return None, 1
+    if word.startswith("--env="):
+        return word[len("--env="):], 1
+    if word.startswith("-e") and not word.startswith("--") and len(word) > 2:
+        return word[2:], 1
+    return None, 1
+
+
+def env_assignments(options: Sequence[str]) -> tuple[tuple[str, str | None], ...]:
+    """Every `(NAME, VALUE)` set by env options, in order; VALUE None for `-e NAME` (host env)."""
+    found: list[tuple[str, str | None]] = []
+    index = 0
+    while index < len(options):
+        assignment, used = split_env_option(options, index)
+        if assignment is not None:
+            name, equals, value = assignment.partition("=")
+            found.append((name, value if equals else None))
+        index += used
+    return tuple(found)
+
+
+def without_env(options: Sequence[str]) -> tuple[str, ...]:
+    """`options` with every env option (and its assignment) left out."""
+    kept: list[str] = []
+    index = 0
+    while index < len(options):
+        assignment, used = split_env_option(options, index)
+        if assignment is None:
+            kept.extend(options[index:index + used])
+        index += used
+    return tuple(kept)
+
+
+def mask_env(options: Sequence[str]) -> tuple[str, ...]:
+    """`options` for display: every env value shown as `***`, the option spelling kept."""
+    masked: list[str] = list(options)
+    index = 0
+    while index < len(options):
+        assignment, used = split_env_option(options, index)
+        if assignment is not None and "=" in assignment:
+            name = assignment.partition("=")[0]
+            prefix = masked[index + used - 1][: -len(assignment)]
+            masked[index + used - 1] = f"{prefix}{name}={MASK}"
+        index += used
+    return tuple(masked)
+
+
+def _digest(text: str) -> str:
+    """A short content digest: 64 bits are plenty to notice a change."""
+    return DIGEST_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _hide_env(options: Sequence[str]) -> list[str]:
+    """Env options normalised to `--env NAME=sha256:...`; values never stored in clear.
+
+    The digest is salted with the name only: anyone who can read the label can also
+    `podman inspect` the container and read the value, so this keeps secrets out of plans and
+    logs, not away from the node's administrators.
+    """
+    hidden: list[str] = []
+    index = 0
+    while index < len(options):
+        assignment, used = split_env_option(options, index)
+        if assignment is None:
+            hidden.extend(options[index:index + used])
+        else:
+            name, equals, value = assignment.partition("=")
+            hidden += ["--env", f"{name}={_digest(name + '=' + value)}" if equals else name]
+        index += used
+    return hidden
+
+
+# --- canonical spec --------------------------------------------------------------------------
+
+
+def _canonical_text(text: str) -> str:
+    """A digest of YAML text that ignores indentation, key order and comments."""
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        normal = json.dumps(documents, sort_keys=True, separators=(",", ":"), default=str)
+    except yaml.YAMLError:
+        normal = text.strip()
+    return _digest(normal)
+
+
+def _file_spec(file: WorkloadFile) -> Spec:
+    if file.binary_data is not None:
+        return {"mountPoint": file.mount_point, "binaryData": _digest(file.binary_data)}
+    return {"mountPoint": file.mount_point, "data": _digest(file.data or "")}
+
+
+def _put(spec: Spec, key: str, value: object) -> None:
+    """Set `key` unless `value` is empty: a field at its default does not enter the spec, so a
+    future optional field leaves existing hashes unchanged."""
+    if value not in ("", None, [], ()):
+        spec[key] = list(value) if isinstance(value, tuple) else value
+
+
+def _runtime_spec(workload: Workload) -> Spec:
+    spec: Spec = {}
+    config = workload.runtime_config
+    if isinstance(config, PodmanConfig):
+        _put(spec, "image", config.image)
+        _put(spec, "generalOptions", config.general_options)
+        _put(spec, "commandOptions", _hide_env(config.command_options))
+        _put(spec, "commandArgs", config.command_args)
+    elif isinstance(config, KubeConfig):
+        _put(spec, "manifest", _canonical_text(config.manifest))
+        _put(spec, "generalOptions", config.general_options)
+        _put(spec, "playOptions", _hide_env(config.play_options))
+        _put(spec, "controlInterfaceTarget", config.control_interface_target)
+    else:
+        _put(spec, "runtimeConfig", _canonical_text(workload.runtime_config_text))
+    return spec
+
+
+def canonical_spec_v1(workload: Workload) -> Spec:
+    """Version 1 of the canonical spec: what a container of `workload` is made from.
+
+    In: runtime, agent, the parsed runtimeConfig fields (image, generalOptions, commandOptions
+    with env values digested, commandArgs; for podman-kube the manifest digest, playOptions and
+    controlInterfaceTarget) and the files (mount point plus content digest).
+    Out, so changing them never replaces a container: restartPolicy (ankplan's watch applies it,
+    not podman), dependencies (start order only), tags (metadata), configs (already rendered
+    into the fields above), controlInterfaceAccess (not acted on) and podman-kube downOptions
+    (used only when removing). Ankaios replaces on any of these; ankplan does not need to.
+    """
+    spec: Spec = {"runtime": workload.runtime}
+    _put(spec, "agent", workload.agent)
+    spec.update(_runtime_spec(workload))
+    _put(spec, "files", [_file_spec(file) for file in workload.files])
+    return spec
+
+
+# Every hash version ankplan knows, oldest first. A container labelled with an older version is
+# compared by recomputing that version's hash, so an ankplan upgrade never replaces a fleet.
+# Never change a registered function; add a new version instead.
+CANONICAL_SPECS: dict[str, Callable[[Workload], Spec]] = {
+    "v1": canonical_spec_v1,
+}
+
+
+def canonical_json(spec: Mapping[str, object]) -> str:
+    """Compact JSON with sorted keys: the stable text form of a spec."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_spec(workload: Workload, version: str = HASH_VERSION) -> Spec:
+    """The canonical spec of `workload` in hash version `version` (KeyError if unknown)."""
+    return CANONICAL_SPECS[version](workload)
+
+
+def spec_hash(workload: Workload, version: str = HASH_VERSION) -> str:
+    """`"<version>:<sha256 hex of the canonical JSON>"`, the value of the spec-hash label."""
+    digest = hashlib.sha256(canonical_json(canonical_spec(workload, version)).encode())
+    return f"{version}:{digest.hexdigest()}"
+
+
+def hash_version(label_value: str) -> str:
+    """The version part of a spec-hash label ("v1"), or "" when the label is malformed."""
+    version, colon, digest = label_value.partition(":")
+    return version if colon and version and digest else ""
+
+
+def spec_matches(workload: Workload, label_value: str) -> bool | None:
+    """Whether a container labelled `label_value` runs `workload`'s current spec.
+
+    The label's own hash version is recomputed, so containers made by an older ankplan match.
+    None when the version is unknown (a newer ankplan made the container) or malformed.
+    """
+    version = hash_version(label_value)
+    if version not in CANONICAL_SPECS:
+        return None
+    return spec_hash(workload, version) == label_value
+
+
+def parse_spec_label(label_value: str) -> Spec | None:
+    """The spec stored in a container's spec label, or None when missing or unreadable."""
+    try:
+        value = json.loads(label_value) if label_value else None
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def dependencies_label(workload: Workload) -> str:
+    """Compact JSON of the workload's dependencies, `{"name": "ADD_COND_..."}`."""
+    return canonical_json({dep.workload_name: dep.condition.value for dep in workload.dependencies})
+
+
+def parse_dependencies_label(label_value: str) -> tuple[tuple[str, str], ...]:
+    """`(workload_name, condition)` pairs from a dependencies label; () when unreadable."""
+    spec = parse_spec_label(label_value)
+    if spec is None:
+        return ()
+    return tuple(sorted((str(name), str(cond)) for name, cond in spec.items()))
+
+
+def labels_for(workload: Workload, project: str) -> dict[str, str]:
+    """Every ankplan label of a new container of `workload` in `project`.
+
+    The spec label carries env values only as digests; render it with `mask_env` anyway.
+    """
+    labels = {
+        LABEL_PROJECT: project,
+        LABEL_WORKLOAD: workload.name,
+        LABEL_AGENT: workload.agent,
+        LABEL_SPEC_HASH: spec_hash(workload),
+        LABEL_SPEC: canonical_json(canonical_spec(workload)),
+        LABEL_RESTART_COUNT: "0",
+        LABEL_MANAGED_BY: f"ankplan {__version__}",
+    }
+    if workload.dependencies:
+        labels[LABEL_DEPENDENCIES] = dependencies_label(workload)
+    return labels

@@ -1,0 +1,101 @@
+"""LiveState to and from JSON: recorded observations for golden tests and saved plans.
+
+Pure: works on parsed JSON values; reading files is the caller's job. Format:
+`{"nodes": [{"node": "node1", "error": null, "hint": "", "containers": [{"id", "name",
+"image", "state", "exit_code", "started_at", "finished_at", "health", "labels": {..}, "restart_count"}]}]}`;
+every container field but `id` and `name` is optional.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ankplan.errors import PlanError
+from ankplan.model import LABEL_RESTART_COUNT, LiveState, NodeObservation, ObservedContainer
+
+
+def _mapping(value: object, where: str) -> Mapping[str, object]:
+    if not isinstance(value, dict):
+        raise PlanError(f"live state: {where} must be a JSON object")
+    return value
+
+
+def _list(value: object, where: str) -> list[object]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PlanError(f"live state: {where} must be a JSON list")
+    return value
+
+
+def _text(data: Mapping[str, object], key: str, where: str, default: str | None = "") -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise PlanError(f"live state: {where}.{key} must be a string")
+    return value
+
+
+def _number(data: Mapping[str, object], key: str, where: str) -> float:
+    value = data.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PlanError(f"live state: {where}.{key} must be a number")
+    return float(value)
+
+
+def _container_from_json(value: object, node_name: str, where: str) -> ObservedContainer:
+    data = _mapping(value, where)
+    labels = _mapping(data.get("labels", {}), f"{where}.labels")
+    label_pairs = tuple(sorted((str(key), str(text)) for key, text in labels.items()))
+    restart_label = str(labels.get(LABEL_RESTART_COUNT, "0"))
+    restart_count = data.get("restart_count", int(restart_label) if restart_label.isdigit() else 0)
+    if isinstance(restart_count, bool) or not isinstance(restart_count, int):
+        raise PlanError(f"live state: {where}.restart_count must be an integer")
+    return ObservedContainer(
+        id=_text(data, "id", where, None), name=_text(data, "name", where, None),
+        node_name=node_name, image=_text(data, "image", where),
+        state=_text(data, "state", where, "running").lower(),
+        exit_code=int(_number(data, "exit_code", where)),
+        started_at=_number(data, "started_at", where),
+        finished_at=_number(data, "finished_at", where),
+        health=_text(data, "health", where), labels=label_pairs,
+        restart_count=restart_count)
+
+
+def _node_from_json(value: object, index: int) -> NodeObservation:
+    where = f"nodes[{index}]"
+    data = _mapping(value, where)
+    node_name = _text(data, "node", where, None)
+    error = data.get("error")
+    if error is not None and not isinstance(error, str):
+        raise PlanError(f"live state: {where}.error must be a string or null")
+    containers = (_container_from_json(c, node_name, f"{where}.containers[{i}]")
+                  for i, c in enumerate(_list(data.get("containers"), f"{where}.containers")))
+    return NodeObservation(node_name=node_name, error=error, hint=_text(data, "hint", where),
+                           containers=tuple(sorted(containers, key=lambda c: (c.name, c.id))))
+
+
+def live_state_from_json(data: object) -> LiveState:
+    """A LiveState from its JSON form; PlanError naming the bad field when malformed."""
+    nodes = _list(_mapping(data, "the document").get("nodes"), "nodes")
+    observations = (_node_from_json(node, index) for index, node in enumerate(nodes))
+    return LiveState(nodes=tuple(sorted(observations, key=lambda n: n.node_name)))
+
+
+def container_to_json(container: ObservedContainer) -> dict[str, object]:
+    """The JSON form of one observed container (its node is implied by the enclosing node)."""
+    return {
+        "id": container.id, "name": container.name, "image": container.image,
+        "state": container.state, "exit_code": container.exit_code,
+        "started_at": container.started_at, "finished_at": container.finished_at,
+        "health": container.health, "labels": dict(container.labels),
+        "restart_count": container.restart_count,
+    }
+
+
+def live_state_to_json(live: LiveState) -> dict[str, object]:
+    """The JSON form of `live`; `live_state_from_json` reads it back unchanged."""
+    return {"nodes": [
+        {"node": node.node_name, "error": node.error, "hint": node.hint,
+         "containers": [container_to_json(c) for c in node.containers]}
+        for node in live.nodes
+    ]}

@@ -1,0 +1,351 @@
+"""The planner: manifest + inventory + observed live state -> a Plan of steps per node.
+
+Pure, total and deterministic: no I/O, never raises on odd input (problems become
+`Plan.errors`), and ties are broken by sorting. The decisions are documented on `plan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+
+from ankplan.model import (
+    LABEL_SPEC,
+    Action,
+    ActionKind,
+    AddCondition,
+    Inventory,
+    KubeConfig,
+    LiveState,
+    Manifest,
+    NodeObservation,
+    ObservedContainer,
+    Plan,
+    PodmanConfig,
+    Reason,
+    Workload,
+)
+from ankplan.planner import graph
+from ankplan.planner.diff import spec_diff
+from ankplan.planner.fingerprint import fingerprint
+from ankplan.planner.hashing import (
+    CANONICAL_SPECS,
+    HASH_VERSION,
+    canonical_spec,
+    hash_version,
+    parse_spec_label,
+    spec_matches,
+)
+from ankplan.planner.order import order_steps
+
+# Podman states of a container that exists but was never started: `plan` starts it.
+NEVER_STARTED = frozenset({"created", "configured", "initialized"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Context:
+    """What every per-workload decision needs; built once per `plan` call."""
+
+    manifest: Manifest
+    live: LiveState
+    project: str
+    selected: frozenset[str]  # workload names the plan may touch
+    placed: dict[str, str]  # workload name -> node name, for workloads ankplan can apply
+    blocked: frozenset[str]  # workloads with an error: their containers are left as they are
+    prune: bool
+
+
+def container_name(workload: Workload) -> str:
+    """The container's name: the workload's, unless commandOptions give `--name` (it wins)."""
+    config = workload.podman
+    name = workload.name
+    options = config.command_options if config else ()
+    for index, option in enumerate(options):
+        if option == "--name" and index + 1 < len(options):
+            name = options[index + 1]
+        elif option.startswith("--name="):
+            name = option[len("--name="):]
+    return name
+
+
+def owned_containers(live: LiveState, project: str) -> tuple[ObservedContainer, ...]:
+    """This project's containers on the reachable nodes; an unreachable node's are unknown."""
+    return tuple(container for observation in live.nodes if observation.reachable
+                 for container in observation.containers if container.project == project)
+
+
+def _runtime_error(workload: Workload) -> str | None:
+    if workload.runtime == "podman" and isinstance(workload.runtime_config, PodmanConfig):
+        return None
+    if workload.runtime == "podman-kube" or isinstance(workload.runtime_config, KubeConfig):
+        return f"workload {workload.name}: podman-kube workloads are not applied by ankplan yet"
+    if workload.runtime == "podman":
+        return f"workload {workload.name}: its podman runtimeConfig could not be read"
+    return f"workload {workload.name}: runtime {workload.runtime!r} is not supported by ankplan"
+
+
+def _node_errors(live: LiveState) -> list[str]:
+    errors = []
+    for observation in live.nodes:
+        if observation.error is not None:
+            hint = f" (hint: {observation.hint})" if observation.hint else ""
+            errors.append(f"node {observation.node_name}: {observation.error}{hint}")
+    return errors
+
+
+def _placement(workload: Workload, inventory: Inventory, live: LiveState) -> tuple[str, str]:
+    """(node name, "") when the workload can be applied there, else ("", error or "")."""
+    node = inventory.node_for_agent(workload.agent)
+    if node is None:
+        return "", (f"workload {workload.name}: agent {workload.agent!r} is not in the "
+                    f"inventory ({inventory.source})")
+    problem = _runtime_error(workload)
+    if problem is not None:
+        return "", problem
+    observation = live.node(node.name)
+    if observation is None:
+        return "", f"workload {workload.name}: node {node.name} was not observed"
+    # An unreachable node's error is reported once for the node, not per workload.
+    return (node.name, "") if observation.reachable else ("", "")
+
+
+def _place(manifest: Manifest, inventory: Inventory, live: LiveState,
+           selected: frozenset[str], errors: list[str]) -> tuple[dict[str, str], frozenset[str]]:
+    """The node of every applicable selected workload, and the selected workloads blocked."""
+    placed: dict[str, str] = {}
+    blocked: set[str] = set()
+    for workload in manifest.workloads:
+        if workload.name not in selected or not workload.agent:
+            continue
+        node_name, problem = _placement(workload, inventory, live)
+        if node_name:
+            placed[workload.name] = node_name
+        else:
+            blocked.add(workload.name)
+            if problem:
+                errors.append(problem)
+    return placed, frozenset(blocked)
+
+
+def _select(manifest: Manifest, live: LiveState, project: str, targets: Collection[str],
+            errors: list[str]) -> frozenset[str]:
+    """The workload names the plan may touch: all, or the targets and their dependencies.
+
+    A target that is no longer in the manifest but still has containers is selected too, so
+    `--target old` removes just that workload.
+    """
+    live_names = {c.workload_name for c in owned_containers(live, project) if c.workload_name}
+    manifest_names = set(manifest.names())
+    if not targets:
+        return frozenset(manifest_names | live_names)
+    for target in sorted(set(targets) - manifest_names - live_names):
+        errors.append(f"target {target!r} is not a workload of the manifest and no container "
+                      f"of project {project!r} runs it")
+    in_manifest = sorted(set(targets) & manifest_names)
+    chosen = set(graph.with_dependencies(manifest.workloads, in_manifest)) if in_manifest else set()
+    return frozenset(chosen | (set(targets) & live_names))
+
+
+# --- one workload on its node ----------------------------------------------------------------
+
+
+def _action(kind: ActionKind, reason: Reason, node_name: str, workload_name: str, *,
+            workload: Workload | None = None, container: ObservedContainer | None = None,
+            details: tuple[str, ...] = ()) -> Action:
+    return Action(kind=kind, node_name=node_name, workload_name=workload_name, reason=reason,
+                  details=details, workload=workload,
+                  container_id=container.id if container else "")
+
+
+def _conflict(workload: Workload, observation: NodeObservation, project: str) -> str | None:
+    """An error when the workload's container name is held by a container not its own."""
+    name = container_name(workload)
+    for container in observation.containers:
+        if container.name != name:
+            continue
+        if container.project == project and container.workload_name == workload.name:
+            return None
+        owner = ("a container ankplan does not own" if not container.owned else
+                 f"a container of ankplan project {container.project!r}"
+                 if container.project != project else
+                 f"the container of workload {container.workload_name!r}")
+        return (f"name conflict: {observation.node_name}/{name} is held by {owner} "
+                f"(id {container.id[:12]}); ankplan leaves it alone")
+    return None
+
+
+def _keeper_key(workload: Workload, container: ObservedContainer) -> tuple[bool, bool, float, str]:
+    """Best container first: current spec, running, most recently started, then id."""
+    return (spec_matches(workload, container.spec_hash) is not True,
+            container.state != "running", -container.started_at, container.id)
+
+
+def _replace_details(workload: Workload, container: ObservedContainer) -> tuple[str, ...]:
+    """The field diff from the container's spec label to the manifest's spec.
+
+    The new side is computed in the label's own hash version, so a container made by an
+    older ankplan shows what changed, not how the spec format changed.
+    """
+    old_spec = parse_spec_label(container.label(LABEL_SPEC))
+    if old_spec is None:
+        return ("spec changed (the container has no readable spec label)",)
+    version = hash_version(container.spec_hash)
+    new_spec = canonical_spec(workload, version if version in CANONICAL_SPECS else HASH_VERSION)
+    details = spec_diff(old_spec, new_spec)
+    return details or (f"spec-hash changed: {container.spec_hash or '(none)'}",)
+
+
+def _keeper_action(workload: Workload, container: ObservedContainer, node_name: str,
+                   errors: list[str]) -> Action | None:
+    """REPLACE, START or NOOP for the container kept; None when it cannot be judged."""
+    matches = spec_matches(workload, container.spec_hash)
+    if matches is None and hash_version(container.spec_hash):
+        errors.append(f"{node_name}/{workload.name}: container {container.id[:12]} has "
+                      f"spec-hash version {hash_version(container.spec_hash)!r}, unknown to "
+                      "this ankplan (made by a newer one?); upgrade ankplan")
+        return None
+    if not matches:
+        return _action(ActionKind.REPLACE, Reason.SPEC_CHANGED, node_name, workload.name,
+                       workload=workload, container=container,
+                       details=_replace_details(workload, container))
+    if container.state in NEVER_STARTED:
+        return _action(ActionKind.START, Reason.NOT_RUNNING, node_name, workload.name,
+                       workload=workload, container=container,
+                       details=(f"the container is {container.state} but was never started",))
+    # Running, or exited: an exited container with the current spec is the workload's final
+    # state (Succeeded/Failed). Restarting it by policy is watch's job, not plan's.
+    return _action(ActionKind.NOOP, Reason.UP_TO_DATE, node_name, workload.name,
+                   workload=workload, container=container)
+
+
+def _moved_from(context: _Context, workload: Workload, node_name: str) -> tuple[str, ...]:
+    return tuple(sorted({c.node_name for c in owned_containers(context.live, context.project)
+                         if c.workload_name == workload.name and c.node_name != node_name}))
+
+
+def _duplicate_removal(extra: ObservedContainer, keeper: ObservedContainer,
+                       node_name: str) -> Action:
+    detail = (f"duplicate container {extra.name} ({extra.id[:12]}); "
+              f"keeps {keeper.name} ({keeper.id[:12]})")
+    return _action(ActionKind.REMOVE, Reason.DUPLICATE, node_name, keeper.workload_name,
+                   container=extra, details=(detail,))
+
+
+def _plan_workload(context: _Context, workload: Workload, errors: list[str]) -> list[Action]:
+    """The actions for one placed workload on its node."""
+    node_name = context.placed[workload.name]
+    observation = context.live.node(node_name)
+    if observation is None:
+        return []
+    conflict = _conflict(workload, observation, context.project)
+    if conflict:
+        errors.append(conflict)
+        return []
+    owned = sorted((c for c in observation.containers if c.project == context.project
+                    and c.workload_name == workload.name), key=lambda c: _keeper_key(workload, c))
+    if not owned:
+        moved_from = _moved_from(context, workload, node_name)
+        reason = Reason.MOVED_NODE if moved_from else Reason.NOT_FOUND
+        details = tuple(f"moved from {old}" for old in moved_from)
+        return [_action(ActionKind.CREATE, reason, node_name, workload.name, workload=workload,
+                        details=details)]
+    keeper, extras = owned[0], owned[1:]
+    actions = [_duplicate_removal(extra, keeper, node_name) for extra in extras]
+    kept = _keeper_action(workload, keeper, node_name, errors)
+    return actions + ([kept] if kept else [])
+
+
+# --- containers no workload of this node accounts for ----------------------------------------
+
+
+def _leftover_action(context: _Context, container: ObservedContainer) -> Action | None:
+    """REMOVE for a container of this project that no placed workload keeps, else None."""
+    workload_name = container.workload_name
+    if workload_name not in context.selected or workload_name in context.blocked:
+        return None
+    node_name = context.placed.get(workload_name)
+    if node_name == container.node_name:
+        return None  # handled with its workload
+    if node_name:
+        return _action(ActionKind.REMOVE, Reason.MOVED_NODE, container.node_name, workload_name,
+                       container=container, details=(f"moved to {node_name}",))
+    workload = context.manifest.workload(workload_name)
+    if workload is not None and not workload.agent:
+        return _action(ActionKind.REMOVE, Reason.NOT_IN_MANIFEST, container.node_name,
+                       workload_name, container=container,
+                       details=("not scheduled: its agent is empty in the manifest",))
+    if workload is None and context.prune:
+        return _action(ActionKind.REMOVE, Reason.NOT_IN_MANIFEST, container.node_name,
+                       workload_name, container=container)
+    return None
+
+
+def _plan_leftovers(context: _Context, errors: list[str]) -> list[Action]:
+    actions: list[Action] = []
+    for observation in context.live.nodes:
+        if not observation.reachable:
+            continue
+        for container in observation.containers:
+            if container.project != context.project:
+                continue  # foreign or another project's: never touched
+            if not container.workload_name:
+                errors.append(f"{observation.node_name}: container {container.name} "
+                              f"({container.id[:12]}) belongs to project {context.project!r} "
+                              "but has no ankplan.workload label; ankplan leaves it alone")
+                continue
+            action = _leftover_action(context, container)
+            if action:
+                actions.append(action)
+    return actions
+
+
+def _note_running_dependents(manifest: Manifest, actions: list[Action]) -> list[Action]:
+    """Replacing a workload never replaces its ADD_COND_RUNNING dependents; say so on the step.
+
+    Ankaios blocks such an update until the dependents stop (its issue #773); compose
+    recreates dependents. ankplan replaces only what changed and lets the dependents' own
+    restart policies (run by watch) deal with a lost connection.
+    """
+    unchanged = {a.workload_name for a in actions if a.kind is ActionKind.NOOP}
+    noted: list[Action] = []
+    for action in actions:
+        if action.kind is ActionKind.REPLACE:
+            dependents = sorted(w.name for w in manifest.workloads if w.name in unchanged and any(
+                d.workload_name == action.workload_name and d.condition is AddCondition.RUNNING
+                for d in w.dependencies))
+            notes = tuple(f"{name} depends on it (ADD_COND_RUNNING) and keeps running"
+                          for name in dependents)
+            action = replace(action, details=action.details + notes)
+        noted.append(action)
+    return noted
+
+
+def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: str,
+         targets: Collection[str] = (), prune: bool = True) -> Plan:
+    """Every step that makes the nodes match the manifest, for the containers of `project`.
+
+    Per scheduled workload on its agent's node: no container -> CREATE; spec hash differs ->
+    REPLACE (details: the field diff); never started -> START; running or exited with the
+    current spec -> NOOP (an exit is a final state; restarts are watch's job); more than one
+    container -> REMOVE the extras (DUPLICATE). Containers of this project elsewhere -> REMOVE
+    (MOVED_NODE), of workloads no longer in the manifest -> REMOVE (NOT_IN_MANIFEST, only with
+    `prune`). Foreign and other projects' containers are never touched: one holding a
+    workload's name is a plan error. Unknown agents, unsupported runtimes and unreachable
+    nodes are plan errors too; the rest is still planned. `targets` limits the plan to those
+    workloads and their dependencies.
+    """
+    errors = _node_errors(live)
+    selected = _select(manifest, live, project, targets, errors)
+    placed, blocked = _place(manifest, inventory, live, selected, errors)
+    context = _Context(manifest=manifest, live=live, project=project, selected=selected,
+                       placed=placed, blocked=blocked, prune=prune)
+    actions: list[Action] = []
+    for workload in manifest.workloads:
+        if workload.name in placed:
+            actions += _plan_workload(context, workload, errors)
+    actions += _plan_leftovers(context, errors)
+    actions = _note_running_dependents(manifest, actions)
+    names = {container_name(w) for w in manifest.workloads}
+    fingerprints = tuple((n.node_name, fingerprint(n, project, names)) for n in live.nodes)
+    return Plan(project=project, steps=order_steps(manifest, live, project, actions),
+                errors=tuple(sorted(set(errors))), fingerprints=tuple(sorted(fingerprints)))

@@ -1,0 +1,172 @@
+"""Renders a Plan for people (Terraform-style text) and for programs (versioned JSON).
+
+Pure: returns strings; the CLI prints them. The JSON format is documented in docs/plan-json.md.
+Reason lines come from the planner, which never puts env values in them; `mask_env` is applied
+to every argv-like word here as a second guard.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from ankplan.model import ActionKind, Plan, PlanStep, Reason
+from ankplan.planner.hashing import mask_env, spec_hash
+
+JSON_FORMAT_VERSION = "1.0"
+
+SYMBOLS = {
+    ActionKind.CREATE: "+",
+    ActionKind.REPLACE: "-/+",
+    ActionKind.START: "~",
+    ActionKind.REMOVE: "-",
+    ActionKind.NOOP: " ",
+}
+# Fixed wording per action, so risky verbs always read the same.
+VERBS = {
+    ActionKind.CREATE: "will be created",
+    ActionKind.REPLACE: "must be replaced",
+    ActionKind.START: "will be started",
+    ActionKind.REMOVE: "will be removed",
+    ActionKind.NOOP: "is up to date",
+}
+# Shown when a step has no detail lines of its own.
+REASON_TEXT = {
+    Reason.NOT_FOUND: "no container yet",
+    Reason.SPEC_CHANGED: "spec changed",
+    Reason.NOT_IN_MANIFEST: "not in the manifest",
+    Reason.MOVED_NODE: "moved to another node",
+    Reason.DEPENDENCY_REPLACED: "a dependency is replaced",
+    Reason.EXITED: "exited",
+    Reason.NOT_RUNNING: "created but not running",
+    Reason.DUPLICATE: "a second container of the workload",
+    Reason.FORCED: "replacement requested",
+    Reason.UP_TO_DATE: "up to date",
+}
+_COLORS = {ActionKind.CREATE: "32", ActionKind.REPLACE: "33", ActionKind.START: "36",
+           ActionKind.REMOVE: "31", ActionKind.NOOP: "0"}
+# Reasons the action's verb already says; no reason line is printed for them.
+_SELF_EVIDENT = frozenset({Reason.NOT_FOUND})
+# Summary order; NOOPs are counted separately.
+_COUNTED = (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.START, ActionKind.REMOVE)
+
+
+def _mask_line(line: str) -> str:
+    """A reason line with any `-e NAME=value` / `--env=NAME=value` in it masked."""
+    return " ".join(mask_env(line.split(" ")))
+
+
+def _paint(text: str, kind: ActionKind, color: bool) -> str:
+    return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if color and kind is not ActionKind.NOOP else text
+
+
+def _step_lines(step: PlanStep, color: bool) -> list[str]:
+    action = step.action
+    symbol = _paint(SYMBOLS[action.kind].rjust(3), action.kind, color)
+    lines = [f"{symbol} {action.address} {VERBS[action.kind]}"]
+    reasons = action.details or (f"({REASON_TEXT.get(action.reason, action.reason.value)})",)
+    if not action.details and action.reason in _SELF_EVIDENT:
+        reasons = ()
+    lines += [f"      # {_mask_line(reason)}" for reason in reasons]
+    return lines
+
+
+def summary_line(plan: Plan) -> str:
+    """`Plan: 2 to create, 1 to replace, 0 to start, 0 to remove.`"""
+    create, replace, start, remove = (plan.count(kind) for kind in _COUNTED)
+    return (f"Plan: {create} to create, {replace} to replace, {start} to start, "
+            f"{remove} to remove.")
+
+
+def _node_names(steps: Iterable[PlanStep]) -> list[str]:
+    return sorted({step.action.node_name for step in steps})
+
+
+def render_plan_text(plan: Plan, *, color: bool = False) -> str:
+    """The plan for people: changes grouped by node, reasons indented, errors, then a summary.
+
+    Unchanged workloads are not listed but counted. Ends with a newline.
+    """
+    changes = plan.changes()
+    lines: list[str] = []
+    if changes:
+        lines += ["ankplan will perform the following actions:", ""]
+        for node_name in _node_names(changes):
+            lines.append(f"{node_name}:")
+            for step in changes:
+                if step.action.node_name == node_name:
+                    lines += _step_lines(step, color)
+            lines.append("")
+    for error in plan.errors:
+        lines.append(f"Error: {error}")
+    if plan.errors:
+        lines.append("")
+    unchanged = plan.count(ActionKind.NOOP)
+    if unchanged:
+        lines.append(f"({unchanged} unchanged workload{'s' if unchanged != 1 else ''} hidden)")
+    if plan.errors:
+        lines.append(summary_line(plan))
+        count = len(plan.errors)
+        lines.append(f"The plan is incomplete: {count} error{'s' if count != 1 else ''} "
+                     "above; it cannot be applied.")
+    elif changes:
+        lines.append(summary_line(plan))
+    else:
+        lines.append("No changes. Your workloads match the manifest.")
+    return "\n".join(lines) + "\n"
+
+
+def render_plan_steps(plan: Plan) -> str:
+    """Every step, no-ops included, one line each with its id and waits: for tests and --debug.
+
+    `#3 replace node1/web (spec-changed) container=abc123 after=#1,#2`
+    """
+    lines = []
+    for step in plan.steps:
+        action = step.action
+        line = f"#{step.id} {action.kind.value} {action.address} ({action.reason.value})"
+        if action.container_id:
+            line += f" container={action.container_id[:12]}"
+        if step.depends_on:
+            line += " after=" + ",".join(f"#{i}" for i in step.depends_on)
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _action_json(step: PlanStep) -> dict[str, object]:
+    action = step.action
+    workload = action.workload
+    config = workload.podman if workload else None
+    return {
+        "id": step.id,
+        "address": action.address,
+        "node": action.node_name,
+        "workload": action.workload_name,
+        "action": action.kind.value,
+        "reason": action.reason.value,
+        "details": [_mask_line(detail) for detail in action.details],
+        "depends_on": list(step.depends_on),
+        "container_id": action.container_id or None,
+        "image": config.image if config else None,
+        "spec_hash": spec_hash(workload) if workload else None,
+    }
+
+
+def plan_summary(plan: Plan) -> dict[str, int]:
+    """Step counts per action kind, no-ops included."""
+    return {kind.value: plan.count(kind) for kind in (*_COUNTED, ActionKind.NOOP)}
+
+
+def render_plan_json(plan: Plan) -> str:
+    """The plan as the versioned JSON document of docs/plan-json.md (format_version 1.0)."""
+    document = {
+        "format_version": JSON_FORMAT_VERSION,
+        "project": plan.project,
+        "complete": not plan.errors,
+        "changes": not plan.is_empty(),
+        "errors": list(plan.errors),
+        "summary": plan_summary(plan),
+        "actions": [_action_json(step) for step in plan.steps],
+        "fingerprints": dict(plan.fingerprints),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

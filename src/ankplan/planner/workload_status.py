@@ -1,0 +1,183 @@
+"""The Ankaios execution state of every workload of a manifest, judged from observed containers.
+
+Pure: no I/O and no clock. Shared by `ankplan get` and `ankplan watch`: a workload is looked for
+on its agent's node only (by its labels, never by name); an unreachable node gives
+`AgentDisconnected`, a missing container `Pending(...)` or `Failed(Lost)` as Ankaios would say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ankplan.executors.podman import execution_state
+from ankplan.model import (
+    Dependency,
+    ExecutionState,
+    Inventory,
+    LiveState,
+    Manifest,
+    ObservedContainer,
+    Workload,
+)
+from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
+
+VALUE = dict(frozen=True, slots=True, kw_only=True)
+
+HEALTH = {"healthy": True, "unhealthy": False}  # ps health -> condition_status(healthy=)
+NO_CONTAINER = ExecutionState(state="Pending", sub_state="Initial", info="no container yet")
+# Which container stands for a workload when several exist: running first, then newest.
+_STATE_RANK = {"running": 0, "exited": 1}
+
+
+@dataclass(**VALUE)
+class DependencyStatus:
+    """One dependency of a workload: its condition, the dependency's state and the verdict."""
+
+    dependency: Dependency
+    state: ExecutionState  # the dependency's current state
+    status: ConditionStatus
+
+    @property
+    def word(self) -> str:
+        """`OK` when met, `STANDING BY`, `NEVER` or `WAITING`, as in the guide's view."""
+        return {Verdict.MET: "OK", Verdict.STANDING_BY: "STANDING BY",
+                Verdict.NEVER: "NEVER"}.get(self.status.verdict, "WAITING")
+
+
+@dataclass(**VALUE)
+class WorkloadStatus:
+    """Where a workload runs and in which Ankaios execution state."""
+
+    workload: Workload
+    node_name: str  # "" when the agent is empty or unknown to the inventory
+    state: ExecutionState
+    container: ObservedContainer | None = None
+    dependencies: tuple[DependencyStatus, ...] = ()
+    waiting_for: tuple[str, ...] = ()  # dependencies not met yet (pending workloads)
+
+    @property
+    def name(self) -> str:
+        """The workload's name."""
+        return self.workload.name
+
+    @property
+    def restart_count(self) -> int:
+        """Restarts done by watch, from the container's label (0 without a container)."""
+        return self.container.restart_count if self.container else 0
+
+    @property
+    def exit_code(self) -> int | None:
+        """The last exit code, or None when the container has not exited."""
+        if self.container is None or self.container.state != "exited":
+            return None
+        return self.container.exit_code
+
+    def uptime(self, now: float) -> float | None:
+        """Seconds since the running container started, None when not running."""
+        if self.container is None or self.container.state != "running":
+            return None
+        started = self.container.started_at
+        return max(0.0, now - started) if started else None
+
+
+def find_container(live: LiveState, project: str, workload_name: str,
+                   node_name: str | None) -> tuple[ObservedContainer | None, bool]:
+    """The container that stands for `workload_name`, and whether its node could not be read.
+
+    With `node_name` only that node is searched; with None every node (a dependency the
+    manifest does not define may run anywhere, as in Ankaios).
+    """
+    observations = [o for o in live.nodes if node_name is None or o.node_name == node_name]
+    candidates = [c for o in observations if o.reachable for c in o.containers
+                  if c.project == project and c.workload_name == workload_name]
+    if not candidates:
+        return None, any(not o.reachable for o in observations)
+    best = min(candidates, key=lambda c: (_STATE_RANK.get(c.state, 2), -c.started_at, c.id))
+    return best, False
+
+
+def _placed_state(workload: Workload, inventory: Inventory, live: LiveState,
+                  project: str) -> tuple[str, ExecutionState | None, ObservedContainer | None]:
+    """(node, state, container); state None when only the dependencies can tell (no container)."""
+    if not workload.agent:
+        return "", ExecutionState(state="NotScheduled"), None
+    node = inventory.node_for_agent(workload.agent)
+    if node is None:
+        return "", ExecutionState(state="Pending", sub_state="StartingFailed",
+                                  info=f"agent {workload.agent!r} is not in the inventory"), None
+    observation = live.node(node.name)
+    if observation is None:
+        return node.name, ExecutionState(state="Pending", sub_state="Initial",
+                                         info="node not observed"), None
+    if not observation.reachable:
+        return node.name, ExecutionState(state="AgentDisconnected",
+                                         info=f"node unreachable: {observation.error}"), None
+    container, _ = find_container(live, project, workload.name, node.name)
+    if container is None:
+        return node.name, None, None
+    return node.name, execution_state(container), container
+
+
+def _dependency_state(defined: Workload | None, container: ObservedContainer | None,
+                      ps_failed: bool) -> ExecutionState:
+    """A manifest workload with no container yet is pending (it may still be created); one
+    outside the manifest without a container is Failed(Lost), as Ankaios sees it."""
+    if container is None and not ps_failed and defined is not None and defined.agent:
+        return NO_CONTAINER
+    return execution_state(container, ps_failed=ps_failed)
+
+
+def dependency_statuses(workload: Workload, manifest: Manifest, inventory: Inventory,
+                        live: LiveState, project: str,
+                        states: Mapping[str, ExecutionState]) -> tuple[DependencyStatus, ...]:
+    """Judge each dependency of `workload`; `states` overrides observed ones (e.g. unhealthy)."""
+    judged: list[DependencyStatus] = []
+    for dependency in workload.dependencies:
+        name = dependency.workload_name
+        defined = manifest.workload(name)
+        node = inventory.node_for_agent(defined.agent) if defined and defined.agent else None
+        container, ps_failed = find_container(live, project, name, node.name if node else None)
+        state = states.get(name) or _dependency_state(defined, container, ps_failed)
+        healthy = HEALTH.get(container.health) if container else None
+        status = condition_status(dependency.condition, state, dependency_workload=defined,
+                                  healthy=healthy, dependency_name=name)
+        judged.append(DependencyStatus(dependency=dependency, state=state, status=status))
+    return tuple(judged)
+
+
+def _pending_state(dependencies: tuple[DependencyStatus, ...]) -> tuple[ExecutionState,
+                                                                        tuple[str, ...]]:
+    """The state of a workload with no container yet, from its dependencies' verdicts."""
+    not_met = [d for d in dependencies if not d.status.met]
+    if not not_met:
+        info = "no container yet" + ("; dependencies met" if dependencies else "")
+        return ExecutionState(state="Pending", sub_state="Initial", info=info), ()
+    first = next((d for d in not_met if d.status.final), not_met[0])
+    names = tuple(d.dependency.workload_name for d in not_met)
+    return ExecutionState(state="Pending", sub_state="WaitingToStart",
+                          info=first.status.reason), names
+
+
+def workload_status(workload: Workload, manifest: Manifest, inventory: Inventory,
+                    live: LiveState, *, project: str,
+                    states: Mapping[str, ExecutionState] | None = None) -> WorkloadStatus:
+    """The status of one workload; `states` (name -> state) overrides observed states."""
+    overrides = states or {}
+    node_name, state, container = _placed_state(workload, inventory, live, project)
+    dependencies = dependency_statuses(workload, manifest, inventory, live, project, overrides)
+    waiting: tuple[str, ...] = ()
+    if state is None:
+        state, waiting = _pending_state(dependencies)
+    if workload.name in overrides:
+        state = overrides[workload.name]
+    return WorkloadStatus(workload=workload, node_name=node_name, state=state,
+                          container=container, dependencies=dependencies, waiting_for=waiting)
+
+
+def workload_statuses(manifest: Manifest, inventory: Inventory, live: LiveState, *,
+                      project: str, states: Mapping[str, ExecutionState] | None = None
+                      ) -> tuple[WorkloadStatus, ...]:
+    """Every workload of the manifest, sorted by name."""
+    return tuple(workload_status(workload, manifest, inventory, live, project=project,
+                                 states=states) for workload in manifest.workloads)

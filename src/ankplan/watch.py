@@ -1,0 +1,410 @@
+"""The `watch` loop: observe -> plan + restart decisions -> act, once per tick, with events.
+
+Does I/O (one `podman ps` per node per tick, health checks, podman run/stop/rm in threads);
+clock and sleep are injected so tests drive it with a fake clock. Every decision comes from the
+planner (`plan` re-creates and starts, `restarts` applies policies, back-off and health).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ankplan.errors import AnkplanError
+from ankplan.executors import podman
+from ankplan.executors.observe import observe_nodes
+from ankplan.executors.transport import TransportPool
+from ankplan.executors.watch_act import HealthTarget, Job, execute_job, run_health_checks
+from ankplan.model import (
+    Action,
+    ActionKind,
+    ExecutionState,
+    Inventory,
+    LiveState,
+    Manifest,
+    Reason,
+    RestartPolicy,
+)
+from ankplan.planner.plan import plan
+from ankplan.planner.restarts import (
+    BackoffPolicy,
+    HealthRecord,
+    RestartDecision,
+    RestartHistory,
+    RestartVerdict,
+    decide_restart,
+    effective_state,
+    note_restart,
+    note_state,
+)
+from ankplan.planner.workload_status import WorkloadStatus, workload_statuses
+
+VALUE = dict(frozen=True, slots=True, kw_only=True)
+_REASON_WORDS = {Reason.NOT_FOUND: "no container", Reason.SPEC_CHANGED: "spec changed",
+                 Reason.MOVED_NODE: "moved to another node", Reason.NOT_RUNNING: "never started",
+                 Reason.DUPLICATE: "duplicate container"}
+_VERB = {ActionKind.CREATE: "create", ActionKind.START: "start", ActionKind.REPLACE: "replace",
+         ActionKind.REMOVE: "remove"}
+
+
+@dataclass(**VALUE)
+class WatchOptions:
+    """How the loop runs; durations in seconds."""
+
+    project: str
+    backoff: BackoffPolicy = BackoffPolicy()
+    tick: float = 0.5  # a crash is seen and its restart issued within about a second
+    duration: float | None = None  # end after this long (None: until interrupted or stable)
+    until_stable: bool = False  # end once every workload settled for `settle` seconds
+    settle: float = 5.0
+    forks: int = 10  # nodes observed in parallel
+    timeout: float = 30.0  # bound of each podman command
+    stop_timeout: int = 10  # seconds between SIGTERM and SIGKILL when stopping a container
+
+
+@dataclass(**VALUE)
+class WatchEvent:
+    """Something changed; one line of text output or one NDJSON object."""
+
+    time: float  # unix seconds
+    node: str
+    workload: str
+    from_state: str  # "" when first seen
+    to_state: str
+    reason: str = ""
+    kind: str = "state"  # state, restart, create, start, replace, remove, backoff, give-up, error
+
+    def as_json(self) -> dict[str, object]:
+        """The NDJSON form: {time, node, workload, from, to, reason, kind}."""
+        return {"time": round(self.time, 3), "node": self.node, "workload": self.workload,
+                "from": self.from_state or None, "to": self.to_state, "reason": self.reason,
+                "kind": self.kind}
+
+
+@dataclass(**VALUE)
+class WorkloadView:
+    """One row of the live table."""
+
+    workload: str
+    node: str
+    state: str
+    info: str = ""
+    restarts: int = 0
+    next_restart_in: float | None = None  # crash-looping: seconds until the next restart
+    gave_up: bool = False
+
+
+@dataclass(**VALUE)
+class WatchResult:
+    """How the loop ended."""
+
+    stable: bool  # every workload settled for the settle time (checked with until_stable)
+    gave_up: tuple[str, ...]  # workloads that exhausted --max-restarts
+    interrupted: bool
+    ticks: int
+    elapsed: float
+    restarts: int  # restarts issued
+
+
+@dataclass
+class _Tracked:
+    """What the loop remembers of one workload between ticks."""
+
+    history: RestartHistory = field(default_factory=RestartHistory)
+    health: HealthRecord | None = None
+    shown: str = ""  # last state reported in an event
+    decision: RestartDecision | None = None
+    announced_wait: float | None = None  # `at` of the last back-off event
+    gave_up: bool = False
+    last_count: int = 0  # restart-count label last seen
+    had_container: bool = False
+    job: Job | None = None
+
+
+class Watch:
+    """The supervision loop; `run()` until the duration, stability, or `cancel`."""
+
+    def __init__(self, manifest: Manifest, inventory: Inventory, pool: TransportPool,
+                 options: WatchOptions, *, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time,
+                 sleep: Callable[[float], object] | None = None,
+                 cancel: threading.Event | None = None,
+                 on_event: Callable[[WatchEvent], None] = lambda event: None,
+                 on_tick: Callable[[tuple[WorkloadView, ...]], None] = lambda views: None) -> None:
+        self.manifest, self.inventory, self.pool, self.options = manifest, inventory, pool, options
+        self.clock, self.wall = clock, wall
+        self.cancel = cancel or threading.Event()
+        self.sleep = sleep or self.cancel.wait
+        self.on_event, self.on_tick = on_event, on_tick
+        self.tracked = {w.name: _Tracked() for w in manifest.workloads}
+        self.checks = {w.name: _health_check(w.podman.command_options if w.podman else ())
+                       for w in manifest.workloads}
+        self.statuses: tuple[WorkloadStatus, ...] = ()
+        self.ticks = self.restarts = 0
+        self._stable_since: float | None = None
+        self._signature: tuple[tuple[str, str, str], ...] = ()
+        self._errors_seen: set[str] = set()
+        self._executor = ThreadPoolExecutor(max_workers=max(4, options.forks),
+                                            thread_name_prefix="watch-act")
+        self._checks = ThreadPoolExecutor(max_workers=max(4, options.forks),
+                                          thread_name_prefix="watch-health")
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> WatchResult:
+        """Tick until the duration passes, everything settled (until_stable) or cancelled."""
+        began = self.clock()
+        stable = False
+        try:
+            while not self.cancel.is_set():
+                tick_began = self.clock()
+                self.tick()
+                stable = self.is_stable()
+                elapsed = self.clock() - began
+                if self.options.until_stable and stable:
+                    break
+                if self.options.duration is not None and elapsed >= self.options.duration:
+                    break
+                self.sleep(max(0.0, self.options.tick - (self.clock() - tick_began)))
+        finally:
+            self._executor.shutdown(wait=True)
+            self._checks.shutdown(wait=True)
+        gave_up = tuple(sorted(n for n, t in self.tracked.items() if t.gave_up))
+        return WatchResult(stable=stable, gave_up=gave_up, interrupted=self.cancel.is_set(),
+                           ticks=self.ticks, elapsed=self.clock() - began,
+                           restarts=self.restarts)
+
+    def tick(self) -> None:
+        """One round: observe, judge health, report changes, decide, act."""
+        self.ticks += 1
+        observed_at = self.clock()
+        live = observe_nodes(self.pool, self.inventory.nodes, forks=self.options.forks,
+                             timeout=self.options.timeout)
+        busy = self._busy(observed_at)
+        first = workload_statuses(self.manifest, self.inventory, live,
+                                  project=self.options.project)
+        self._check_health(first, busy, observed_at)
+        overrides = self._overrides(first, busy)
+        self.statuses = workload_statuses(self.manifest, self.inventory, live,
+                                          project=self.options.project, states=overrides)
+        self._report_states(busy)
+        self._decide(live, busy, observed_at)
+        self._track_stability(busy, observed_at)
+        self.on_tick(self.views())
+
+    # --- observe -------------------------------------------------------------------------------
+
+    def _busy(self, observed_at: float) -> set[str]:
+        """Workloads whose action is running, or ended after this observation began."""
+        busy = set()
+        for name, tracked in self.tracked.items():
+            job = tracked.job
+            if job is None:
+                continue
+            if not job.done or job.finished_at > observed_at:
+                busy.add(name)
+                continue
+            if job.error:
+                self._emit(job.action.node_name, name, tracked.shown, tracked.shown,
+                           job.error, kind="error")
+            tracked.job = None
+        return busy
+
+    def _check_health(self, statuses: tuple[WorkloadStatus, ...], busy: set[str],
+                      now: float) -> None:
+        """Run the health checks that are due (in parallel) and record their results."""
+        targets = [HealthTarget(workload_name=status.name, node_name=status.node_name,
+                                container_id=status.container.id, check=check,
+                                record=self.tracked[status.name].health)
+                   for status in statuses
+                   if (check := self.checks[status.name]) is not None
+                   and status.container is not None and status.container.state == "running"
+                   and status.name not in busy]
+        if not targets:
+            return
+        results = run_health_checks(self.pool, self.inventory, targets, now=now,
+                                    timeout=self.options.timeout, executor=self._checks)
+        for name, record in results.items():
+            self.tracked[name].health = record
+
+    def _overrides(self, statuses: tuple[WorkloadStatus, ...],
+                   busy: set[str]) -> dict[str, ExecutionState]:
+        """Unhealthy counts as Failed(ExecFailed); a container that vanished is Failed(Lost)."""
+        overrides: dict[str, ExecutionState] = {}
+        for status in statuses:
+            tracked = self.tracked[status.name]
+            if status.container is not None:
+                tracked.had_container, tracked.last_count = True, status.restart_count
+                state = effective_state(status.state, tracked.health, self.checks[status.name])
+                if state is not status.state:
+                    overrides[status.name] = state
+            elif tracked.had_container and status.name not in busy and status.node_name and (
+                    status.state.state == "Pending"):
+                overrides[status.name] = ExecutionState(state="Failed", sub_state="Lost",
+                                                        info="the container is gone")
+        return overrides
+
+    def _report_states(self, busy: set[str]) -> None:
+        for status in self.statuses:
+            tracked = self.tracked[status.name]
+            shown = str(status.state)
+            if shown != tracked.shown and status.name not in busy:
+                self._emit(status.node_name, status.name, tracked.shown, shown,
+                           status.state.info)
+                tracked.shown = shown
+
+    # --- decide and act ------------------------------------------------------------------------
+
+    def _decide(self, live: LiveState, busy: set[str], now: float) -> None:
+        """Restart decisions first, then the plan's steps whose conditions hold."""
+        acting = set(busy)
+        for status in self.statuses:
+            if status.name in acting or status.container is None:
+                continue
+            if self._decide_restart(status, now):
+                acting.add(status.name)
+        result = plan(self.manifest, self.inventory, live, project=self.options.project,
+                      prune=False)
+        for error in result.errors:
+            if error not in self._errors_seen:
+                self._errors_seen.add(error)
+                self._emit("", "", "", "", error, kind="error")
+        by_name = {status.name: status for status in self.statuses}
+        for step in result.changes():
+            action = step.action
+            status = by_name.get(action.workload_name)
+            if action.workload_name in acting or self._held_back(action, status):
+                continue
+            acting.add(action.workload_name)
+            count = 0 if status is None else (
+                status.restart_count if status.container else self.tracked[status.name].last_count)
+            self._submit(action, count, _plan_reason(action, status))
+
+    def _decide_restart(self, status: WorkloadStatus, now: float) -> bool:
+        """Apply the restart policy to a workload with a container; True when acting on it."""
+        tracked = self.tracked[status.name]
+        policy = self.options.backoff
+        tracked.history = note_state(tracked.history, status.state, now, policy)
+        if tracked.gave_up:
+            return False
+        decision = decide_restart(status.workload, status.state, tracked.history, now, policy)
+        tracked.decision = decision
+        if decision.verdict is RestartVerdict.GIVE_UP:
+            tracked.gave_up = True
+            self._emit(status.node_name, status.name, str(status.state), str(status.state),
+                       decision.reason, kind="give-up")
+        elif decision.verdict is RestartVerdict.WAIT and tracked.announced_wait != decision.at:
+            tracked.announced_wait = decision.at
+            wait = (decision.at or now) - now
+            self._emit(status.node_name, status.name, str(status.state), str(status.state),
+                       f"{decision.reason}; next restart in {wait:.1f}s", kind="backoff")
+        elif decision.verdict is RestartVerdict.RESTART and status.container is not None:
+            action = Action(kind=ActionKind.REPLACE, node_name=status.node_name,
+                            workload_name=status.name, reason=Reason.EXITED,
+                            details=(decision.reason,), workload=status.workload,
+                            container_id=status.container.id)
+            tracked.history = note_restart(tracked.history, now)
+            self.restarts += 1
+            count = status.restart_count + 1
+            reason = f"{decision.reason} (restart #{count}" + (
+                f", after {decision.delay:g}s back-off)" if decision.delay else ")")
+            self._submit(action, count, reason, kind="restart")
+            return True
+        return False
+
+    def _held_back(self, action: Action, status: WorkloadStatus | None) -> bool:
+        """True when a plan step must wait: a given-up workload, or conditions not met."""
+        if status is None:
+            return action.kind is not ActionKind.REMOVE
+        if self.tracked[status.name].gave_up:
+            return True
+        if action.kind is ActionKind.REMOVE:
+            return False
+        return not all(dependency.status.met for dependency in status.dependencies)
+
+    def _submit(self, action: Action, restart_count: int, reason: str, *,
+                kind: str = "") -> None:
+        """Report the action and run it in a thread; its result is read on a later tick."""
+        tracked = self.tracked.get(action.workload_name)
+        to_state = "Removed" if action.kind is ActionKind.REMOVE else "Pending(Starting)"
+        self._emit(action.node_name, action.workload_name, tracked.shown if tracked else "",
+                   to_state, reason, kind=kind or _VERB.get(action.kind, action.kind.value))
+        job = Job(action=action, restart_count=restart_count)
+        if tracked is not None:
+            tracked.job, tracked.decision, tracked.announced_wait = job, None, None
+        future: Future[None] = self._executor.submit(
+            execute_job, job, pool=self.pool, inventory=self.inventory,
+            project=self.options.project, timeout=self.options.timeout,
+            stop_timeout=self.options.stop_timeout, clock=self.clock)
+        job.future = future
+
+    # --- stability and views -------------------------------------------------------------------
+
+    def _settled(self, status: WorkloadStatus, busy: set[str]) -> bool:
+        """True when watch has nothing left to do for this workload."""
+        tracked = self.tracked[status.name]
+        state = status.state
+        if status.name in busy or tracked.job is not None:
+            return False
+        if tracked.gave_up or state.state in ("Running", "NotScheduled"):
+            return True
+        if state.state == "Succeeded":
+            return status.workload.restart_policy is not RestartPolicy.ALWAYS
+        if (state.state, state.sub_state) == ("Failed", "ExecFailed"):
+            return status.workload.restart_policy is RestartPolicy.NEVER
+        if (state.state, state.sub_state) == ("Pending", "WaitingToStart"):
+            return any(d.status.final for d in status.dependencies)
+        return (state.state, state.sub_state) == ("Pending", "StartingFailed")
+
+    def _track_stability(self, busy: set[str], now: float) -> None:
+        signature = tuple((s.name, str(s.state), s.container.id if s.container else "")
+                          for s in self.statuses)
+        settled = all(self._settled(status, busy) for status in self.statuses)
+        if not settled or signature != self._signature:
+            self._stable_since = now if settled else None
+        self._signature = signature
+
+    def is_stable(self) -> bool:
+        """True when every workload has been settled, unchanged, for the settle time."""
+        return self._stable_since is not None and (
+            self.clock() - self._stable_since >= self.options.settle)
+
+    def views(self) -> tuple[WorkloadView, ...]:
+        """The live table's rows, in manifest order."""
+        now = self.clock()
+        rows = []
+        for status in self.statuses:
+            tracked = self.tracked[status.name]
+            decision = tracked.decision
+            waiting = decision is not None and decision.verdict is RestartVerdict.WAIT
+            rows.append(WorkloadView(
+                workload=status.name, node=status.node_name, state=str(status.state),
+                info=status.state.info, restarts=tracked.last_count, gave_up=tracked.gave_up,
+                next_restart_in=max(0.0, (decision.at or now) - now) if waiting and decision
+                else None))
+        return tuple(rows)
+
+    def _emit(self, node: str, workload: str, from_state: str, to_state: str, reason: str,
+              *, kind: str = "state") -> None:
+        self.on_event(WatchEvent(time=self.wall(), node=node, workload=workload,
+                                 from_state=from_state, to_state=to_state, reason=reason,
+                                 kind=kind))
+
+
+def _plan_reason(action: Action, status: WorkloadStatus | None) -> str:
+    """Why a plan step runs, for its event: the plan's reason, details and met conditions."""
+    parts = [_REASON_WORDS.get(action.reason, action.reason.value), *action.details]
+    if status is not None and action.kind is not ActionKind.REMOVE:
+        parts += [dependency.status.reason for dependency in status.dependencies]
+    return "; ".join(part for part in parts if part)
+
+
+def _health_check(options: tuple[str, ...]) -> podman.HealthCheck | None:
+    """The workload's health check; an invalid one is reported by plan/apply, not here."""
+    try:
+        return podman.parse_health_check(options)
+    except AnkplanError:
+        return None

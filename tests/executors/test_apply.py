@@ -1,0 +1,520 @@
+"""Scheduling tests of executors/apply.py against a FakeTransport that simulates podman.
+
+The fake keeps containers per node and answers the podman commands apply sends (run, start,
+stop, rm, ps, logs, healthcheck run), recording every argv with its time. A workload's command
+args choose its behaviour: `serve` runs forever, `slow SECONDS` stays "created" that long
+before running, `job SECONDS CODE` exits with CODE after SECONDS, `badimage` makes `podman run`
+fail, `hang` stays "created" forever, `crash` exits 1 at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from ankplan.executors.apply import ApplyOptions, ApplyResult, Outcome, apply_plan
+from ankplan.executors.apply_state import ApplyEvent
+from ankplan.executors.transport import CommandResult, TransportPool
+from ankplan.model import (
+    Action,
+    ActionKind,
+    AddCondition,
+    Dependency,
+    Inventory,
+    Manifest,
+    Node,
+    Plan,
+    PlanStep,
+    PodmanConfig,
+    Reason,
+    RestartPolicy,
+    Workload,
+)
+
+PROJECT = "test"
+_ids = itertools.count(1)
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    name: str
+    labels: dict[str, str]
+    args: tuple[str, ...]
+    health_cmd: bool
+    created: float
+    started: float = 0.0
+    stopped: float = 0.0  # when `podman stop` ran
+    healthy: bool = False
+
+    def state(self, now: float) -> tuple[str, int]:
+        """(podman state, exit code) at `now`."""
+        if self.stopped:
+            return "exited", 0
+        if not self.started:
+            return "created", 0
+        mode, *rest = self.args or ("serve",)
+        age = now - self.started
+        if mode == "hang" or (mode == "slow" and age < float(rest[0])):
+            return "created", 0
+        if mode == "job" and age >= float(rest[0]):
+            return "exited", int(rest[1])
+        if mode == "crash":
+            return "exited", 1
+        return "running", 0
+
+    def ps_entry(self, now: float) -> dict[str, object]:
+        state, code = self.state(now)
+        health = ""
+        if self.health_cmd and state == "running":
+            health = " (healthy)" if self.healthy else " (starting)"
+        return {"Id": self.id, "Names": [self.name], "Image": "localhost/img:1", "State": state,
+                "ExitCode": code, "StartedAt": int(self.started), "Labels": self.labels,
+                "Status": f"Up{health}" if state == "running" else state}
+
+
+@dataclass
+class FakeNode:
+    """Simulated podman on one node; thread-safe; records (time, argv) of every call."""
+
+    node: Node
+    containers: dict[str, FakeContainer] = field(default_factory=dict)
+    calls: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
+    run_delay: float = 0.0  # seconds every `podman run` takes
+    active: int = 0
+    max_active: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, argv: Sequence[str], *, timeout: float,
+            stdin: str | None = None) -> CommandResult:
+        argv = tuple(argv)
+        with self.lock:
+            self.calls.append((time.monotonic(), argv))
+        command = argv[1]
+        if command in ("run", "start", "stop"):
+            return self._counted(command, argv)
+        return self._answer(command, argv)
+
+    def _counted(self, command: str, argv: tuple[str, ...]) -> CommandResult:
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            if command == "run":
+                time.sleep(self.run_delay)
+            with self.lock:
+                return self._answer(command, argv)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def _answer(self, command: str, argv: tuple[str, ...]) -> CommandResult:
+        now = time.monotonic()
+        if command == "ps":
+            entries = [c.ps_entry(now) for c in self.containers.values()]
+            return ok(json.dumps(entries))
+        if command == "run":
+            return self._run(argv, now)
+        container = self.containers.get(argv[-1])
+        if command == "start" and container:
+            container.started, container.stopped = now, 0.0
+        elif command == "stop" and container:
+            container.stopped = now
+        elif command == "rm":
+            self.containers.pop(argv[-1], None)
+        elif command == "logs":
+            return ok("line 1\nERROR: lost connection to router:80\n")
+        elif command == "healthcheck" and container:
+            container.healthy = True
+        return ok("")
+
+    def _run(self, argv: tuple[str, ...], now: float) -> CommandResult:
+        words = list(argv[argv.index("run") + 1:])
+        name, labels, health = "", {}, False
+        while words[0].startswith("-"):
+            word = words.pop(0)
+            if word == "--name":
+                name = words.pop(0)
+            elif word.startswith("--label="):
+                key, _, value = word[len("--label="):].partition("=")
+                labels[key] = value
+            elif word.startswith("--health-cmd"):
+                health = True
+        args = tuple(words[1:])
+        if args[:1] == ("badimage",):
+            return CommandResult(exit_code=125, stdout="", duration=0.0,
+                                 stderr="Error: localhost/nope: image not known\n")
+        if any(c.name == name for c in self.containers.values()):
+            return CommandResult(exit_code=125, stdout="", duration=0.0,
+                                 stderr=f'Error: the container name "{name}" is already in use')
+        container_id = f"{next(_ids):064x}"
+        self.containers[container_id] = FakeContainer(
+            id=container_id, name=name, labels=labels, args=args, health_cmd=health,
+            created=now, started=now)
+        return ok(container_id + "\n")
+
+    def open_stream(self, argv: Sequence[str], *, timeout: float) -> object:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    # --- what the tests read ---
+
+    def first_call(self, command: str, name: str) -> float:
+        """When `podman COMMAND` was first called for container/workload `name`."""
+        for when, argv in self.calls:
+            if argv[1] == command and (name in argv or f"--name={name}" in argv
+                                       or self._id_of(name) in argv):
+                return when
+        raise AssertionError(f"no podman {command} for {name}")
+
+    def _id_of(self, name: str) -> str:
+        return next((c.id for c in self.containers.values() if c.name == name), "-")
+
+    def count(self, command: str) -> int:
+        return sum(1 for _, argv in self.calls if argv[1] == command)
+
+
+def ok(stdout: str) -> CommandResult:
+    return CommandResult(exit_code=0, stdout=stdout, stderr="", duration=0.0)
+
+
+# --- building manifests and plans --------------------------------------------------------------
+
+
+def wl(name: str, agent: str, *args: str, needs: dict[str, AddCondition] | None = None,
+       policy: RestartPolicy = RestartPolicy.NEVER, options: tuple[str, ...] = ()) -> Workload:
+    config = PodmanConfig(image="localhost/img:1", command_options=options, command_args=args)
+    deps = tuple(Dependency(workload_name=k, condition=v) for k, v in sorted((needs or {}).items()))
+    return Workload(name=name, agent=agent, runtime="podman", runtime_config_text=name,
+                    runtime_config=config, restart_policy=policy, dependencies=deps)
+
+
+RUNNING, SUCCEEDED, FAILED = AddCondition.RUNNING, AddCondition.SUCCEEDED, AddCondition.FAILED
+
+
+class Bed:
+    """Fake nodes a and b (agents agent_a, agent_b), a pool over them, and a run helper."""
+
+    def __init__(self) -> None:
+        self.nodes = {name: FakeNode(Node(name=name)) for name in ("a", "b")}
+        self.inventory = Inventory(nodes=tuple(n.node for n in self.nodes.values()),
+                                   agents=(("agent_a", "a"), ("agent_b", "b")))
+        self.events: list[ApplyEvent] = []
+        self.cancel = threading.Event()
+
+    def pool(self) -> TransportPool:
+        return TransportPool(connector=lambda node, **_: self.nodes[node.name])
+
+    def apply(self, workloads: Sequence[Workload], steps: Sequence[PlanStep] | None = None,
+              **options: object) -> ApplyResult:
+        manifest = Manifest(api_version="v1", workloads=tuple(sorted(workloads,
+                                                                     key=lambda w: w.name)))
+        plan = Plan(project=PROJECT, steps=tuple(steps if steps is not None else creates(
+            workloads, self.inventory)))
+        opts = ApplyOptions(**{"poll_interval": 0.02, "timeout": 5.0, **options})
+        with self.pool() as pool:
+            return apply_plan(plan, pool=pool, inventory=self.inventory, manifest=manifest,
+                              options=opts, on_event=self.events.append, cancel=self.cancel)
+
+
+def creates(workloads: Sequence[Workload], inventory: Inventory) -> list[PlanStep]:
+    steps = []
+    for index, workload in enumerate(workloads, start=1):
+        node = inventory.node_for_agent(workload.agent)
+        assert node is not None
+        steps.append(PlanStep(id=index, action=Action(
+            kind=ActionKind.CREATE, node_name=node.name, workload_name=workload.name,
+            reason=Reason.NOT_FOUND, workload=workload)))
+    return steps
+
+
+def outcomes(result: ApplyResult) -> dict[str, Outcome]:
+    return {r.workload_name: r.outcome for r in result.results}
+
+
+def reason(result: ApplyResult, name: str) -> str:
+    return next(r.reason for r in result.results if r.workload_name == name)
+
+
+@pytest.fixture
+def bed() -> Bed:
+    return Bed()
+
+
+# --- scheduling --------------------------------------------------------------------------------
+
+
+def test_per_workload_not_waves(bed: Bed) -> None:
+    """A slow dependency on node a must not delay an unrelated chain on node b."""
+    workloads = [
+        wl("slow-dep", "agent_a", "slow", "1.0"),
+        wl("after-slow", "agent_a", needs={"slow-dep": RUNNING}),
+        wl("router", "agent_b"),
+        wl("client", "agent_b", needs={"router": RUNNING}),
+    ]
+    began = time.monotonic()
+    result = bed.apply(workloads)
+    assert result.converged, result
+    a, b = bed.nodes["a"], bed.nodes["b"]
+    # client (level 1 of the graph) starts long before slow-dep (level 0) runs: no waves.
+    assert b.first_call("run", "client") - began < 0.6
+    assert a.first_call("run", "after-slow") - began >= 1.0
+    assert outcomes(result) == dict.fromkeys(["slow-dep", "after-slow", "router", "client"],
+                                             Outcome.DONE)
+
+
+def test_dependency_on_other_node_is_waited_for(bed: Bed) -> None:
+    result = bed.apply([wl("router", "agent_a", "slow", "0.4"),
+                        wl("client", "agent_b", needs={"router": RUNNING})])
+    assert result.converged
+    router = next(r for r in result.results if r.workload_name == "router")
+    client_run = bed.nodes["b"].first_call("run", "client")
+    assert client_run > bed.nodes["a"].first_call("run", "router") + 0.4
+    assert router.elapsed <= next(r.elapsed for r in result.results if r.workload_name == "client")
+    waiting = [e for e in bed.events if e.workload == "client"
+               and e.to_state == "Pending(WaitingToStart: router)"]
+    assert waiting and "router" in waiting[0].message
+
+
+def test_observer_is_shared_one_ps_per_node_per_tick(bed: Bed) -> None:
+    workloads = [wl("router", "agent_a", "slow", "0.5")] + [
+        wl(f"client{i}", "agent_b", needs={"router": RUNNING}) for i in range(6)]
+    result = bed.apply(workloads)
+    assert result.converged
+    for node in bed.nodes.values():
+        assert node.count("ps") == result.observations  # never one ps per waiting workload
+    assert result.observations < 0.5 / 0.02 + 20
+
+
+def test_failure_skips_dependents_not_independent_branches(bed: Bed) -> None:
+    result = bed.apply([
+        wl("broken", "agent_a", "badimage"),
+        wl("child", "agent_b", needs={"broken": RUNNING}),
+        wl("grandchild", "agent_b", needs={"child": RUNNING}),
+        wl("other", "agent_a"),
+        wl("other-child", "agent_b", needs={"other": RUNNING}),
+    ])
+    assert outcomes(result) == {"broken": Outcome.FAILED, "child": Outcome.SKIPPED,
+                                "grandchild": Outcome.SKIPPED, "other": Outcome.DONE,
+                                "other-child": Outcome.DONE}
+    assert "Error: localhost/nope: image not known" in reason(result, "broken")
+    assert reason(result, "child").startswith("dependency broken failed: podman run failed")
+    assert reason(result, "grandchild").startswith("dependency child was not started")
+    assert not result.converged
+    with pytest.raises(AssertionError):
+        bed.nodes["b"].first_call("run", "child")
+
+
+def test_never_condition_reported_at_once(bed: Bed) -> None:
+    began = time.monotonic()
+    result = bed.apply([
+        wl("once", "agent_a", "job", "0", "0"),
+        wl("needs-running", "agent_b", needs={"once": RUNNING}),
+        wl("needs-ghost", "agent_b", needs={"ghost": RUNNING}),
+    ], timeout=30.0)
+    assert time.monotonic() - began < 3.0  # not after the 30 s timeout
+    assert outcomes(result) == {"once": Outcome.DONE, "needs-running": Outcome.NOT_STARTED,
+                                "needs-ghost": Outcome.NOT_STARTED}
+    assert reason(result, "once") == "exited with code 0"
+    assert "ADD_COND_RUNNING can no longer hold" in reason(result, "needs-running")
+    assert reason(result, "needs-ghost") == ("ghost is not in the manifest and not running "
+                                             "on any node")
+
+
+def test_succeeded_condition_waits_for_the_job(bed: Bed) -> None:
+    result = bed.apply([wl("migration", "agent_a", "job", "0.4", "0"),
+                        wl("app", "agent_b", needs={"migration": SUCCEEDED})])
+    assert result.converged
+    assert (bed.nodes["b"].first_call("run", "app")
+            >= bed.nodes["a"].first_call("run", "migration") + 0.4)
+    assert reason(result, "migration") == "running"  # done once it runs; app waits on
+
+
+def test_failed_condition_starts_fallback_when_primary_fails(bed: Bed) -> None:
+    result = bed.apply([wl("primary", "agent_a", "crash"),
+                        wl("fallback", "agent_b", needs={"primary": FAILED})])
+    assert outcomes(result) == {"primary": Outcome.FAILED, "fallback": Outcome.DONE}
+    assert "Failed(ExecFailed): Exit code: '1'" in reason(result, "primary")
+    assert "| ERROR: lost connection to router:80" in reason(result, "primary")
+
+
+def test_failed_condition_stands_by_while_primary_runs(bed: Bed) -> None:
+    result = bed.apply([wl("primary", "agent_a"),
+                        wl("fallback", "agent_b", needs={"primary": FAILED})])
+    assert outcomes(result) == {"primary": Outcome.DONE, "fallback": Outcome.STANDING_BY}
+    assert result.converged
+    assert reason(result, "fallback") == "primary is Running(Ok): the fallback stands by"
+    assert bed.nodes["b"].count("run") == 0
+
+
+def test_container_exiting_at_once_is_failed_with_logs(bed: Bed) -> None:
+    result = bed.apply([wl("crasher", "agent_a", "crash")])
+    assert outcomes(result) == {"crasher": Outcome.FAILED}
+    text = reason(result, "crasher")
+    assert text.startswith("container Failed(ExecFailed): Exit code: '1'")
+    assert "| line 1" in text
+
+
+def test_health_check_runs_and_gates_dependents(bed: Bed) -> None:
+    result = bed.apply([
+        wl("db", "agent_a", options=("--health-cmd=true", "--health-interval=1s")),
+        wl("app", "agent_b", needs={"db": RUNNING})])
+    assert result.converged
+    a = bed.nodes["a"]
+    assert a.count("healthcheck") >= 1
+    assert bed.nodes["b"].first_call("run", "app") > a.first_call("healthcheck", "db")
+    assert reason(result, "db") == "running and healthy"
+    assert any("health: starting" in e.to_state for e in bed.events if e.workload == "db")
+
+
+def test_every_wait_is_bounded(bed: Bed) -> None:
+    began = time.monotonic()
+    result = bed.apply([wl("stuck", "agent_a", "hang"),
+                        wl("after", "agent_b", needs={"stuck": RUNNING})], timeout=0.5)
+    assert time.monotonic() - began < 3.0
+    assert outcomes(result) == {"stuck": Outcome.FAILED, "after": Outcome.SKIPPED}
+    assert reason(result, "stuck").startswith("timed out after 0.5 s waiting for Running")
+
+
+@pytest.mark.parametrize("parallelism", [1, 3])
+def test_parallelism_bounds_podman_commands(bed: Bed, parallelism: int) -> None:
+    bed.nodes["a"].run_delay = 0.3
+    result = bed.apply([wl(f"w{i}", "agent_a") for i in range(4)], parallelism=parallelism)
+    assert result.converged
+    assert bed.nodes["a"].max_active == parallelism
+
+
+def test_cancel_starts_nothing_new(bed: Bed) -> None:
+    threading.Timer(0.2, bed.cancel.set).start()
+    result = bed.apply([wl("slow-dep", "agent_a", "slow", "1.0"),
+                        wl("after", "agent_b", needs={"slow-dep": RUNNING})])
+    assert result.cancelled and not result.converged
+    assert outcomes(result)["after"] is Outcome.CANCELLED
+    assert reason(result, "after").startswith("not started: apply was interrupted")
+    assert bed.nodes["b"].count("run") == 0
+    assert bed.nodes["a"].count("run") == 1  # the command already running was let finish
+
+
+def test_events_trace_the_states(bed: Bed) -> None:
+    bed.apply([wl("router", "agent_a"), wl("client", "agent_b", needs={"router": RUNNING})])
+    states = [e.to_state for e in bed.events if e.workload == "client"]
+    assert states[0] == "Pending(WaitingToStart: router)"
+    assert "Pending(Starting)" in states
+    assert states[-1] == "Running(Ok)"
+    last = [e for e in bed.events if e.workload == "client"][-1]
+    assert last.outcome == "done" and last.node == "b" and last.kind == "create"
+    for event in bed.events:
+        assert event.from_state != event.to_state or event.outcome  # only the last may repeat
+
+
+# --- teardown ------------------------------------------------------------------------------------
+
+
+def seed(node: FakeNode, name: str, depends: str = "") -> str:
+    """An owned running container of workload `name` on `node`; returns its id."""
+    container_id = f"{next(_ids):064x}"
+    labels = {"ankplan.project": PROJECT, "ankplan.workload": name}
+    if depends:
+        labels["ankplan.dependencies"] = json.dumps({depends: "ADD_COND_RUNNING"})
+    node.containers[container_id] = FakeContainer(
+        id=container_id, name=name, labels=labels, args=("serve",), health_cmd=False,
+        created=time.monotonic(), started=time.monotonic())
+    return container_id
+
+
+def remove_step(step_id: int, node: str, name: str, container_id: str,
+                depends_on: tuple[int, ...] = ()) -> PlanStep:
+    return PlanStep(id=step_id, depends_on=depends_on, action=Action(
+        kind=ActionKind.REMOVE, node_name=node, workload_name=name,
+        reason=Reason.NOT_IN_MANIFEST, container_id=container_id))
+
+
+def test_removals_run_in_reverse_dependency_order(bed: Bed) -> None:
+    a, b = bed.nodes["a"], bed.nodes["b"]
+    router, client = seed(a, "router"), seed(b, "client", depends="router")
+    steps = [remove_step(1, "b", "client", client), remove_step(2, "a", "router", router, (1,))]
+    result = bed.apply([], steps=steps, stop_timeout=7)
+    assert outcomes(result) == {"client": Outcome.DONE, "router": Outcome.DONE}
+    assert a.first_call("stop", router) > b.first_call("rm", client)
+    assert ("podman", "stop", "--ignore", "--time", "7", "--", router) in [c for _, c in a.calls]
+    assert not a.containers and not b.containers
+    assert [r.state for r in result.results] == ["Removed", "Removed"]
+
+
+def test_replace_stops_and_removes_old_before_running_new(bed: Bed) -> None:
+    a = bed.nodes["a"]
+    old = seed(a, "web")
+    workload = wl("web", "agent_a")
+    step = PlanStep(id=1, action=Action(kind=ActionKind.REPLACE, node_name="a",
+                                        workload_name="web", reason=Reason.SPEC_CHANGED,
+                                        workload=workload, container_id=old))
+    result = bed.apply([workload], steps=[step])
+    assert result.converged
+    commands = [argv[1] for _, argv in a.calls if argv[1] != "ps"]
+    assert commands[:3] == ["stop", "rm", "run"]
+    assert [c.name for c in a.containers.values()] == ["web"]
+    assert old not in a.containers
+
+
+def test_replaced_dependents_are_torn_down_first(bed: Bed) -> None:
+    a, b = bed.nodes["a"], bed.nodes["b"]
+    old_router, old_client = seed(a, "router"), seed(b, "client", depends="router")
+    router, client = wl("router", "agent_a"), wl("client", "agent_b", needs={"router": RUNNING})
+    steps = [PlanStep(id=1, action=Action(kind=ActionKind.REPLACE, node_name="a",
+                                          workload_name="router", reason=Reason.SPEC_CHANGED,
+                                          workload=router, container_id=old_router)),
+             PlanStep(id=2, depends_on=(1,), action=Action(
+                 kind=ActionKind.REPLACE, node_name="b", workload_name="client",
+                 reason=Reason.SPEC_CHANGED, workload=client, container_id=old_client))]
+    result = bed.apply([router, client], steps=steps)
+    assert result.converged
+    assert a.first_call("stop", old_router) > b.first_call("rm", old_client)
+    assert b.first_call("run", "client") > a.first_call("run", "router")
+
+
+def test_start_step_starts_the_existing_container(bed: Bed) -> None:
+    a = bed.nodes["a"]
+    container_id = seed(a, "web")
+    a.containers[container_id].stopped = time.monotonic()  # exited with 0
+    workload = wl("web", "agent_a")
+    step = PlanStep(id=1, action=Action(kind=ActionKind.START, node_name="a",
+                                        workload_name="web", reason=Reason.NOT_RUNNING,
+                                        workload=workload, container_id=container_id))
+    result = bed.apply([workload], steps=[step])
+    assert result.converged
+    assert reason(result, "web") == "running"
+    assert ("podman", "start", "--", container_id) in [c for _, c in a.calls]
+
+
+def test_failed_removal_skips_what_must_wait_for_it(bed: Bed) -> None:
+    steps = [remove_step(1, "b", "client", "deadbeef"),
+             remove_step(2, "a", "router", seed(bed.nodes["a"], "router"), (1,))]
+    bed.nodes["b"].run = fail_stop(bed.nodes["b"])  # type: ignore[method-assign]
+    result = bed.apply([], steps=steps)
+    assert outcomes(result) == {"client": Outcome.FAILED, "router": Outcome.SKIPPED}
+    assert "Error: device busy" in reason(result, "client")
+    assert reason(result, "router").startswith("client on b must be removed first")
+
+
+def fail_stop(node: FakeNode):  # type: ignore[no-untyped-def]
+    original = node.run
+
+    def run(argv: Sequence[str], *, timeout: float, stdin: str | None = None) -> CommandResult:
+        if argv[1] == "stop":
+            return CommandResult(exit_code=125, stdout="", stderr="Error: device busy\n",
+                                 duration=0.0)
+        return original(argv, timeout=timeout, stdin=stdin)
+    return run
+
+
+def test_empty_plan_does_nothing(bed: Bed) -> None:
+    result = bed.apply([], steps=[])
+    assert result.converged and result.results == () and result.observations == 0

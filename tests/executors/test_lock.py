@@ -1,0 +1,97 @@
+"""The apply lock's shell script with the real local `sh` and `flock` (no podman needed):
+held while its stream is open, refused with the holder named, free again once closed or when
+the holding process is killed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ankplan.errors import LockError
+from ankplan.executors import lock
+from ankplan.executors.transport import LocalTransport, TransportPool
+from ankplan.model import Node
+
+NODE = Node(name="local")
+
+
+@pytest.fixture
+def lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    path = str(tmp_path / "ankplan-apply.lock")
+    monkeypatch.setattr(lock, "lock_file_path", lambda pool, node: path)
+    return path
+
+
+def holder(command: str) -> lock.Holder:
+    return lock.this_process(["ankplan", "apply", command])
+
+
+def test_holder_describes_this_process() -> None:
+    text = str(holder("police.yaml"))
+    assert f"pid {lock.os.getpid()}" in text
+    assert text.endswith(": ankplan apply police.yaml")
+    assert "@" in text.split()[0]
+
+
+def test_lock_is_exclusive_names_holder_and_frees_on_release(lock_file: str) -> None:
+    with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
+        first = lock.acquire_locks(pool, [NODE], holder=holder("first.yaml"))
+        began = time.monotonic()
+        with pytest.raises(LockError) as refused:
+            lock.acquire_locks(pool, [NODE], holder=holder("second.yaml"))
+        assert time.monotonic() - began < 2.0  # lock timeout 0: refused at once
+        assert "another apply holds the lock" in refused.value.summary
+        assert "ankplan apply first.yaml" in refused.value.summary
+        assert refused.value.detail == f"lock file: {lock_file}"
+        first.release()
+        second = lock.acquire_locks(pool, [NODE], holder=holder("second.yaml"))
+        second.release()
+        assert Path(lock_file + ".holder").read_text().strip().endswith("second.yaml")
+
+
+def test_lock_timeout_waits_for_the_holder(lock_file: str) -> None:
+    with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
+        first = lock.acquire_locks(pool, [NODE], holder=holder("first.yaml"))
+        release = threading.Timer(0.8, first.release)
+        release.start()
+        began = time.monotonic()
+        second = lock.acquire_locks(pool, [NODE], holder=holder("second.yaml"), lock_timeout=10)
+        assert 0.7 < time.monotonic() - began < 5.0
+        second.release()
+
+
+def test_lock_of_a_killed_process_frees_itself(lock_file: str) -> None:
+    script = (f"import sys, time\nsys.path[:0] = {sys.path!r}\n"
+              "from ankplan.executors import lock\n"
+              "from ankplan.executors.transport import LocalTransport, TransportPool\n"
+              "from ankplan.model import Node\n"
+              f"lock.lock_file_path = lambda pool, node: {lock_file!r}\n"
+              "pool = TransportPool(connector=lambda node, **_: LocalTransport(node))\n"
+              "held = lock.acquire_locks(pool, [Node(name='local')],"
+              " holder=lock.this_process(['ankplan', 'apply', 'killed.yaml']))\n"
+              "print('held', flush=True)\ntime.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
+            with pytest.raises(LockError, match="killed.yaml"):
+                lock.acquire_locks(pool, [NODE], holder=holder("mine.yaml"))
+            child.kill()
+            child.wait()
+            lock.acquire_locks(pool, [NODE], holder=holder("mine.yaml"),
+                               lock_timeout=5).release()
+    finally:
+        child.kill()
+
+
+def test_lock_argv_uses_the_podman_prefix() -> None:
+    sudo_node = Node(name="n", podman=("sudo", "podman"))
+    argv = lock.lock_argv(sudo_node, "/run/x/ankplan-apply.lock", holder("a b.yaml"))
+    assert argv[:3] == ("sudo", "sh", "-c")
+    assert argv[4:6] == ("sh", "/run/x/ankplan-apply.lock")
+    assert argv[6].endswith("ankplan apply 'a b.yaml'")

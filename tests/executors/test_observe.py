@@ -1,0 +1,186 @@
+"""observe_nodes / observe_node_info / fingerprint with a FakeTransport replaying recorded output."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ankplan.errors import ConnectError
+from ankplan.executors.observe import fingerprint, observe_node_info, observe_nodes
+from ankplan.executors.transport import CommandResult, StreamHandle, TransportPool
+from ankplan.model import Node, NodeObservation, ObservedContainer
+
+FIXTURES = Path(__file__).parent.parent / "podman" / "fixtures" / "4.3.1"
+PS = (FIXTURES / "ps.json").read_text()
+INFO = (FIXTURES / "info.json").read_text()
+
+
+class FakeTransport:
+    """Answers `ps` and `info` from recorded output; records argv; can be slow or failing."""
+
+    def __init__(self, node: Node, *, delay: float = 0.0, exit_code: int = 0,
+                 stderr: str = "") -> None:
+        self.node = node
+        self.delay = delay
+        self.exit_code = exit_code
+        self.stderr = stderr
+        self.calls: list[tuple[str, ...]] = []
+
+    def run(self, argv: Sequence[str], *, timeout: float,
+            stdin: str | None = None) -> CommandResult:
+        self.calls.append(tuple(argv))
+        time.sleep(self.delay)
+        stdout = INFO if "info" in argv else PS
+        return CommandResult(exit_code=self.exit_code, stdout=stdout if not self.exit_code else "",
+                             stderr=self.stderr, duration=self.delay)
+
+    def open_stream(self, argv: Sequence[str], *, timeout: float) -> StreamHandle:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class Fleet:
+    """A connector handing out FakeTransports; some nodes fail to connect."""
+
+    def __init__(self, *, unreachable: Sequence[str] = (), delay: float = 0.0,
+                 broken_podman: Sequence[str] = ()) -> None:
+        self.unreachable = set(unreachable)
+        self.broken_podman = set(broken_podman)
+        self.delay = delay
+        self.transports: dict[str, FakeTransport] = {}
+        self.lock = threading.Lock()
+        self.active = 0
+        self.peak = 0
+
+    def __call__(self, node: Node, *, accept_new_host_keys: bool) -> FakeTransport:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(self.delay)
+        with self.lock:
+            self.active -= 1
+        if node.name in self.unreachable:
+            raise ConnectError(node.name, "connection refused by h:22", "is sshd running?")
+        broken = node.name in self.broken_podman
+        transport = FakeTransport(node, exit_code=127 if broken else 0,
+                                  stderr="bash: podman-nope: command not found" if broken else "")
+        self.transports[node.name] = transport
+        return transport
+
+
+def nodes(count: int) -> list[Node]:
+    return [Node(name=f"node{i}") for i in range(1, count + 1)]
+
+
+def test_one_ps_per_node_and_every_container_parsed() -> None:
+    fleet = Fleet()
+    with TransportPool(connector=fleet) as pool:
+        live = observe_nodes(pool, nodes(3))
+    assert [o.node_name for o in live.nodes] == ["node1", "node2", "node3"]
+    for transport in fleet.transports.values():
+        assert transport.calls == [("podman", "ps", "--all", "--format", "json")]
+    node2 = live.node("node2")
+    assert node2 is not None and node2.reachable
+    assert len(node2.containers) == 8
+    assert {c.node_name for c in node2.containers} == {"node2"}
+    assert {c.name for c in live.owned_containers("demo")} == {"fx-running", "fx-exit1",
+                                                              "fx-created"}
+
+
+def test_failing_nodes_do_not_hide_others() -> None:
+    fleet = Fleet(unreachable=["node2"], broken_podman=["node3"])
+    bad_podman = Node(name="node3", podman=("podman-nope",))
+    with TransportPool(connector=fleet) as pool:
+        live = observe_nodes(pool, [*nodes(2), bad_podman])
+    node1, node2, node3 = live.nodes
+    assert node1.reachable and len(node1.containers) == 8
+    assert (node2.error, node2.hint) == ("connection refused by h:22", "is sshd running?")
+    assert node2.containers == ()
+    assert node3.error == "podman not installed (or wrong podman command 'podman-nope')"
+    assert "inventory" in node3.hint
+
+
+def test_nodes_observed_in_parallel_bounded_by_forks() -> None:
+    fleet = Fleet(delay=0.2)
+    started = time.monotonic()
+    with TransportPool(connector=fleet) as pool:
+        observe_nodes(pool, nodes(6), forks=3)
+    elapsed = time.monotonic() - started
+    assert fleet.peak == 3
+    assert 0.35 < elapsed < 1.0  # two waves of 0.2 s, not six
+
+
+def test_duplicate_nodes_observed_once() -> None:
+    fleet = Fleet()
+    with TransportPool(connector=fleet) as pool:
+        live = observe_nodes(pool, [Node(name="a"), Node(name="a")])
+    assert len(live.nodes) == 1
+    assert len(fleet.transports["a"].calls) == 1
+
+
+def test_observe_node_info() -> None:
+    fleet = Fleet(unreachable=["node2"])
+    with TransportPool(connector=fleet) as pool:
+        infos = observe_node_info(pool, nodes(2))
+    ok, failed = infos
+    assert ok.ok and ok.reachable and ok.podman is not None
+    assert (ok.podman.version, ok.podman.oci_runtime, ok.podman.rootless) == ("4.3.1", "runc",
+                                                                              False)
+    assert ok.owned_containers == 3
+    assert fleet.transports["node1"].calls[0][1] == "info"
+    assert not failed.ok and not failed.reachable and failed.podman is None
+    assert failed.error == "connection refused by h:22"
+    with TransportPool(connector=Fleet()) as pool:
+        (other,) = observe_node_info(pool, nodes(1), project="other")
+    assert other.owned_containers == 0
+
+
+# --- fingerprint -----------------------------------------------------------------------------
+
+
+def container(name: str, project: str = "p", state: str = "running",
+              container_id: str = "id1") -> ObservedContainer:
+    labels = (("ankplan.project", project), ("ankplan.spec-hash", "v1:h")) if project else ()
+    return ObservedContainer(id=container_id, name=name, node_name="n", image="i", state=state,
+                             labels=labels)
+
+
+def observation(*containers: ObservedContainer) -> NodeObservation:
+    return NodeObservation(node_name="n", containers=tuple(containers))
+
+
+def test_fingerprint_stable_and_order_free() -> None:
+    a, b = container("a"), container("b")
+    assert fingerprint(observation(a, b), "p") == fingerprint(observation(b, a), "p")
+    assert len(fingerprint(observation(a), "p")) == 64
+
+
+def test_fingerprint_changes_with_own_state_and_spec() -> None:
+    base = fingerprint(observation(container("a")), "p")
+    assert fingerprint(observation(container("a", state="exited")), "p") != base
+    assert fingerprint(observation(container("a", container_id="id2")), "p") != base
+    changed_spec = dataclasses.replace(container("a"), labels=(("ankplan.project", "p"),
+                                                               ("ankplan.spec-hash", "v1:x")))
+    assert fingerprint(observation(changed_spec), "p") != base
+
+
+def test_fingerprint_foreign_containers() -> None:
+    own = container("a")
+    base = fingerprint(observation(own), "p")
+    foreign = container("web", project="")
+    with_foreign = fingerprint(observation(own, foreign), "p")
+    assert with_foreign != base  # a name got taken
+    stopped = container("web", project="", state="exited")
+    assert fingerprint(observation(own, stopped), "p") == with_foreign  # state does not count
+    assert fingerprint(observation(own, foreign), "p", names={"a"}) == base
+    assert fingerprint(observation(own, container("x", project="q")), "p", names={"x"}) != base
+
+
+def test_fingerprint_unreachable() -> None:
+    failed = NodeObservation(node_name="n", error="refused")
+    assert fingerprint(failed, "p") != fingerprint(observation(), "p")

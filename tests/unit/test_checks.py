@@ -1,0 +1,156 @@
+"""Semantic checks: cycles, dependencies that cannot hold, options that fight ankplan."""
+
+from __future__ import annotations
+
+import pytest
+
+from ankplan.checks import check_workloads, scan_options
+from ankplan.errors import Location, Severity
+from ankplan.model import AddCondition, Dependency, PodmanConfig, RestartPolicy, Workload
+
+
+def workload(name: str, *deps: tuple[str, AddCondition], agent: str = "a",
+             policy: RestartPolicy = RestartPolicy.NEVER, options: tuple[str, ...] = (),
+             runtime: str = "podman") -> Workload:
+    config = PodmanConfig(image="x", command_options=options) if runtime == "podman" else None
+    return Workload(name=name, agent=agent, runtime=runtime, runtime_config_text="image: x",
+                    runtime_config=config, restart_policy=policy,
+                    dependencies=tuple(Dependency(workload_name=dep, condition=condition)
+                                       for dep, condition in sorted(deps)),
+                    location=Location(file="m.yaml", line=3, column=3,
+                                      pointer=f"/workloads/{name}"))
+
+
+RUN, OK, FAIL = AddCondition.RUNNING, AddCondition.SUCCEEDED, AddCondition.FAILED
+
+
+def found(workloads: list[Workload], **kwargs: object) -> list[tuple[str, str, str]]:
+    return [(d.severity.value, d.code, d.summary)
+            for d in check_workloads(workloads, **kwargs)]  # type: ignore[arg-type]
+
+
+def test_clean_workloads_have_no_problems() -> None:
+    assert found([workload("db"), workload("app", ("db", RUN))]) == []
+
+
+def test_cycle_is_printed_as_a_path() -> None:
+    workloads = [workload("a", ("b", RUN)), workload("b", ("c", OK)), workload("c", ("a", RUN)),
+                 workload("d", ("a", RUN))]
+    assert found(workloads) == [("error", "dependency-cycle",
+                                 "dependency cycle: a -> b -> c -> a")]
+
+
+def test_every_separate_cycle_and_self_dependency_is_reported() -> None:
+    workloads = [workload("a", ("b", RUN)), workload("b", ("a", RUN)),
+                 workload("x", ("x", RUN))]
+    assert [summary for _, _, summary in found(workloads)] == [
+        "dependency cycle: a -> b -> a", "dependency cycle: x -> x"]
+
+
+def test_cycle_location_is_the_dependency_entry() -> None:
+    seen = []
+
+    def locate(name: str, relative: str, key: bool) -> Location:
+        seen.append((name, relative, key))
+        return Location(file="m.yaml", line=9, column=7)
+
+    diagnostics = check_workloads([workload("a", ("b", RUN)), workload("b", ("a", RUN))],
+                                  locate=locate)
+    assert seen[0] == ("a", "/dependencies/b", True)
+    assert diagnostics[0].location == Location(file="m.yaml", line=9, column=7)
+
+
+def test_default_location_extends_the_workload_pointer() -> None:
+    diagnostics = check_workloads([workload("a", ("ghost", RUN))])
+    assert diagnostics[0].location is not None
+    assert diagnostics[0].location.pointer == "/workloads/a/dependencies/ghost"
+
+
+def test_unknown_dependency_waits_forever() -> None:
+    assert found([workload("app", ("dbb", RUN)), workload("db")]) == [
+        ("warning", "unknown-dependency", ("workload 'app' depends on 'dbb', which is not "
+                                           "defined: Ankaios would wait forever "
+                                           "(Pending(WaitingToStart))"))]
+    diagnostics = check_workloads([workload("app", ("dbb", RUN)), workload("db")])
+    assert diagnostics[0].hint == "did you mean 'db'?"
+
+
+def test_defined_but_unbuilt_workload_is_not_unknown() -> None:
+    assert found([workload("app", ("broken", RUN))], defined_names=["app", "broken"]) == []
+
+
+def test_dependency_on_a_not_scheduled_workload_is_an_error() -> None:
+    result = found([workload("db", agent=""), workload("app", ("db", RUN))])
+    assert result == [("error", "dependency-not-scheduled", (
+        "workload 'app' depends on 'db', which has agent \"\" and is never scheduled, so 'app' "
+        "can never start"))]
+
+
+def test_succeeded_on_always_is_fragile() -> None:
+    result = found([workload("job", policy=RestartPolicy.ALWAYS), workload("app", ("job", OK))])
+    assert [(s, c) for s, c, _ in result] == [("warning", "fragile-condition")]
+    assert "never holds for long" in result[0][2]
+
+
+@pytest.mark.parametrize("policy", [RestartPolicy.ON_FAILURE, RestartPolicy.ALWAYS])
+def test_failed_on_a_restarting_workload_is_fragile(policy: RestartPolicy) -> None:
+    result = found([workload("primary", policy=policy), workload("fb", ("primary", FAIL))])
+    assert [(s, c) for s, c, _ in result] == [("warning", "fragile-condition")]
+    assert f"restartPolicy {policy.value}" in result[0][2]
+
+
+def test_failed_on_a_never_workload_is_fine() -> None:
+    assert found([workload("primary"), workload("fb", ("primary", FAIL))]) == []
+
+
+@pytest.mark.parametrize("options, severity, fragment", [
+    (("--name", "x"), "warning", "set --name"),
+    (("--name=x",), "warning", "set --name"),
+    (("-d",), "error", "set -d"),
+    (("-dit",), "error", "set -d"),
+    (("--detach",), "error", "set --detach"),
+    (("--rm",), "warning", "set --rm"),
+    (("--restart", "always"), "error", "set --restart"),
+    (("--restart=on-failure",), "error", "set --restart"),
+    (("--label", "ankplan.project=x"), "error", "label 'ankplan.project=x'"),
+    (("-l", "ankplan.workload=y"), "error", "label 'ankplan.workload=y'"),
+    (("--label=ankplan.x=1",), "error", "label 'ankplan.x=1'"),
+    (("--replace",), "warning", "set --replace"),
+])
+def test_options_that_fight_ankplan(options: tuple[str, ...], severity: str,
+                                    fragment: str) -> None:
+    result = found([workload("w", options=options)])
+    assert len(result) == 1 and result[0][:2] == (severity, "conflicting-option")
+    assert fragment in result[0][2]
+
+
+@pytest.mark.parametrize("options", [("--label", "app=x"), ("-e", "--rm"), ("-p", "80:80"),
+                                     ("--network", "host"), ("-it",), ("--env=NAME=-d",)])
+def test_harmless_options(options: tuple[str, ...]) -> None:
+    assert found([workload("w", options=options)]) == []
+
+
+def test_options_of_other_runtimes_are_not_checked() -> None:
+    assert found([workload("w", runtime="containerd")]) == []
+
+
+def test_option_location_points_at_the_option() -> None:
+    seen = []
+
+    def locate(name: str, relative: str, key: bool) -> None:
+        seen.append((name, relative, key))
+
+    check_workloads([workload("w", options=("-p", "80:80", "--rm"))], locate=locate)
+    assert seen == [("w", "/runtimeConfig/commandOptions/2", False)]
+
+
+def test_scan_options_skips_values() -> None:
+    assert list(scan_options(["--network", "host", "-dit", "-e", "--rm", "-lx=1", "img"])) == [
+        (0, "--network", "host"), (2, "-d", None), (2, "-i", None), (2, "-t", None),
+        (3, "-e", "--rm"), (5, "-l", "x=1")]
+
+
+def test_errors_and_warnings_are_kept_apart_by_severity() -> None:
+    diagnostics = check_workloads([workload("w", ("ghost", RUN), options=("-d", "--rm"))])
+    assert {d.severity for d in diagnostics} == {Severity.ERROR, Severity.WARNING}
+    assert [d.is_error for d in diagnostics].count(True) == 1

@@ -1,0 +1,424 @@
+"""The watch loop against a FakeTransport that simulates podman on a fake clock.
+
+Each fake node keeps containers whose behaviour comes from their command args: `serve` runs
+forever, `job S CODE` exits CODE after S seconds. Health checks answer from `FakeNode.healthy`.
+The loop's sleep advances the fake clock after letting in-flight actions finish.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ankplan.errors import ConnectError
+from ankplan.executors.transport import CommandResult, TransportPool
+from ankplan.model import (
+    AddCondition,
+    Dependency,
+    Inventory,
+    Manifest,
+    Node,
+    PodmanConfig,
+    RestartPolicy,
+    Workload,
+)
+from ankplan.planner.restarts import BackoffPolicy
+from ankplan.watch import Watch, WatchEvent, WatchOptions, WatchResult
+
+PROJECT = "demo"
+IMAGE = "localhost/img:1"
+_ids = itertools.count(1)
+
+
+class FakeClock:
+    """Monotonic and wall clock in one; thread-safe reads."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    name: str
+    labels: dict[str, str]
+    args: tuple[str, ...]
+    started: float
+    stopped: float | None = None  # podman stop at this time (exit 0, the stub traps TERM)
+
+    def state(self, now: float) -> tuple[str, int, float]:
+        """(podman state, exit code, exited at)."""
+        if self.stopped is not None:
+            return "exited", 0, self.stopped
+        mode, *rest = self.args or ("serve",)
+        if mode == "job" and now - self.started >= float(rest[0]):
+            return "exited", int(rest[1]), self.started + float(rest[0])
+        return "running", 0, 0.0
+
+
+@dataclass
+class FakeNode:
+    node: Node
+    clock: FakeClock
+    containers: dict[str, FakeContainer] = field(default_factory=dict)
+    calls: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
+    healthy: dict[str, bool] = field(default_factory=dict)  # container name -> check passes
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, argv: Sequence[str], *, timeout: float,
+            stdin: str | None = None) -> CommandResult:
+        argv = tuple(argv)
+        with self.lock:
+            now = self.clock()
+            self.calls.append((now, argv))
+            return self._answer(argv[1], argv, now)
+
+    def _answer(self, command: str, argv: tuple[str, ...], now: float) -> CommandResult:
+        if command == "ps":
+            return ok(json.dumps([self._ps_entry(c, now) for c in self.containers.values()]))
+        if command == "run":
+            return self._run(argv, now)
+        container = self.containers.get(argv[-1])
+        if command == "stop" and container and container.state(now)[0] == "running":
+            container.stopped = now
+        elif command == "rm":
+            self.containers.pop(argv[-1], None)
+        elif command == "start" and container:
+            container.started, container.stopped = now, None
+        elif command == "healthcheck" and container:
+            passed = self.healthy.get(container.name, True)
+            return CommandResult(exit_code=0 if passed else 1, duration=0.0, stderr="",
+                                 stdout="healthy\n" if passed else "unhealthy\n")
+        return ok("")
+
+    def _ps_entry(self, container: FakeContainer, now: float) -> dict[str, object]:
+        state, code, exited = container.state(now)
+        return {"Id": container.id, "Names": [container.name], "Image": IMAGE, "State": state,
+                "ExitCode": code, "StartedAt": int(container.started), "ExitedAt": int(exited),
+                "Labels": container.labels, "Status": state}
+
+    def _run(self, argv: tuple[str, ...], now: float) -> CommandResult:
+        words = list(argv[argv.index("run") + 1:])
+        name = words[words.index("--name") + 1]
+        labels = dict(w[len("--label="):].partition("=")[::2] for w in words
+                      if w.startswith("--label="))
+        args = tuple(words[words.index(IMAGE) + 1:])
+        if any(c.name == name for c in self.containers.values()):
+            return CommandResult(exit_code=125, stdout="", duration=0.0,
+                                 stderr=f'Error: the container name "{name}" is already in use')
+        container_id = f"{next(_ids):064x}"
+        self.containers[container_id] = FakeContainer(id=container_id, name=name, labels=labels,
+                                                      args=args, started=now)
+        return ok(container_id + "\n")
+
+    def open_stream(self, argv: Sequence[str], *, timeout: float) -> object:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    # --- what tests read -----------------------------------------------------------------------
+
+    def container(self, name: str) -> FakeContainer | None:
+        return next((c for c in self.containers.values() if c.name == name), None)
+
+    def runs_of(self, name: str) -> list[float]:
+        return [when for when, argv in self.calls if argv[1] == "run" and name in argv]
+
+    def count(self, command: str) -> int:
+        return sum(1 for _, argv in self.calls if argv[1] == command)
+
+
+def ok(stdout: str) -> CommandResult:
+    return CommandResult(exit_code=0, stdout=stdout, stderr="", duration=0.0)
+
+
+def wl(name: str, *args: str, agent: str = "agent_A", policy: RestartPolicy = RestartPolicy.NEVER,
+       needs: dict[str, AddCondition] | None = None, options: tuple[str, ...] = ()) -> Workload:
+    config = PodmanConfig(image=IMAGE, command_options=options, command_args=args)
+    deps = tuple(Dependency(workload_name=k, condition=v) for k, v in sorted((needs or {}).items()))
+    return Workload(name=name, agent=agent, runtime="podman", runtime_config_text=name,
+                    runtime_config=config, restart_policy=policy, dependencies=deps)
+
+
+@dataclass
+class Bed:
+    """Fake nodes n1 (agent_A) and n2 (agent_B), a fake clock, and the events seen."""
+
+    clock: FakeClock = field(default_factory=FakeClock)
+    nodes: dict[str, FakeNode] = field(default_factory=dict)
+    down: set[str] = field(default_factory=set)
+    events: list[WatchEvent] = field(default_factory=list)
+    watch: Watch | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("n1", "n2"):
+            self.nodes[name] = FakeNode(node=Node(name=name), clock=self.clock)
+        self.inventory = Inventory(nodes=tuple(n.node for n in self.nodes.values()),
+                                   agents=(("agent_A", "n1"), ("agent_B", "n2")))
+
+    def connect(self, node: Node, **_: object) -> FakeNode:
+        if node.name in self.down:
+            raise ConnectError(node.name, "connection refused", hint="is sshd running?")
+        return self.nodes[node.name]
+
+    def sleep(self, seconds: float) -> None:
+        assert self.watch is not None
+        for tracked in self.watch.tracked.values():
+            if tracked.job is not None and tracked.job.future is not None:
+                tracked.job.future.result(timeout=5)
+        self.clock.now += max(seconds, 0.001)
+
+    def make(self, *workloads: Workload, **options: object) -> Watch:
+        manifest = Manifest(api_version="v1", workloads=tuple(sorted(workloads,
+                                                                     key=lambda w: w.name)))
+        pool = TransportPool(connector=self.connect)
+        defaults: dict[str, object] = {"project": PROJECT, "duration": 30.0, "tick": 0.5}
+        defaults.update(options)
+        self.watch = Watch(manifest, self.inventory, pool, WatchOptions(**defaults),  # type: ignore[arg-type]
+                           clock=self.clock, wall=self.clock, sleep=self.sleep,
+                           on_event=self.events.append)
+        return self.watch
+
+    def run(self, *workloads: Workload, **options: object) -> WatchResult:
+        return self.make(*workloads, **options).run()
+
+    def kinds(self, workload: str) -> list[str]:
+        return [e.kind for e in self.events if e.workload == workload]
+
+    def events_of(self, workload: str, kind: str) -> list[WatchEvent]:
+        return [e for e in self.events if e.workload == workload and e.kind == kind]
+
+
+# --- restart policies -------------------------------------------------------------------------
+
+
+def test_on_failure_exit_1_is_restarted_with_count_label() -> None:
+    bed = Bed()
+    result = bed.run(wl("bridge", "job", "2", "1", policy=RestartPolicy.ON_FAILURE),
+                     duration=3.0)
+    runs = bed.nodes["n1"].runs_of("bridge")
+    assert len(runs) == 2  # created, then restarted once (the next crash is 2 s later)
+    assert runs[1] - 1002.0 <= 0.5  # crash at t=2 s: restart issued within one tick
+    restarts = bed.events_of("bridge", "restart")
+    assert len(restarts) == 1 and "ON_FAILURE restarts Failed(ExecFailed)" in restarts[0].reason
+    assert bed.nodes["n1"].container("bridge").labels["ankplan.restart-count"] == "1"
+    assert result.restarts == 1 and not result.gave_up
+
+
+def test_on_failure_exit_0_is_left_succeeded_and_stable() -> None:
+    bed = Bed()
+    result = bed.run(wl("batch", "job", "1", "0", policy=RestartPolicy.ON_FAILURE),
+                     until_stable=True, settle=2.0, duration=30.0)
+    assert len(bed.nodes["n1"].runs_of("batch")) == 1
+    assert result.stable and result.elapsed < 5.0
+    assert bed.events_of("batch", "state")[-1].to_state == "Succeeded(Ok)"
+
+
+def test_always_restarts_after_clean_exit_and_after_stop() -> None:
+    bed = Bed()
+    watch = bed.make(wl("router", "serve", policy=RestartPolicy.ALWAYS), duration=4.0)
+    watch.tick()  # creates it
+    bed.sleep(0.5)
+    watch.tick()
+    node = bed.nodes["n1"]
+    node.run(("podman", "stop", "--", node.container("router").id), timeout=5)  # by hand
+    watch.run()
+    assert len(node.runs_of("router")) == 2
+    restart = bed.events_of("router", "restart")[0]
+    assert restart.from_state == "Succeeded(Ok)" and "ALWAYS" in restart.reason
+
+
+def test_never_is_left_alone() -> None:
+    bed = Bed()
+    result = bed.run(wl("setup", "job", "1", "3"), until_stable=True, settle=1.0)
+    assert len(bed.nodes["n1"].runs_of("setup")) == 1
+    assert result.stable and result.restarts == 0
+    assert bed.events_of("setup", "state")[-1].to_state == "Failed(ExecFailed)"
+
+
+# --- back-off and giving up ---------------------------------------------------------------------
+
+
+def test_crash_loop_backs_off_on_schedule() -> None:
+    bed = Bed()
+    bed.run(wl("flaky", "job", "0", "1", policy=RestartPolicy.ON_FAILURE),
+            backoff=BackoffPolicy(delays=(0, 1, 2, 3)), duration=20.0)
+    runs = bed.nodes["n1"].runs_of("flaky")
+    gaps = [round(b - a, 1) for a, b in zip(runs, runs[1:])]
+    # each container dies at once; the crash is seen on the next tick (0.5 s), then the delay
+    assert gaps[:5] == [0.5, 1.5, 2.5, 3.5, 3.5]
+    backoffs = bed.events_of("flaky", "backoff")
+    assert backoffs and "crash-looping" in backoffs[0].reason and "next restart in" in (
+        backoffs[0].reason)
+
+
+def test_live_view_shows_next_restart() -> None:
+    bed = Bed()
+    watch = bed.make(wl("flaky", "job", "0", "1", policy=RestartPolicy.ALWAYS),
+                     backoff=BackoffPolicy(delays=(0, 10)))
+    for _ in range(4):
+        watch.tick()
+        bed.sleep(0.5)
+    view = watch.views()[0]
+    assert view.state == "Failed(ExecFailed)" and view.restarts == 1
+    assert view.next_restart_in is not None and 8.0 <= view.next_restart_in <= 10.0
+
+
+def test_max_restarts_gives_up() -> None:
+    bed = Bed()
+    result = bed.run(wl("flaky", "job", "0", "1", policy=RestartPolicy.ON_FAILURE),
+                     backoff=BackoffPolicy(delays=(0,), max_restarts=2), until_stable=True,
+                     settle=1.0)
+    assert result.gave_up == ("flaky",) and result.restarts == 2
+    assert len(bed.nodes["n1"].runs_of("flaky")) == 3
+    assert "gave up after 2 restart(s)" in bed.events_of("flaky", "give-up")[0].reason
+
+
+# --- plan-driven actions ------------------------------------------------------------------------
+
+
+def test_container_removed_by_hand_is_recreated_with_its_count() -> None:
+    bed = Bed()
+    watch = bed.make(wl("cam", "job", "1", "1", policy=RestartPolicy.ON_FAILURE), duration=3.0)
+    for _ in range(4):
+        watch.tick()
+        bed.sleep(0.5)
+    node = bed.nodes["n1"]
+    assert node.container("cam").labels["ankplan.restart-count"] == "1"
+    node.containers.clear()  # podman rm -f by hand
+    watch.tick()
+    assert bed.events_of("cam", "state")[-1].to_state == "Failed(Lost)"
+    assert bed.events_of("cam", "create")[-1].reason.startswith("no container")
+    bed.sleep(0.5)
+    watch.tick()
+    assert node.container("cam").labels["ankplan.restart-count"] == "1"
+
+
+def test_dependents_start_in_order_across_nodes() -> None:
+    bed = Bed()
+    router = wl("router", "serve", policy=RestartPolicy.ALWAYS)
+    bridge = wl("bridge", "serve", agent="agent_B", needs={"router": AddCondition.RUNNING})
+    result = bed.run(router, bridge, until_stable=True, settle=1.0)
+    assert result.stable
+    assert bed.nodes["n1"].runs_of("router")[0] < bed.nodes["n2"].runs_of("bridge")[0]
+    create = bed.events_of("bridge", "create")[0]
+    assert "router is Running(Ok)" in create.reason
+
+
+def test_fallback_started_when_primary_fails() -> None:
+    bed = Bed()
+    primary = wl("primary", "job", "2", "1")
+    fallback = wl("fallback", "serve", agent="agent_B", needs={"primary": AddCondition.FAILED})
+    result = bed.run(primary, fallback, until_stable=True, settle=3.0)
+    runs = bed.nodes["n2"].runs_of("fallback")
+    assert len(runs) == 1 and runs[0] >= 1002.0
+    assert "primary is Failed(ExecFailed)" in bed.events_of("fallback", "create")[0].reason
+    assert result.stable
+
+
+def test_fallback_stands_by_while_primary_runs() -> None:
+    bed = Bed()
+    primary = wl("primary", "serve")
+    fallback = wl("fallback", "serve", agent="agent_B", needs={"primary": AddCondition.FAILED})
+    result = bed.run(primary, fallback, until_stable=True, settle=1.0)
+    assert result.stable and not bed.nodes["n2"].runs_of("fallback")
+    view = {v.workload: v for v in bed.watch.views()}["fallback"]
+    assert view.state == "Pending(WaitingToStart)" and "stands by" in view.info
+
+
+def test_router_restart_leaves_dependents_alone() -> None:
+    bed = Bed()
+    router = wl("router", "serve", policy=RestartPolicy.ALWAYS)
+    bridge = wl("bridge", "serve", agent="agent_B", policy=RestartPolicy.ON_FAILURE,
+                needs={"router": AddCondition.RUNNING})
+    watch = bed.make(router, bridge, duration=5.0)
+    for _ in range(4):
+        watch.tick()
+        bed.sleep(0.5)
+    bridge_id = bed.nodes["n2"].container("bridge").id
+    router_node = bed.nodes["n1"]
+    router_node.containers[router_node.container("router").id].args = ("job", "0", "137")
+    watch.run()
+    assert len(router_node.runs_of("router")) == 2
+    assert bed.nodes["n2"].container("bridge").id == bridge_id
+    assert "restart" not in bed.kinds("bridge")
+
+
+# --- health -------------------------------------------------------------------------------------
+
+
+def test_failing_health_check_leads_to_restart() -> None:
+    bed = Bed()
+    options = ("--health-cmd", "stub health-file /tmp/ok", "--health-interval", "1s",
+               "--health-retries", "2")
+    watch = bed.make(wl("web", "serve", policy=RestartPolicy.ON_FAILURE, options=options),
+                     duration=6.0)
+    for _ in range(3):
+        watch.tick()
+        bed.sleep(0.5)
+    node = bed.nodes["n1"]
+    node.healthy["web"] = False
+    failing_since = bed.clock.now
+    watch.run()
+    restart = bed.events_of("web", "restart")[0]
+    assert "unhealthy: health check failed 2 consecutive times (unhealthy)" in restart.reason
+    assert restart.time - failing_since <= 2.5  # two checks 1 s apart, then the next tick
+    first_id = next(argv[-1] for _, argv in node.calls if argv[1] == "healthcheck")
+    checks = [when for when, argv in node.calls if argv[1] == "healthcheck" and first_id in argv]
+    assert len(checks) >= 3 and all(b - a >= 1.0 for a, b in zip(checks, checks[1:]))
+
+
+# --- nodes, stability, interruption, cost -------------------------------------------------------
+
+
+def test_unreachable_node_shows_agent_disconnected_and_nothing_runs_there() -> None:
+    bed = Bed()
+    bed.down.add("n2")
+    result = bed.run(wl("a", "serve"), wl("b", "serve", agent="agent_B"), until_stable=True,
+                     duration=3.0, settle=1.0)
+    assert not result.stable  # a node that cannot be seen is never stable
+    views = {v.workload: v for v in bed.watch.views()}
+    assert views["b"].state == "AgentDisconnected"
+    assert views["b"].info == "node unreachable: connection refused"
+    assert bed.nodes["n1"].runs_of("a") and not bed.nodes["n2"].calls
+
+
+def test_not_stable_before_duration() -> None:
+    bed = Bed()
+    result = bed.run(wl("flaky", "job", "0", "1", policy=RestartPolicy.ALWAYS),
+                     until_stable=True, duration=4.0)
+    assert not result.stable and 4.0 <= result.elapsed < 5.0
+
+
+def test_cancel_ends_the_loop_and_leaves_containers() -> None:
+    bed = Bed()
+    cancel = threading.Event()
+    watch = bed.make(wl("a", "serve"), duration=None)
+    watch.cancel = cancel
+    ticks = []
+    watch.on_tick = lambda views: (ticks.append(1), len(ticks) >= 3 and cancel.set())
+    result = watch.run()
+    assert result.interrupted and result.ticks == 3
+    node = bed.nodes["n1"]
+    assert node.container("a") is not None and node.count("stop") == 0 and node.count("rm") == 0
+
+
+def test_one_ps_per_node_per_tick() -> None:
+    bed = Bed()
+    result = bed.run(wl("a", "serve"), wl("b", "serve", agent="agent_B"), duration=5.0)
+    for node in bed.nodes.values():
+        assert node.count("ps") == result.ticks
+
+
+def test_event_json_shape() -> None:
+    event = WatchEvent(time=1.23456, node="n1", workload="a", from_state="",
+                       to_state="Running(Ok)", reason="", kind="state")
+    assert event.as_json() == {"time": 1.235, "node": "n1", "workload": "a", "from": None,
+                               "to": "Running(Ok)", "reason": "", "kind": "state"}
