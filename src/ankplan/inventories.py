@@ -10,15 +10,16 @@ import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import paramiko
+from typing import TYPE_CHECKING, Any
 
 from ankplan.errors import Diagnostic, InventoryError, Severity
 from ankplan.inventories_ansible import is_ansible_inventory, read_ansible_hosts
 from ankplan.loader import LoadedDocument, location_of, read_yaml_file
 from ankplan.model import Connection, Inventory, Node
 from ankplan.schemas import schema_diagnostics
+
+if TYPE_CHECKING:  # paramiko costs ~0.1 s to import; only ssh_config parsing needs it
+    import paramiko
 
 LOCAL_NODE = "local"
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
@@ -210,6 +211,8 @@ def _ssh_config_lookup(inventory_path: str, ssh_config: str | None) -> _SshLooku
         if ssh_config is None:
             return _SshLookup(None)
         raise InventoryError(f"ssh config {path} not found", ())
+    import paramiko
+
     try:
         return _SshLookup(paramiko.SSHConfig.from_path(str(path)))
     except (OSError, paramiko.ConfigParseError) as error:

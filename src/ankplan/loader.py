@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import yaml
 
 from ankplan.errors import Diagnostic, Location, Severity
-from ankplan.loader_build import Builder, BuildStop
+from ankplan.loader_build import MAX_DEPTH, Builder, BuildStop
 
 # Characters YAML allows in a stream (YAML 1.2 "c-printable"); anything else is refused early.
 _NOT_PRINTABLE = re.compile(
@@ -177,6 +177,9 @@ def _yaml_error(path: str, text: str, error: yaml.MarkedYAMLError) -> Diagnostic
     hint = "check indentation, quotes and brackets around this position"
     if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
         message, hint = "a tab character cannot indent YAML", "indent with spaces, not tabs"
+    if "maximum nesting depth" in message:  # PyYAML >= 6.0.4 limits flow nesting in its scanner
+        return _error(path, "nesting-too-deep", f"nesting deeper than {MAX_DEPTH} levels", line,
+                      column, "flatten the document")
     return _error(path, "yaml-syntax", f"invalid YAML: {message}", line, column, hint)
 
 

@@ -9,9 +9,10 @@ import enum
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import IO, Mapping
+from typing import IO, TYPE_CHECKING, Mapping
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class ExitStatus(enum.IntEnum):
@@ -67,5 +68,7 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 def _console(stream: IO[str], tty: bool, no_color: bool) -> Console:
+    from rich.console import Console  # imported on first use: rich costs ~50 ms at start-up
+
     return Console(file=stream, force_terminal=tty, no_color=no_color or not tty,
                    highlight=False, soft_wrap=not tty, width=None if tty else 200)

@@ -19,10 +19,26 @@ from ankplan.errors import AnkplanError, DiagnosticsError
 # Each module registers its sub-commands with `register(subparsers)`; the parser's `func`
 # default is then called as func(args, env) -> ExitStatus.
 COMMAND_MODULES = ("validate", "nodes", "plan", "apply", "delete", "graph", "get", "logs", "watch")
+# The module that registers each command: only that module is imported to run the command,
+# which keeps start-up short (the others pull in paramiko, rich, the planner, ...).
+COMMAND_HOMES = {"validate": "validate", "schema": "validate", "nodes": "nodes", "plan": "plan",
+                 "apply": "apply", "delete": "delete", "destroy": "delete", "graph": "graph",
+                 "get": "get", "logs": "logs", "watch": "watch"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every sub-command."""
+def _modules_for(argv: Sequence[str]) -> tuple[str, ...]:
+    """Every command module, or only the one that runs the command named in argv."""
+    words = [word for word in argv if not word.startswith("-")]
+    if not words and "--version" in argv:
+        return ()
+    home = COMMAND_HOMES.get(words[0]) if words else None
+    if home in COMMAND_MODULES and "-h" not in argv and "--help" not in argv:
+        return (home,)
+    return COMMAND_MODULES
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The argument parser; with `argv`, only the sub-command it names is registered."""
     parser = argparse.ArgumentParser(
         prog="ankplan",
         description="Plan and apply Eclipse Ankaios manifests on Podman hosts, agentless.",
@@ -31,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show Python tracebacks for unexpected errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    for module_name in _modules_for(argv):
         module = importlib.import_module(f"ankplan.cli.{module_name}")
         module.register(subparsers)
     return parser
@@ -56,7 +72,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         _make_raising(parser)
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):

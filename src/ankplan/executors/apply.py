@@ -282,7 +282,9 @@ def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
     container = action.container_id if action.kind is ActionKind.START else (
         lines[-1].strip() if lines else "")
     run.board.update(progress, container_id=container)
-    return container, time.monotonic()
+    returned = time.monotonic()
+    run.observer.kick()
+    return container, returned
 
 
 def _undo_create(run: _Run, node: Node, labels: dict[str, str]) -> str:

@@ -237,6 +237,7 @@ class Observer:
         self._board = board
         self._demand = 0
         self._stop = threading.Event()
+        self._kick = threading.Event()  # set to begin the next observation at once
         self._thread: threading.Thread | None = None
         self.snapshot: Snapshot | None = None
         self.observations = 0  # how many ticks ran (each is one `podman ps` per node)
@@ -257,9 +258,15 @@ class Observer:
             with self._board.changed:
                 self._demand -= 1
 
+    def kick(self) -> None:
+        """Begin the next observation now instead of after the interval (a step just
+        changed a container, so waiting out the interval only adds latency)."""
+        self._kick.set()
+
     def stop(self) -> None:
         """End the observer thread (waits for a running observation to finish)."""
         self._stop.set()
+        self._kick.set()
         self._board.notify()
         if self._thread is not None:
             self._thread.join()
@@ -271,6 +278,7 @@ class Observer:
                     self._board.changed.wait()
             if self._stop.is_set():
                 return
+            self._kick.clear()
             began = time.monotonic()
             live = self._observe_safely()
             with self._board.changed:
@@ -278,7 +286,7 @@ class Observer:
                 self.snapshot = Snapshot(live=live, seq=seq, taken_at=began)
                 self.observations += 1
                 self._board.changed.notify_all()
-            self._stop.wait(max(0.0, self._interval - (time.monotonic() - began)))
+            self._kick.wait(max(0.0, self._interval - (time.monotonic() - began)))
 
     def _observe_safely(self) -> LiveState:
         """One observation; an unexpected error marks every node unobservable for this tick."""
