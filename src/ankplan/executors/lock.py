@@ -2,9 +2,11 @@
 
 Does I/O. The lock is a `flock` held by a long-running shell on the node's own connection; the
 shell waits on its stdin, so when ankplan exits, is killed, or loses the connection, the shell
-sees end of input, exits, and the kernel drops the lock. The lock file lives in the node's Podman
-run root (from `podman info`), because that is what it guards, and because nodes that share a
-filesystem (the test bed) must not share a lock.
+sees end of input, exits, and the kernel drops the lock. The lock guards one Podman: its file
+name is keyed on what selects that Podman's storage on the node (user, CONTAINERS_CONF,
+CONTAINERS_STORAGE_CONF, the podman command with its global options), so nodes that share a
+filesystem (the test bed) never share a lock. `podman info` would name the run root too, but
+costs ~0.25 s per node; this costs one shell round trip.
 """
 
 from __future__ import annotations
@@ -23,11 +25,17 @@ from datetime import UTC, datetime
 from typing import Self
 
 from ankplan.errors import LockError
-from ankplan.executors.podman import info_argv, parse_info
 from ankplan.executors.transport import StreamHandle, TransportPool, check_result
 from ankplan.model import Node
 
-LOCK_FILE_NAME = "ankplan-apply.lock"
+# $1 = the node's podman command. Prints the lock file path for that Podman, in a directory
+# only this user can write (root: /run/ankplan; others: $XDG_RUNTIME_DIR or /tmp).
+LOCK_PATH_SCRIPT = (
+    'u=$(id -u); if [ "$u" = 0 ]; then d=/run/ankplan; else d=${XDG_RUNTIME_DIR:-/tmp}/ankplan-$u; fi; '
+    'mkdir -p -m 700 "$d" && [ -O "$d" ] || { echo "cannot use lock directory $d" >&2; exit 3; }; '
+    'k=$(printf "%s|%s|%s|%s" "$u" "${CONTAINERS_CONF:-}" "${CONTAINERS_STORAGE_CONF:-}" "$1" '
+    '| cksum | cut -d" " -f1); echo "$d/apply-$k.lock"'
+)
 RETRY_INTERVAL = 0.5  # seconds between attempts while --lock-timeout allows waiting
 ANSWER_TIMEOUT = 30.0  # seconds for the node's shell to say LOCKED or BUSY
 
@@ -106,7 +114,7 @@ def acquire_locks(pool: TransportPool, nodes: Sequence[Node], *, holder: Holder,
                   forks: int = 10) -> NodeLocks:
     """Lock every node in `nodes`, in sorted order so two runs never deadlock.
 
-    The lock files are found first on all nodes in parallel (`podman info`), then taken one
+    The lock files are found first on all nodes in parallel, then taken one
     node after the other. Waits up to `lock_timeout` seconds per node for a busy lock (0 =
     refuse at once, like Terraform). On any failure the locks taken so far are released and
     LockError (or the node's ConnectError) is raised.
@@ -127,15 +135,16 @@ def acquire_locks(pool: TransportPool, nodes: Sequence[Node], *, holder: Holder,
 
 
 def lock_file_path(pool: TransportPool, node: Node) -> str:
-    """`<run root>/ankplan-apply.lock` for the node's Podman (raises when podman has none)."""
-    transport = pool.get(node)
-    argv = info_argv(node)
-    info = parse_info(check_result(node, argv, transport.run(argv, timeout=ANSWER_TIMEOUT)).stdout)
-    run_root = info.run_root or info.tmp_dir
-    if not run_root:
-        raise LockError(f"node {node.name}: podman info reports no run root for the apply lock",
-                        hint="check `podman info` on that node")
-    return f"{run_root.rstrip('/')}/{LOCK_FILE_NAME}"
+    """The lock file of the node's Podman, computed on the node (LOCK_PATH_SCRIPT)."""
+    prefix = tuple(node.podman[:-1])  # run with the same rights as podman (e.g. sudo)
+    argv = (*prefix, "sh", "-c", LOCK_PATH_SCRIPT, "sh", shlex.join(node.podman))
+    result = check_result(node, argv, pool.get(node).run(argv, timeout=ANSWER_TIMEOUT))
+    path = result.stdout.strip()
+    if not path.startswith("/"):
+        raise LockError(f"node {node.name}: cannot find a place for the apply lock: "
+                        f"{result.stderr.strip() or path or 'no answer'}",
+                        hint="the node needs `sh`, `cksum` and `flock` next to podman")
+    return path
 
 
 def _acquire(pool: TransportPool, node: Node, lock_file: str, holder: Holder,
