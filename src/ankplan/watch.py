@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
-from ankplan.errors import AnkplanError
-from ankplan.executors import podman
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import TransportPool
-from ankplan.executors.watch_act import HealthTarget, Job, execute_job, run_health_checks
+from ankplan.executors.watch_act import (
+    HealthTarget,
+    Job,
+    action_reason,
+    execute_job,
+    health_check_of,
+    run_health_checks,
+)
 from ankplan.model import (
     Action,
     ActionKind,
@@ -26,7 +31,6 @@ from ankplan.model import (
     LiveState,
     Manifest,
     Reason,
-    RestartPolicy,
 )
 from ankplan.planner.plan import plan
 from ankplan.planner.restarts import (
@@ -40,12 +44,9 @@ from ankplan.planner.restarts import (
     note_restart,
     note_state,
 )
-from ankplan.planner.workload_status import WorkloadStatus, workload_statuses
+from ankplan.planner.workload_status import WorkloadStatus, is_settled, workload_statuses
 
-VALUE = dict(frozen=True, slots=True, kw_only=True)
-_REASON_WORDS = {Reason.NOT_FOUND: "no container", Reason.SPEC_CHANGED: "spec changed",
-                 Reason.MOVED_NODE: "moved to another node", Reason.NOT_RUNNING: "never started",
-                 Reason.DUPLICATE: "duplicate container"}
+VALUE = {"frozen": True, "slots": True, "kw_only": True}
 _VERB = {ActionKind.CREATE: "create", ActionKind.START: "start", ActionKind.REPLACE: "replace",
          ActionKind.REMOVE: "remove"}
 
@@ -55,7 +56,7 @@ class WatchOptions:
     """How the loop runs; durations in seconds."""
 
     project: str
-    backoff: BackoffPolicy = BackoffPolicy()
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     tick: float = 0.5  # a crash is seen and its restart issued within about a second
     duration: float | None = None  # end after this long (None: until interrupted or stable)
     until_stable: bool = False  # end once every workload settled for `settle` seconds
@@ -140,13 +141,14 @@ class Watch:
         self.sleep = sleep or self.cancel.wait
         self.on_event, self.on_tick = on_event, on_tick
         self.tracked = {w.name: _Tracked() for w in manifest.workloads}
-        self.checks = {w.name: _health_check(w.podman.command_options if w.podman else ())
+        self.checks = {w.name: health_check_of(w)
                        for w in manifest.workloads}
         self.statuses: tuple[WorkloadStatus, ...] = ()
         self.ticks = self.restarts = 0
         self._stable_since: float | None = None
         self._signature: tuple[tuple[str, str, str], ...] = ()
         self._errors_seen: set[str] = set()
+        self._observed_wall = 0.0  # wall time when the current tick's observation began
         self._executor = ThreadPoolExecutor(max_workers=max(4, options.forks),
                                             thread_name_prefix="watch-act")
         self._checks = ThreadPoolExecutor(max_workers=max(4, options.forks),
@@ -180,10 +182,10 @@ class Watch:
     def tick(self) -> None:
         """One round: observe, judge health, report changes, decide, act."""
         self.ticks += 1
-        observed_at = self.clock()
+        observed_at, self._observed_wall = self.clock(), self.wall()
         live = observe_nodes(self.pool, self.inventory.nodes, forks=self.options.forks,
                              timeout=self.options.timeout)
-        busy = self._busy(observed_at)
+        busy = self._busy(observed_at, live)
         first = workload_statuses(self.manifest, self.inventory, live,
                                   project=self.options.project)
         self._check_health(first, busy, observed_at)
@@ -197,14 +199,15 @@ class Watch:
 
     # --- observe -------------------------------------------------------------------------------
 
-    def _busy(self, observed_at: float) -> set[str]:
-        """Workloads whose action is running, or ended after this observation began."""
+    def _busy(self, observed_at: float, live: LiveState) -> set[str]:
+        """Workloads whose action is running, or ended after this observation began (unless
+        the observation already shows the container it made)."""
         busy = set()
         for name, tracked in self.tracked.items():
             job = tracked.job
             if job is None:
                 continue
-            if not job.done or job.finished_at > observed_at:
+            if not job.done or (job.finished_at > observed_at and not _shows(live, job)):
                 busy.add(name)
                 continue
             if job.error:
@@ -253,7 +256,7 @@ class Watch:
             shown = str(status.state)
             if shown != tracked.shown and status.name not in busy:
                 self._emit(status.node_name, status.name, tracked.shown, shown,
-                           status.state.info)
+                           status.state.info, at=self._observed_wall)
                 tracked.shown = shown
 
     # --- decide and act ------------------------------------------------------------------------
@@ -276,12 +279,12 @@ class Watch:
         for step in result.changes():
             action = step.action
             status = by_name.get(action.workload_name)
-            if action.workload_name in acting or self._held_back(action, status):
+            if action.workload_name in acting or self._held_back(action, status, busy):
                 continue
             acting.add(action.workload_name)
             count = 0 if status is None else (
                 status.restart_count if status.container else self.tracked[status.name].last_count)
-            self._submit(action, count, _plan_reason(action, status))
+            self._submit(action, count, action_reason(action, status))
 
     def _decide_restart(self, status: WorkloadStatus, now: float) -> bool:
         """Apply the restart policy to a workload with a container; True when acting on it."""
@@ -315,15 +318,18 @@ class Watch:
             return True
         return False
 
-    def _held_back(self, action: Action, status: WorkloadStatus | None) -> bool:
-        """True when a plan step must wait: a given-up workload, or conditions not met."""
+    def _held_back(self, action: Action, status: WorkloadStatus | None,
+                   busy: set[str]) -> bool:
+        """True when a plan step must wait: a given-up workload, conditions not met, or a
+        dependency whose own action is still in flight (its state is not reported yet)."""
         if status is None:
             return action.kind is not ActionKind.REMOVE
         if self.tracked[status.name].gave_up:
             return True
         if action.kind is ActionKind.REMOVE:
             return False
-        return not all(dependency.status.met for dependency in status.dependencies)
+        return not all(dependency.status.met and dependency.dependency.workload_name not in busy
+                       for dependency in status.dependencies)
 
     def _submit(self, action: Action, restart_count: int, reason: str, *,
                 kind: str = "") -> None:
@@ -335,6 +341,7 @@ class Watch:
         job = Job(action=action, restart_count=restart_count)
         if tracked is not None:
             tracked.job, tracked.decision, tracked.announced_wait = job, None, None
+            tracked.shown = to_state  # the next observed state is reported as a change
         future: Future[None] = self._executor.submit(
             execute_job, job, pool=self.pool, inventory=self.inventory,
             project=self.options.project, timeout=self.options.timeout,
@@ -343,28 +350,16 @@ class Watch:
 
     # --- stability and views -------------------------------------------------------------------
 
-    def _settled(self, status: WorkloadStatus, busy: set[str]) -> bool:
-        """True when watch has nothing left to do for this workload."""
-        tracked = self.tracked[status.name]
-        state = status.state
-        if status.name in busy or tracked.job is not None:
-            return False
-        if tracked.gave_up or state.state in ("Running", "NotScheduled"):
-            return True
-        if state.state == "Succeeded":
-            return status.workload.restart_policy is not RestartPolicy.ALWAYS
-        if (state.state, state.sub_state) == ("Failed", "ExecFailed"):
-            return status.workload.restart_policy is RestartPolicy.NEVER
-        if (state.state, state.sub_state) == ("Pending", "WaitingToStart"):
-            return any(d.status.final for d in status.dependencies)
-        return (state.state, state.sub_state) == ("Pending", "StartingFailed")
-
     def _track_stability(self, busy: set[str], now: float) -> None:
         signature = tuple((s.name, str(s.state), s.container.id if s.container else "")
                           for s in self.statuses)
-        settled = all(self._settled(status, busy) for status in self.statuses)
-        if not settled or signature != self._signature:
-            self._stable_since = now if settled else None
+        settled = all(status.name not in busy and self.tracked[status.name].job is None
+                      and is_settled(status, gave_up=self.tracked[status.name].gave_up)
+                      for status in self.statuses)
+        if not settled:
+            self._stable_since = None
+        elif signature != self._signature or self._stable_since is None:
+            self._stable_since = now
         self._signature = signature
 
     def is_stable(self) -> bool:
@@ -388,23 +383,15 @@ class Watch:
         return tuple(rows)
 
     def _emit(self, node: str, workload: str, from_state: str, to_state: str, reason: str,
-              *, kind: str = "state") -> None:
-        self.on_event(WatchEvent(time=self.wall(), node=node, workload=workload,
-                                 from_state=from_state, to_state=to_state, reason=reason,
-                                 kind=kind))
+              *, kind: str = "state", at: float | None = None) -> None:
+        """Report an event; a state change carries the time its observation began."""
+        self.on_event(WatchEvent(time=self.wall() if at is None else at, node=node,
+                                 workload=workload, from_state=from_state, to_state=to_state,
+                                 reason=reason, kind=kind))
 
 
-def _plan_reason(action: Action, status: WorkloadStatus | None) -> str:
-    """Why a plan step runs, for its event: the plan's reason, details and met conditions."""
-    parts = [_REASON_WORDS.get(action.reason, action.reason.value), *action.details]
-    if status is not None and action.kind is not ActionKind.REMOVE:
-        parts += [dependency.status.reason for dependency in status.dependencies]
-    return "; ".join(part for part in parts if part)
-
-
-def _health_check(options: tuple[str, ...]) -> podman.HealthCheck | None:
-    """The workload's health check; an invalid one is reported by plan/apply, not here."""
-    try:
-        return podman.parse_health_check(options)
-    except AnkplanError:
-        return None
+def _shows(live: LiveState, job: Job) -> bool:
+    """True when `live` has the container `job` made on its node."""
+    observation = live.node(job.action.node_name)
+    return bool(job.container_id) and observation is not None and any(
+        container.id == job.container_id for container in observation.containers)

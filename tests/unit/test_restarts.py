@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import pytest
@@ -130,14 +131,14 @@ def crash_loop(policy: BackoffPolicy, crash_after: float, restarts: int) -> list
 def test_crash_loop_follows_schedule_then_caps() -> None:
     policy = BackoffPolicy()
     issued = crash_loop(policy, crash_after=1.0, restarts=7)
-    gaps = [round(b - a, 1) for a, b in zip(issued, issued[1:])]
+    gaps = [round(b - a, 1) for a, b in itertools.pairwise(issued)]
     # each gap = time to crash (1 s) + the delay before the next restart
     assert gaps == [6.0, 11.0, 21.0, 31.0, 31.0, 31.0]
 
 
 def test_custom_schedule() -> None:
     issued = crash_loop(BackoffPolicy(delays=(0, 1, 2, 3)), crash_after=0.5, restarts=6)
-    gaps = [round(b - a, 1) for a, b in zip(issued, issued[1:])]
+    gaps = [round(b - a, 1) for a, b in itertools.pairwise(issued)]
     assert gaps == [1.5, 2.5, 3.5, 3.5, 3.5]
 
 
@@ -296,6 +297,7 @@ def test_retries_zero_means_one_failure() -> None:
 def test_restarts_module_is_pure() -> None:
     import ankplan.planner.restarts as module
 
-    source = open(module.__file__, encoding="utf-8").read()
+    with open(module.__file__, encoding="utf-8") as stream:
+        source = stream.read()
     for forbidden in ("import time", "import os", "subprocess", "paramiko"):
         assert forbidden not in source

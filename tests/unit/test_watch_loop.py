@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from ankplan.errors import ConnectError
 from ankplan.executors.transport import CommandResult, TransportPool
@@ -70,6 +70,7 @@ class FakeNode:
     calls: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
     healthy: dict[str, bool] = field(default_factory=dict)  # container name -> check passes
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: threading.Event | None = None  # when set up, `podman run` returns only once it is set
 
     def run(self, argv: Sequence[str], *, timeout: float,
             stdin: str | None = None) -> CommandResult:
@@ -77,7 +78,10 @@ class FakeNode:
         with self.lock:
             now = self.clock()
             self.calls.append((now, argv))
-            return self._answer(argv[1], argv, now)
+            result = self._answer(argv[1], argv, now)
+        if argv[1] == "run" and self.gate is not None:
+            self.gate.wait(timeout=5)  # the container exists, the command has not returned
+        return result
 
     def _answer(self, command: str, argv: tuple[str, ...], now: float) -> CommandResult:
         if command == "ps":
@@ -251,7 +255,7 @@ def test_crash_loop_backs_off_on_schedule() -> None:
     bed.run(wl("flaky", "job", "0", "1", policy=RestartPolicy.ON_FAILURE),
             backoff=BackoffPolicy(delays=(0, 1, 2, 3)), duration=20.0)
     runs = bed.nodes["n1"].runs_of("flaky")
-    gaps = [round(b - a, 1) for a, b in zip(runs, runs[1:])]
+    gaps = [round(b - a, 1) for a, b in itertools.pairwise(runs)]
     # each container dies at once; the crash is seen on the next tick (0.5 s), then the delay
     assert gaps[:5] == [0.5, 1.5, 2.5, 3.5, 3.5]
     backoffs = bed.events_of("flaky", "backoff")
@@ -372,7 +376,7 @@ def test_failing_health_check_leads_to_restart() -> None:
     assert restart.time - failing_since <= 2.5  # two checks 1 s apart, then the next tick
     first_id = next(argv[-1] for _, argv in node.calls if argv[1] == "healthcheck")
     checks = [when for when, argv in node.calls if argv[1] == "healthcheck" and first_id in argv]
-    assert len(checks) >= 3 and all(b - a >= 1.0 for a, b in zip(checks, checks[1:]))
+    assert len(checks) >= 3 and all(b - a >= 1.0 for a, b in itertools.pairwise(checks))
 
 
 # --- nodes, stability, interruption, cost -------------------------------------------------------
@@ -422,3 +426,21 @@ def test_event_json_shape() -> None:
                        to_state="Running(Ok)", reason="", kind="state")
     assert event.as_json() == {"time": 1.235, "node": "n1", "workload": "a", "from": None,
                                "to": "Running(Ok)", "reason": "", "kind": "state"}
+
+
+def test_stable_once_a_slow_action_ends_after_its_container_was_seen() -> None:
+    bed = Bed()
+    node = bed.nodes["n1"]
+    node.gate = threading.Event()
+    watch = bed.make(wl("a", "serve"), until_stable=True, settle=1.0)
+    watch.tick()  # submits the create; podman run hangs after making the container
+    bed.clock.now += 0.5
+    watch.tick()  # sees the container running while the action is still in flight
+    assert watch.views()[0].state == "Running(Ok)" and not watch.is_stable()
+    bed.clock.now += 0.1
+    node.gate.set()  # podman run returns now, after that observation began
+    bed.sleep(0.4)
+    for _ in range(4):  # same state, same container from here on
+        watch.tick()
+        bed.sleep(0.5)
+    assert watch.is_stable()

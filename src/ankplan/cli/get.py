@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import yaml
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -115,8 +117,19 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
             env.stdout.write(detail_text(statuses[0], now, _last_logs(pool, inventory,
                                                                        statuses[0])))
         else:
-            env.out_console().print(status_table(statuses, now, wide=args.output == "wide"))
+            print_table(env, status_table(statuses, now, wide=args.output == "wide"))
     return _report_unreachable(env, live)
+
+
+def print_table(env: Env, table: Table) -> None:
+    """A table on a terminal as rich draws it; into a pipe one unwrapped line per row."""
+    if env.stdout_isatty:
+        env.out_console().print(table)
+        return
+    console = Console(width=100_000, no_color=True, highlight=False, force_terminal=False)
+    with console.capture() as capture:
+        console.print(table)
+    env.stdout.write("".join(line.rstrip() + "\n" for line in capture.get().splitlines()))
 
 
 def _report_unreachable(env: Env, live: LiveState) -> ExitStatus:
@@ -193,7 +206,7 @@ def status_table(statuses: Sequence[WorkloadStatus], now: float, *, wide: bool) 
 def _iso(seconds: float) -> str | None:
     if not seconds:
         return None
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 def status_record(status: WorkloadStatus, now: float) -> dict[str, Any]:
@@ -219,7 +232,7 @@ def status_record(status: WorkloadStatus, now: float) -> dict[str, Any]:
 
 
 def _ago(seconds: float, now: float) -> str:
-    stamp = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"{stamp} ({duration_text(max(0.0, now - seconds))} ago)"
 
 

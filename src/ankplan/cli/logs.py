@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import queue
 import shlex
+import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
@@ -108,10 +111,11 @@ def find_targets(pool: TransportPool, manifest: Manifest, inventory: Inventory, 
 
 
 def logs_command(target: Target, args: argparse.Namespace) -> tuple[str, ...]:
-    """`sh -c 'podman logs ... 2>&1'`: the container's stdout and stderr in their order."""
+    """`sh -c 'exec podman logs ... 2>&1'`: the container's stdout and stderr in their order;
+    `exec` so that closing the stream ends podman itself."""
     argv = podman.logs_argv(target.node, target.container_id, follow=bool(args.follow),
                             tail=args.tail, since=args.since)
-    return ("sh", "-c", shlex.join(argv) + " 2>&1")
+    return ("sh", "-c", "exec " + shlex.join(argv) + " 2>&1")
 
 
 def _prefixes(env: Env, names: list[str]) -> dict[str, str]:
@@ -145,30 +149,49 @@ def _print_logs(env: Env, pool: TransportPool, target: Target, prefix: str,
 
 def _follow(env: Env, pool: TransportPool, targets: list[Target], prefixes: dict[str, str],
             args: argparse.Namespace) -> ExitStatus:
-    """Stream every container's logs until all end; Ctrl-C ends cleanly with 130."""
+    """Stream every container's logs until all end (0), or SIGINT/SIGTERM (130)."""
     lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
     streams: list[StreamHandle] = []
+    stop = threading.Event()
+    with _signals_set(stop):
+        try:
+            for target in targets:
+                stream = pool.get(target.node).open_stream(logs_command(target, args),
+                                                           timeout=args.timeout)
+                streams.append(stream)
+                threading.Thread(target=_pump, args=(stream, target.workload_name, lines),
+                                 daemon=True).start()
+            open_count = len(streams)
+            while open_count and not stop.is_set():
+                try:
+                    name, line = lines.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if line is None:
+                    open_count -= 1
+                    continue
+                env.stdout.write(prefixes[name] + line.rstrip("\n") + "\n")
+                env.stdout.flush()
+        finally:
+            for stream in streams:
+                stream.close()
+    return ExitStatus.CTRL_C if stop.is_set() else ExitStatus.SUCCESS
+
+
+@contextmanager
+def _signals_set(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set `stop` (so the streams get closed) instead of
+    raising; outside the main thread nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for target in targets:
-            stream = pool.get(target.node).open_stream(logs_command(target, args),
-                                                       timeout=args.timeout)
-            streams.append(stream)
-            threading.Thread(target=_pump, args=(stream, target.workload_name, lines),
-                             daemon=True).start()
-        open_count = len(streams)
-        while open_count:
-            name, line = lines.get()
-            if line is None:
-                open_count -= 1
-                continue
-            env.stdout.write(prefixes[name] + line.rstrip("\n") + "\n")
-            env.stdout.flush()
-    except KeyboardInterrupt:
-        return ExitStatus.CTRL_C
+        yield
     finally:
-        for stream in streams:
-            stream.close()
-    return ExitStatus.SUCCESS
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _pump(stream: StreamHandle, name: str, lines: queue.Queue[tuple[str, str | None]]) -> None:

@@ -12,8 +12,9 @@ import argparse
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Self
 
 from rich.console import Group
 from rich.live import Live
@@ -194,7 +195,7 @@ class Display:
         self.views: tuple[WorkloadView, ...] = ()
         self.live: Live | None = None
 
-    def __enter__(self) -> Display:
+    def __enter__(self) -> Self:
         if self.mode == "live":
             self.live = Live(console=self.env.out_console(), get_renderable=self._renderable,
                              refresh_per_second=4, transient=False)

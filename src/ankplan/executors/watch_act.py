@@ -1,4 +1,5 @@
-"""Carry out one watch action (restart, re-create, start, remove) and run health checks.
+"""Carry out one watch action (restart, re-create, start, remove), run health checks, and say
+why an action runs.
 
 Does I/O: podman stop/rm/run/start and `podman healthcheck run` through the transport pool.
 No decisions: the action and its restart count come from the watch loop, which got them from
@@ -7,17 +8,18 @@ the planner; this is apply's teardown + start without apply's waits (the loop ob
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from ankplan.errors import AnkplanError
 from ankplan.executors import podman
 from ankplan.executors.apply import podman_error
 from ankplan.executors.transport import TransportPool
-from ankplan.model import LABEL_RESTART_COUNT, Action, ActionKind, Inventory, Node
+from ankplan.model import LABEL_RESTART_COUNT, Action, ActionKind, Inventory, Node, Reason, Workload
 from ankplan.planner.hashing import labels_for
 from ankplan.planner.restarts import HealthRecord, for_container, health_due, note_health
+from ankplan.planner.workload_status import WorkloadStatus
 
 RM_TIMEOUT = 60.0
 STOP_SLACK = 30.0  # seconds `podman stop --time N` may take beyond N
@@ -139,3 +141,27 @@ def run_health_checks(pool: TransportPool, inventory: Inventory,
     for name, future in futures.items():
         records[name] = future.result()
     return records
+
+
+# --- describing actions ---------------------------------------------------------------------
+
+_REASON_WORDS = {Reason.NOT_FOUND: "no container", Reason.SPEC_CHANGED: "spec changed",
+                 Reason.MOVED_NODE: "moved to another node", Reason.NOT_RUNNING: "never started",
+                 Reason.DUPLICATE: "duplicate container"}
+
+
+def action_reason(action: Action, status: WorkloadStatus | None) -> str:
+    """Why a plan step runs, for its event: the plan's reason, details and met conditions."""
+    parts = [_REASON_WORDS.get(action.reason, action.reason.value), *action.details]
+    if status is not None and action.kind is not ActionKind.REMOVE:
+        parts += [dependency.status.reason for dependency in status.dependencies]
+    return "; ".join(part for part in parts if part)
+
+
+def health_check_of(workload: Workload) -> podman.HealthCheck | None:
+    """The workload's health check; an invalid one is reported by plan/apply, not here."""
+    try:
+        return podman.parse_health_check(workload.podman.command_options if workload.podman
+                                         else ())
+    except AnkplanError:
+        return None

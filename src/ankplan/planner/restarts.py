@@ -13,7 +13,7 @@ from typing import Protocol
 
 from ankplan.model import ExecutionState, RestartPolicy, Workload
 
-VALUE = dict(frozen=True, slots=True, kw_only=True)
+VALUE = {"frozen": True, "slots": True, "kw_only": True}
 
 # The guide's schedule (section 6.1): 1st restart at once, then 5 s, 10 s, 20 s, then 30 s.
 DEFAULT_DELAYS: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0, 30.0)
@@ -152,16 +152,18 @@ def _no_restart_reason(policy: RestartPolicy, state: ExecutionState) -> str:
 
 
 class HealthCheckSpec(Protocol):
-    """What watch needs of a parsed Podman health check (executors.podman.HealthCheck)."""
+    """What watch needs of a parsed Podman health check (executors.podman.HealthCheck):
+    seconds between checks, consecutive failures that mean unhealthy, and the seconds after a
+    start during which failures do not count."""
 
     @property
-    def interval(self) -> float: ...  # noqa: D102 - seconds between checks
+    def interval(self) -> float: ...
 
     @property
-    def retries(self) -> int: ...  # noqa: D102 - consecutive failures that mean unhealthy
+    def retries(self) -> int: ...
 
     @property
-    def start_period(self) -> float: ...  # noqa: D102 - failures ignored after a start
+    def start_period(self) -> float: ...
 
 
 @dataclass(**VALUE)

@@ -18,11 +18,12 @@ from ankplan.model import (
     LiveState,
     Manifest,
     ObservedContainer,
+    RestartPolicy,
     Workload,
 )
 from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
 
-VALUE = dict(frozen=True, slots=True, kw_only=True)
+VALUE = {"frozen": True, "slots": True, "kw_only": True}
 
 HEALTH = {"healthy": True, "unhealthy": False}  # ps health -> condition_status(healthy=)
 NO_CONTAINER = ExecutionState(state="Pending", sub_state="Initial", info="no container yet")
@@ -181,3 +182,19 @@ def workload_statuses(manifest: Manifest, inventory: Inventory, live: LiveState,
     """Every workload of the manifest, sorted by name."""
     return tuple(workload_status(workload, manifest, inventory, live, project=project,
                                  states=states) for workload in manifest.workloads)
+
+
+def is_settled(status: WorkloadStatus, *, gave_up: bool = False) -> bool:
+    """True when supervision has nothing left to do for the workload: it runs, it ended in a
+    state its restart policy keeps, it can never start or stands by, or watch gave up on it.
+    Pending, crash-looping, missing, and unreachable workloads are not settled."""
+    state, policy = status.state, status.workload.restart_policy
+    if gave_up or state.state in ("Running", "NotScheduled"):
+        return True
+    if state.state == "Succeeded":
+        return policy is not RestartPolicy.ALWAYS
+    if (state.state, state.sub_state) == ("Failed", "ExecFailed"):
+        return policy is RestartPolicy.NEVER
+    if (state.state, state.sub_state) == ("Pending", "WaitingToStart"):
+        return any(d.status.final for d in status.dependencies)
+    return (state.state, state.sub_state) == ("Pending", "StartingFailed")

@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Benchmark: crash -> Running again under `ankplan watch` vs Podman's own restart policy,
+and the cost of one watch tick over 3 test-bed nodes.
+
+Does I/O: uses a running test bed (--bed DIR with bed.json) or brings one up with
+scripts/testbed.py in --slot and takes it down again; creates and removes its own containers.
+The crash-to-running times come from `podman events` on the node (died -> next start of a
+container of that name), so both contenders are measured on the same clock in the same run.
+usage: bench_watch.py [--bed DIR | --slot N] [--seconds 40] [--ticks 20]
+(without --bed a 3-node bed is brought up in a free slot, see benchmarks/bedslot.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bedslot import running_bed
+
+from ankplan.executors.observe import observe_nodes
+from ankplan.executors.transport import CommandResult, TransportPool, connect
+from ankplan.model import (
+    Connection,
+    Inventory,
+    Manifest,
+    Node,
+    PodmanConfig,
+    RestartPolicy,
+    Workload,
+)
+from ankplan.planner.restarts import BackoffPolicy
+from ankplan.watch import Watch, WatchOptions
+
+IMAGE = "localhost/ankplan-demo:latest"
+PROJECT = "bench-watch"
+PODMAN_OWN = "bench-podman-restart"  # the container Podman restarts by itself
+CRASH_AFTER = 2  # seconds each crashing container runs before it exits 1
+
+
+class Counting:
+    """A connector that counts podman calls per node (to show one ps per node per tick)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def __call__(self, node: Node, *, accept_new_host_keys: bool) -> Any:
+        inner = connect(node, accept_new_host_keys=accept_new_host_keys)
+        counting = self
+
+        class Wrapped:
+            def __init__(self) -> None:
+                self.node = inner.node
+
+            def run(self, argv: Sequence[str], *, timeout: float,
+                    stdin: str | None = None) -> CommandResult:
+                counting.calls[node.name] += 1
+                return inner.run(argv, timeout=timeout, stdin=stdin)
+
+            def close(self) -> None:
+                inner.close()
+
+        return Wrapped()
+
+
+def bed_nodes(bed: dict[str, Any]) -> list[Node]:
+    """ankplan Nodes for every node of the bed."""
+    bed_dir = Path(bed["dir"])
+    return [Node(name=n["name"], connection=Connection.SSH, host=n["host"], port=n["port"],
+                 user="root", identity_file=str(bed_dir / bed["key"]),
+                 known_hosts_file=str(bed_dir / bed["known_hosts"]), connect_timeout=5)
+            for n in bed["nodes"]]
+
+
+def system_ssh(node: Node, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run argv on the node with OpenSSH's client."""
+    ssh = ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=yes", "-o",
+           f"UserKnownHostsFile={node.known_hosts_file}", "-o", "IdentitiesOnly=yes", "-o",
+           "BatchMode=yes", "-i", node.identity_file, "-p", str(node.port),
+           f"root@{node.host}", shlex.join(argv)]
+    return subprocess.run(ssh, capture_output=True, text=True, timeout=300, check=False)
+
+
+def workload(name: str, agent: str, *args: str,
+             policy: RestartPolicy = RestartPolicy.NEVER) -> Workload:
+    config = PodmanConfig(image=IMAGE, command_args=args)
+    return Workload(name=name, agent=agent, runtime="podman", runtime_config_text=name,
+                    runtime_config=config, restart_policy=policy)
+
+
+def cleanup(nodes: list[Node]) -> None:
+    """Remove the benchmark's containers from every node."""
+    script = (f"podman rm -f -t 0 --ignore {PODMAN_OWN} "
+              f"$(podman ps -aq --filter label=ankplan.project={PROJECT}) >/dev/null 2>&1; true")
+    for node in nodes:
+        system_ssh(node, ["sh", "-c", script])
+
+
+def _time(text: str) -> float:
+    """Unix seconds from podman's `2026-11-27T06:20:07.973964819Z` (to the microsecond)."""
+    day, _, rest = text.rstrip("Z").partition("T")
+    clock, _, fraction = rest.partition(".")
+    stamp = datetime.fromisoformat(f"{day}T{clock}+00:00").timestamp()
+    return stamp + float("0." + (fraction or "0"))
+
+
+def restart_gaps(node: Node, since: float, until: float) -> dict[str, list[float]]:
+    """Seconds from each `died` to the next `start` of a container of the same name."""
+    # No --until: podman 4.3 with the file events logger sometimes stops early with it.
+    result = system_ssh(node, ["podman", "events", "--stream=false", "--format", "json",
+                               "--since", str(int(since))])
+    if result.returncode != 0:
+        raise SystemExit(f"podman events failed on {node.name}: {result.stderr.strip()}")
+    died: dict[str, float] = {}
+    gaps: dict[str, list[float]] = {}
+    for line in result.stdout.splitlines():
+        event = json.loads(line)
+        name, status = event.get("Name", ""), event.get("Status", "")
+        if event.get("Type") != "container" or not name or _time(event["Time"]) > until:
+            continue
+        if status == "died":
+            died[name] = _time(event["Time"])
+        elif status == "start" and name in died:
+            gaps.setdefault(name, []).append(_time(event["Time"]) - died.pop(name))
+    return gaps
+
+
+def bench_restarts(nodes: list[Node], seconds: float) -> None:
+    """Both contenders crash every CRASH_AFTER s on node1 at the same time for `seconds`."""
+    node = nodes[0]
+    manifest = Manifest(api_version="v1", workloads=(workload(
+        "bench-ankplan-restart", "a1", "stub", "job", str(CRASH_AFTER), "1",
+        policy=RestartPolicy.ON_FAILURE),))
+    inventory = Inventory(nodes=(node,), agents=(("a1", node.name),))
+    began = time.time()
+    own = system_ssh(node, ["podman", "run", "-d", "--name", PODMAN_OWN,
+                            "--restart=on-failure", IMAGE, "stub", "job", str(CRASH_AFTER), "1"])
+    if own.returncode != 0:
+        raise SystemExit(f"podman run failed: {own.stderr.strip()}")
+    options = WatchOptions(project=PROJECT, duration=seconds,
+                           backoff=BackoffPolicy(delays=(0,)))  # measure reaction, not back-off
+    with TransportPool() as pool:
+        result = Watch(manifest, inventory, pool, options).run()
+    gaps = restart_gaps(node, began, time.time())
+    print(f"crash -> running again on {node.name}, {seconds:g} s, a crash every "
+          f"{CRASH_AFTER} s of running ({result.restarts} watch restarts, {result.ticks} ticks)")
+    for label, name in (("ankplan watch (tick 0.5 s, stop/rm/run)", "bench-ankplan-restart"),
+                        ("podman --restart=on-failure (conmon)", PODMAN_OWN)):
+        values = gaps.get(name, [])
+        if not values:
+            print(f"  {label:<42} no restarts seen")
+            continue
+        print(f"  {label:<42} median {statistics.median(values):.3f} s   min "
+              f"{min(values):.3f} s   max {max(values):.3f} s   ({len(values)} restarts)")
+
+
+def bench_ticks(nodes: list[Node], ticks: int) -> None:
+    """The cost of one tick with 6 running workloads over 3 nodes, once everything settled."""
+    agents = tuple((f"a{index + 1}", node.name) for index, node in enumerate(nodes))
+    workloads = tuple(workload(f"bench-idle-{index}", agents[index % len(agents)][0], "stub",
+                               "idle", policy=RestartPolicy.ALWAYS) for index in range(6))
+    manifest = Manifest(api_version="v1", workloads=workloads)
+    inventory = Inventory(nodes=tuple(nodes), agents=agents)
+    counting = Counting()
+    with TransportPool(connector=counting) as pool:
+        watch = Watch(manifest, inventory, pool,
+                      WatchOptions(project=PROJECT, until_stable=True, settle=1.0,
+                                   duration=60.0))
+        if not watch.run().stable:
+            raise SystemExit("the tick benchmark's workloads did not settle")
+        watch = Watch(manifest, inventory, pool, WatchOptions(project=PROJECT))
+        calls_before = dict(counting.calls)
+        tick_times = _timed(watch.tick, ticks)
+        calls = {name: counting.calls[name] - calls_before.get(name, 0) for name in counting.calls}
+        observe_times = _timed(lambda: observe_nodes(pool, nodes), ticks)
+    print(f"one watch tick over {len(nodes)} nodes, 6 running workloads, connections kept open "
+          f"({ticks} ticks)")
+    print(f"  full tick (observe, health, plan, decide)   median "
+          f"{statistics.median(tick_times) * 1000:.1f} ms   max {max(tick_times) * 1000:.1f} ms")
+    print(f"  observe only (1 podman ps per node)          median "
+          f"{statistics.median(observe_times) * 1000:.1f} ms   max "
+          f"{max(observe_times) * 1000:.1f} ms")
+    print("  podman calls per node per tick: " + ", ".join(
+        f"{name}: {count / ticks:g}" for name, count in sorted(calls.items())))
+
+
+def _timed(work: Any, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def benchmark(bed: dict[str, Any], seconds: float, ticks: int) -> None:
+    nodes = bed_nodes(bed)
+    cleanup(nodes)
+    try:
+        bench_restarts(nodes, seconds)
+        bench_ticks(nodes, ticks)
+    finally:
+        cleanup(nodes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--bed", help="folder of a running test bed (bed.json)")
+    parser.add_argument("--slot", type=int, default=None,
+                        help="test-bed slot to bring one up in (default: a free one)")
+    parser.add_argument("--seconds", type=float, default=40.0,
+                        help="how long both contenders crash-loop")
+    parser.add_argument("--ticks", type=int, default=20)
+    args = parser.parse_args(argv)
+    if args.bed:
+        benchmark(json.loads((Path(args.bed) / "bed.json").read_text()), args.seconds,
+                  args.ticks)
+        return 0
+    with running_bed(3, slot=args.slot, owner="bench-watch") as bed:
+        benchmark(bed, args.seconds, args.ticks)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
