@@ -6,6 +6,7 @@ No I/O at import; `load_inventory_from_args` reads files and `open_pool` opens c
 from __future__ import annotations
 
 import argparse
+import math
 
 from ankplan.executors.transport import TransportPool
 from ankplan.inventories import load_inventory
@@ -30,6 +31,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):  # nan and inf pass float() but no deadline can use them
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
     if value <= 0:
         raise argparse.ArgumentTypeError("must be greater than 0")
     return value
@@ -62,6 +65,11 @@ def load_inventory_from_args(args: argparse.Namespace) -> Inventory:
     return load_inventory(args.inventory, ssh_config=args.ssh_config)
 
 
-def open_pool(args: argparse.Namespace) -> TransportPool:
-    """A connection pool for this run; use it as a context manager so it closes everything."""
-    return TransportPool(accept_new_host_keys=bool(args.accept_new_host_keys))
+def open_pool(args: argparse.Namespace, *,
+              retry_failed_after: float | None = None) -> TransportPool:
+    """A connection pool for this run; use it as a context manager so it closes everything.
+
+    `retry_failed_after`: seconds after which a node whose connect failed is tried again (for
+    long-running commands such as watch; one-shot commands keep the first failure)."""
+    return TransportPool(accept_new_host_keys=bool(args.accept_new_host_keys),
+                         retry_failed_after=retry_failed_after)

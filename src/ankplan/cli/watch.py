@@ -23,6 +23,8 @@ from rich.text import Text
 
 from ankplan.cli.apply_view import json_line
 from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
+
+RECONNECT_AFTER = 5.0  # seconds before watch tries again to reach a node that failed
 from ankplan.cli.env import Env, ExitStatus
 from ankplan.cli.get import STATE_STYLE
 from ankplan.cli.plan import project_name
@@ -120,7 +122,9 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
                               max_restarts=args.max_restarts))
     cancel = threading.Event()
     display = Display(env, args.output)
-    with open_pool(args) as pool, _interrupts(env, cancel), display:
+    # A node that was unreachable is tried again every few ticks, so it rejoins when it is back.
+    with open_pool(args, retry_failed_after=RECONNECT_AFTER) as pool, _interrupts(env, cancel), \
+            display:
         watch = Watch(manifest, inventory, pool, options, cancel=cancel, on_event=display.event,
                       on_tick=display.tick)
         result = watch.run()

@@ -16,6 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ankplan.errors import AnkplanError
 from ankplan.executors import podman
+from ankplan.executors.actions import (
+    RM_TIMEOUT,
+    STOP_SLACK,
+    bringup_argv,
+    bringup_labels,
+    podman_error,
+    remove_container,
+    started_container,
+)
 from ankplan.executors.apply_state import (
     ApplyEvent,
     ApplyOptions,
@@ -40,14 +49,12 @@ from ankplan.model import (
     Node,
     Plan,
 )
-from ankplan.planner.hashing import labels_for
 from ankplan.planner.plan import NEVER_STARTED
 
-__all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult", "apply_plan"]
+__all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult", "apply_plan",
+           "podman_error"]
 
 DEFAULT_OPTIONS = ApplyOptions()
-RM_TIMEOUT = 60.0  # seconds for `podman rm` of a stopped container
-STOP_SLACK = 30.0  # seconds `podman stop -t N` may take beyond N
 
 
 class _Run:
@@ -66,6 +73,10 @@ class _Run:
         if node is None:
             raise AnkplanError(f"node {node_name} is not in the inventory")
         return node
+
+    def slot(self) -> threading.Semaphore:
+        """Held while podman commands run: at most `parallelism` at once."""
+        return self._slots
 
     def podman(self, node: Node, argv: tuple[str, ...], timeout: float) -> CommandResult:
         """Run one podman command, waiting for a free slot (`parallelism`)."""
@@ -202,11 +213,8 @@ def _teardown(run: _Run, progress: StepProgress) -> bool:
         return False
     node, container = run.node(progress.node_name), progress.step.action.container_id
     run.board.set_state(progress, "Stopping(RequestedAtRuntime)", f"stopping {container[:12]}")
-    stop_timeout = run.options.stop_timeout
-    result = run.podman(node, podman.stop_argv(node, container, stop_timeout),
-                        timeout=stop_timeout + STOP_SLACK)
-    if result.ok:
-        result = run.podman(node, podman.rm_argv(node, container), timeout=RM_TIMEOUT)
+    with run.slot():
+        result = remove_container(run.pool.get(node), node, container, run.options.stop_timeout)
     if not result.ok:
         run.board.finish(progress, Outcome.FAILED, podman_error("remove", result),
                          state="Stopping(DeleteFailed)")
@@ -265,22 +273,15 @@ def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
     if workload is None:
         raise AnkplanError(f"{action.address}: the plan step carries no workload")
     run.board.set_state(progress, "Pending(Starting)", "starting")
-    if action.kind is ActionKind.START:
-        general = workload.podman.general_options if workload.podman else ()
-        argv = podman.start_argv(node, action.container_id, general_options=general)
-    else:
-        labels = labels_for(workload, run.plan.project)
-        argv = podman.run_argv(node, workload, labels)
-    result = run.podman(node, argv, timeout=run.options.timeout)
+    labels = bringup_labels(action, run.plan.project)
+    result = run.podman(node, bringup_argv(action, node, labels), timeout=run.options.timeout)
     if not result.ok:
         verb = "start" if action.kind is ActionKind.START else "run"
         note = "" if action.kind is ActionKind.START else _undo_create(run, node, labels)
         run.board.finish(progress, Outcome.FAILED, podman_error(verb, result) + note,
                          state="Pending(StartingFailed)")
         return None
-    lines = result.stdout.strip().splitlines()
-    container = action.container_id if action.kind is ActionKind.START else (
-        lines[-1].strip() if lines else "")
+    container = started_container(action, result)
     run.board.update(progress, container_id=container)
     returned = time.monotonic()
     run.observer.kick()
@@ -329,9 +330,10 @@ def _settle(run: _Run, progress: StepProgress, started: tuple[str, float]) -> No
                                  f"started; stopped waiting at {progress.state}")
                 return
             if time.monotonic() > deadline:
+                why = f": {state.info}" if state is not None and state.info else ""
                 run.board.finish(progress, Outcome.FAILED,
                                  f"timed out after {run.options.timeout:g} s waiting for "
-                                 f"Running: it is {progress.state}")
+                                 f"Running: it is {progress.state}{why}")
                 return
             run.board.wait(run.options.poll_interval)
 
@@ -344,7 +346,9 @@ def _observed(run: _Run, node_name: str, container_id: str,
         return None, ""
     observation = snapshot.live.node(node_name)
     if observation is None or not observation.reachable:
-        return podman.execution_state(None, ps_failed=True), ""
+        reason = observation.error if observation is not None else "not observed"
+        return ExecutionState(state="Failed", sub_state="Unknown",
+                              info=f"node {node_name} cannot be observed: {reason}"), ""
     container = next((c for c in observation.containers if c.id == container_id), None)
     return podman.execution_state(container), container.health if container else ""
 
@@ -381,11 +385,3 @@ def _failure_text(run: _Run, node: Node, progress: StepProgress, state: Executio
         return text
     lines = (logs.stdout + logs.stderr).strip().splitlines()[-run.options.log_lines:]
     return "\n".join([text, *(f"| {line}" for line in lines)]) if lines else text
-
-
-def podman_error(verb: str, result: CommandResult) -> str:
-    """`podman <verb> failed: <podman's own message>`, preferring its `Error:` lines."""
-    lines = [line.strip() for line in result.stderr.strip().splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error")] or lines[-1:]
-    message = "; ".join(errors) or f"exit code {result.exit_code}"
-    return f"podman {verb} failed (exit code {result.exit_code}): {message}"

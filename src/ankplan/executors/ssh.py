@@ -7,6 +7,7 @@ ConnectError naming the node, with a one-line reason and a hint.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import random
 import select
@@ -27,6 +28,9 @@ from ankplan.model import Node
 KEEPALIVE_SECONDS = 15
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 _KNOWN_HOSTS_WRITE = threading.Lock()  # nodes connect in parallel and may learn keys at once
+# paramiko logs a dropped connection ("Socket exception: ...") from its own thread; without a
+# handler Python prints that to stderr. Every failure reaches the user as a ConnectError instead.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class _TransientError(ConnectError):
@@ -225,6 +229,11 @@ class SshTransport:
         server_key = transport.get_remote_server_key()
         return cls(node, client, host_key=_fingerprint(server_key),
                    host_key_status="learned" if policy.learned else "known")
+
+    def is_alive(self) -> bool:
+        """False once the SSH connection has dropped (then the pool may reconnect)."""
+        transport = self._client.get_transport()
+        return transport is not None and transport.is_active()
 
     def _session(self, timeout: float) -> paramiko.Channel:
         transport = self._client.get_transport()

@@ -228,17 +228,25 @@ def connect(node: Node, *, accept_new_host_keys: bool = False) -> Transport:
     return SshTransport.open(node, accept_new_host_keys=accept_new_host_keys)
 
 
+def _yes() -> bool:
+    return True
+
+
 class TransportPool:
     """At most one connection per node, opened lazily on first use and reused for the run.
 
-    Thread-safe; a node whose connect failed keeps failing with the same error for the rest of
-    the run instead of waiting for its timeout again. Closes everything on exit.
+    Thread-safe; a node whose connect failed keeps failing with the same error instead of
+    waiting for its timeout again, for the rest of the run or, with `retry_failed_after`
+    (watch, which runs for long), until that many seconds have passed. Closes all on exit.
     """
 
     def __init__(self, *, accept_new_host_keys: bool = False,
-                 connector: Callable[..., Transport] = connect) -> None:
+                 connector: Callable[..., Transport] = connect,
+                 retry_failed_after: float | None = None) -> None:
         self._accept_new_host_keys = accept_new_host_keys
         self._connector = connector
+        self.retry_failed_after = retry_failed_after
+        self._failed_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self._node_locks: dict[str, threading.Lock] = {}
         self._transports: dict[str, Transport] = {}
@@ -251,14 +259,22 @@ class TransportPool:
             node_lock = self._node_locks.setdefault(node.name, threading.Lock())
         with node_lock:
             if node.name in self._transports:
-                return self._transports[node.name]
+                transport = self._transports[node.name]
+                if self.retry_failed_after is None or getattr(transport, "is_alive", _yes)():
+                    return transport
+                del self._transports[node.name]  # dropped: reconnect, as after a failure
+                transport.close()
             if node.name in self._failures:
-                raise self._failures[node.name]
+                retry = self.retry_failed_after
+                if retry is None or time.monotonic() - self._failed_at[node.name] < retry:
+                    raise self._failures[node.name]
+                del self._failures[node.name]
             self.connections_opened += 1
             try:
                 transport = self._connector(node, accept_new_host_keys=self._accept_new_host_keys)
             except ConnectError as error:
                 self._failures[node.name] = error
+                self._failed_at[node.name] = time.monotonic()
                 raise
             self._transports[node.name] = transport
             return transport

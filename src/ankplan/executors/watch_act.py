@@ -14,15 +14,19 @@ from dataclasses import dataclass
 
 from ankplan.errors import AnkplanError
 from ankplan.executors import podman
-from ankplan.executors.apply import podman_error
+from ankplan.executors.actions import (
+    STOP_SLACK,
+    bringup_argv,
+    bringup_labels,
+    podman_error,
+    remove_container,
+    started_container,
+)
 from ankplan.executors.transport import TransportPool
-from ankplan.model import LABEL_RESTART_COUNT, Action, ActionKind, Inventory, Node, Reason, Workload
-from ankplan.planner.hashing import labels_for
+from ankplan.model import Action, ActionKind, Inventory, Node, Reason, Workload
 from ankplan.planner.restarts import HealthRecord, for_container, health_due, note_health
 from ankplan.planner.workload_status import WorkloadStatus
 
-RM_TIMEOUT = 60.0
-STOP_SLACK = 30.0  # seconds `podman stop --time N` may take beyond N
 HEALTH_PASSED, HEALTH_FAILED = 0, 1  # exit codes of `podman healthcheck run`
 
 
@@ -49,7 +53,8 @@ def _node(inventory: Inventory, node_name: str) -> Node:
 def execute_action(action: Action, *, pool: TransportPool, inventory: Inventory, project: str,
                    restart_count: int = 0, timeout: float = 30.0,
                    stop_timeout: int = 10) -> str:
-    """Stop and remove the old container (replace, remove), then run or start the workload.
+    """Stop and remove the old container (replace, remove), then run or start the workload,
+    with the same podman commands as apply (executors/actions.py).
 
     Returns the new container's id ("" for remove); raises AnkplanError when podman fails.
     The new container carries `restart_count` in its restart-count label.
@@ -57,30 +62,19 @@ def execute_action(action: Action, *, pool: TransportPool, inventory: Inventory,
     node = _node(inventory, action.node_name)
     transport = pool.get(node)
     if action.container_id and action.kind in (ActionKind.REPLACE, ActionKind.REMOVE):
-        result = transport.run(podman.stop_argv(node, action.container_id, stop_timeout),
-                               timeout=stop_timeout + STOP_SLACK)
-        if result.ok:
-            result = transport.run(podman.rm_argv(node, action.container_id), timeout=RM_TIMEOUT)
+        result = remove_container(transport, node, action.container_id, stop_timeout)
         if not result.ok:
             raise AnkplanError(f"{action.address}: {podman_error('remove', result)}")
     if action.kind is ActionKind.REMOVE:
         return ""
-    workload = action.workload
-    if workload is None:
+    if action.workload is None:
         raise AnkplanError(f"{action.address}: the action carries no workload")
-    if action.kind is ActionKind.START:
-        general = workload.podman.general_options if workload.podman else ()
-        argv = podman.start_argv(node, action.container_id, general_options=general)
-    else:
-        labels = {**labels_for(workload, project), LABEL_RESTART_COUNT: str(restart_count)}
-        argv = podman.run_argv(node, workload, labels)
-    result = transport.run(argv, timeout=timeout)
+    labels = bringup_labels(action, project, restart_count)
+    result = transport.run(bringup_argv(action, node, labels), timeout=timeout)
     if not result.ok:
         verb = "start" if action.kind is ActionKind.START else "run"
         raise AnkplanError(f"{action.address}: {podman_error(verb, result)}")
-    lines = result.stdout.strip().splitlines()
-    return action.container_id if action.kind is ActionKind.START else (
-        lines[-1].strip() if lines else "")
+    return started_container(action, result)
 
 
 def execute_job(job: Job, *, pool: TransportPool, inventory: Inventory, project: str,
