@@ -74,7 +74,8 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     try:
         parser = build_parser(argv)
         _make_raising(parser)
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        _take_late_positionals(parser, args, extras)
         if not getattr(args, "func", None):
             parser.print_help(env.stderr)
             return ExitStatus.ERROR
@@ -108,6 +109,22 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         env.stderr.write(f"ankplan: internal error: {type(error).__name__}: {error}\n"
                          "  re-run with --debug for the traceback, and please report it\n")
         return ExitStatus.ERROR
+
+
+# The list-valued positionals of the commands; words after an option (`plan a.yaml --project p
+# b.yaml`) land in argparse's leftovers and are appended here instead of being refused.
+_POSITIONAL_LISTS = ("files", "words", "workloads")
+
+
+def _take_late_positionals(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                           extras: list[str]) -> None:
+    target = next((name for name in _POSITIONAL_LISTS if isinstance(getattr(args, name, None),
+                                                                   list)), None)
+    unknown = [word for word in extras if word.startswith("-") or target is None]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if target is not None:
+        getattr(args, target).extend(extras)
 
 
 def _make_raising(parser: argparse.ArgumentParser) -> None:
