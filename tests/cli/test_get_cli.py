@@ -114,7 +114,7 @@ def nodes(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeNode]:
 
     for module in (get_cli, logs_cli, watch_cli):
         monkeypatch.setattr(module, "open_pool",
-                            lambda args: TransportPool(connector=connect))
+                            lambda args, **_: TransportPool(connector=connect))
     return fakes
 
 
