@@ -10,15 +10,15 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Self
-
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, Self
 
 from ankplan.cli.env import Env
 from ankplan.executors.apply import ApplyEvent, ApplyResult, Outcome
 from ankplan.model import PlanStep
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.table import Table
 
 OUTCOME_STYLE = {Outcome.DONE: "green", Outcome.STANDING_BY: "cyan", Outcome.FAILED: "red",
                  Outcome.SKIPPED: "yellow", Outcome.NOT_STARTED: "red",
@@ -55,6 +55,8 @@ class Progress:
 
     def __enter__(self) -> Self:
         if self._mode == "live":
+            from rich.live import Live  # only on a terminal: rich costs ~50 ms of start-up
+
             self._live = Live(console=self._env.err_console(), get_renderable=self._table,
                               refresh_per_second=8, transient=False)
             self._live.start()
@@ -80,6 +82,9 @@ class Progress:
                 self._env.stderr.flush()
 
     def _table(self) -> Table:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(box=None, pad_edge=False, header_style="bold")
         for column in ("WORKLOAD", "NODE", "STATE", "ELAPSED"):
             table.add_column(column)

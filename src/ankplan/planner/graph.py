@@ -1,12 +1,14 @@
 """The workloads' dependency graph: cycles, topological order, start waves and critical path.
 
-Pure: no I/O. The only module that imports networkx (lazily: checking an acyclic manifest does
-not need it, which keeps `ankplan validate` quick). Edges run from a dependency to its dependent
-(start order); dependencies on names that are not workloads are left out of the graph.
+Pure: no I/O. The only module that imports networkx, lazily, for `dependency_graph` and what
+builds on it; acyclicity, topological order and closures are plain Python, so `validate` and
+`plan` never pay for importing networkx. Edges run from a dependency to its dependent (start
+order); dependencies on names that are not workloads are left out of the graph.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -61,23 +63,19 @@ def find_cycle(workloads: Sequence[Workload]) -> tuple[str, ...] | None:
 
 def _is_acyclic(workloads: Sequence[Workload]) -> bool:
     """Kahn's algorithm in plain Python: True when every workload can be ordered."""
-    names = {workload.name for workload in workloads}
-    waiting = {workload.name: {dep.workload_name for dep in workload.dependencies
-                               if dep.workload_name in names} for workload in workloads}
-    dependents: dict[str, list[str]] = {name: [] for name in names}
-    for name, dependencies in waiting.items():
-        for dependency in dependencies:
-            dependents[dependency].append(name)
-    ready = [name for name, dependencies in waiting.items() if not dependencies]
+    depends = _dependencies(workloads)
+    dependents = _dependents(depends)
+    waiting = {name: len(dependencies) for name, dependencies in depends.items()}
+    ready = [name for name, count in waiting.items() if count == 0]
     done = 0
     while ready:
         name = ready.pop()
         done += 1
         for dependent in dependents[name]:
-            waiting[dependent].discard(name)
-            if not waiting[dependent]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
                 ready.append(dependent)
-    return done == len(names)
+    return done == len(depends)
 
 
 def _shortest_cycle(graph: nx.DiGraph, start: str, component: set[str]) -> tuple[str, ...]:
@@ -98,16 +96,49 @@ def _shortest_cycle(graph: nx.DiGraph, start: str, component: set[str]) -> tuple
     raise AssertionError("component has no cycle")  # pragma: no cover - callers check
 
 
+def _dependencies(workloads: Sequence[Workload]) -> dict[str, set[str]]:
+    """Workload name -> the names it depends on that are workloads (the graph's in-edges)."""
+    names = {workload.name for workload in workloads}
+    depends: dict[str, set[str]] = {name: set() for name in names}
+    for workload in workloads:
+        depends[workload.name].update(dep.workload_name for dep in workload.dependencies
+                                      if dep.workload_name in names)
+    return depends
+
+
+def _dependents(depends: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The in-edges of `_dependencies` turned around: name -> the names that depend on it."""
+    dependents: dict[str, set[str]] = {name: set() for name in depends}
+    for name, dependencies in depends.items():
+        for dependency in dependencies:
+            dependents[dependency].add(name)
+    return dependents
+
+
 def topological_order(workloads: Sequence[Workload]) -> tuple[str, ...]:
     """Every workload name, dependencies first, ties broken by name.
 
-    Raises DependencyCycleError when the dependencies form a cycle.
+    The lexicographically smallest topological order (what networkx's
+    lexicographical_topological_sort gives), computed in plain Python: `plan` needs it and
+    should not pay for importing networkx. Raises DependencyCycleError on a cycle.
     """
-    graph = dependency_graph(workloads)
     cycle = find_cycle(workloads)
     if cycle is not None:
         raise DependencyCycleError(cycle)
-    return tuple(_networkx().lexicographical_topological_sort(graph))
+    depends = _dependencies(workloads)
+    dependents = _dependents(depends)
+    waiting = {name: len(dependencies) for name, dependencies in depends.items()}
+    ready = [name for name, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        for dependent in dependents[name]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                heapq.heappush(ready, dependent)
+    return tuple(order)
 
 
 def start_waves(workloads: Sequence[Workload]) -> tuple[tuple[str, ...], ...]:
@@ -137,21 +168,23 @@ def critical_path(workloads: Sequence[Workload]) -> tuple[str, ...]:
     return min(chain for chain in best.values() if len(chain) == longest)
 
 
+def _closure(start: Iterable[str], edges: dict[str, set[str]]) -> frozenset[str]:
+    """`start` plus everything reachable from it along `edges`."""
+    chosen = set(start)
+    stack = [name for name in chosen if name in edges]
+    while stack:
+        for following in edges[stack.pop()]:
+            if following not in chosen:
+                chosen.add(following)
+                stack.append(following)
+    return frozenset(chosen)
+
+
 def with_dependencies(workloads: Sequence[Workload], names: Iterable[str]) -> frozenset[str]:
     """`names` plus every workload they depend on, transitively."""
-    graph = dependency_graph(workloads)
-    chosen = set(names)
-    for name in list(chosen):
-        if name in graph:
-            chosen |= _networkx().ancestors(graph, name)
-    return frozenset(chosen)
+    return _closure(names, _dependencies(workloads))
 
 
 def with_dependents(workloads: Sequence[Workload], names: Iterable[str]) -> frozenset[str]:
     """`names` plus every workload that depends on them, transitively."""
-    graph = dependency_graph(workloads)
-    chosen = set(names)
-    for name in list(chosen):
-        if name in graph:
-            chosen |= _networkx().descendants(graph, name)
-    return frozenset(chosen)
+    return _closure(names, _dependents(_dependencies(workloads)))

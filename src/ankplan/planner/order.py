@@ -61,7 +61,8 @@ def _ranks(names: Iterable[str], depends: Dependencies) -> dict[str, int]:
         order = list(graph.topological_order(workloads))
     except AnkplanError:
         order = members
-    order += [name for name in members if name not in order]
+    ordered = set(order)
+    order += [name for name in members if name not in ordered]
     return {name: index for index, name in enumerate(order)}
 
 
@@ -85,11 +86,21 @@ def _ids_by_workload(numbered: Sequence[tuple[int, Action]]) -> dict[str, list[i
     return ids
 
 
-def _removal_waits(action: Action, depends: Dependencies,
+def _dependents(depends: Dependencies) -> dict[str, list[str]]:
+    """Workload name -> the names that depend on it, in `depends` order (inverted once, so
+    ordering stays linear in the number of edges)."""
+    dependents: dict[str, list[str]] = {}
+    for name, deps in depends.items():
+        for dependency in dict.fromkeys(deps):
+            dependents.setdefault(dependency, []).append(name)
+    return dependents
+
+
+def _removal_waits(action: Action, dependents: Mapping[str, list[str]],
                    removal_ids: Mapping[str, list[int]]) -> tuple[int, ...]:
     """A dependency is removed after every dependent being removed (dependents first)."""
-    dependents = [name for name, deps in depends.items() if action.workload_name in deps]
-    return tuple(sorted(i for name in dependents for i in removal_ids.get(name, ())))
+    names = dependents.get(action.workload_name, ())
+    return tuple(sorted(i for name in names for i in removal_ids.get(name, ())))
 
 
 def _forward_waits(action: Action, depends: Dependencies, removal_ids: Mapping[str, list[int]],
@@ -119,10 +130,11 @@ def order_steps(manifest: Manifest, live: LiveState, project: str,
     numbered = list(enumerate(removals + forward, start=1))
     removal_ids = _ids_by_workload(numbered[: len(removals)])
     forward_ids = _ids_by_workload(numbered[len(removals):])
+    dependents = _dependents(depends)
     steps = []
     for step_id, action in numbered:
         if action.kind is ActionKind.REMOVE:
-            waits = _removal_waits(action, depends, removal_ids)
+            waits = _removal_waits(action, dependents, removal_ids)
         else:
             waits = _forward_waits(action, depends, removal_ids, forward_ids)
         steps.append(PlanStep(id=step_id, action=action, depends_on=waits))

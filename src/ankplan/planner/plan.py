@@ -18,7 +18,6 @@ from ankplan.model import (
     KubeConfig,
     LiveState,
     Manifest,
-    NodeObservation,
     ObservedContainer,
     Plan,
     PodmanConfig,
@@ -36,6 +35,7 @@ from ankplan.planner.hashing import (
     parse_spec_label,
     spec_matches,
 )
+from ankplan.planner.liveindex import LiveIndex, NodeLookup, index_live
 from ankplan.planner.order import order_steps
 
 # Podman states of a container that exists but was never started: `plan` starts it.
@@ -53,6 +53,7 @@ class _Context:
     placed: dict[str, str]  # workload name -> node name, for workloads ankplan can apply
     blocked: frozenset[str]  # workloads with an error: their containers are left as they are
     prune: bool
+    index: LiveIndex
 
 
 def container_name(workload: Workload) -> str:
@@ -93,31 +94,31 @@ def _node_errors(live: LiveState) -> list[str]:
     return errors
 
 
-def _placement(workload: Workload, inventory: Inventory, live: LiveState) -> tuple[str, str]:
+def _placement(workload: Workload, nodes: NodeLookup) -> tuple[str, str]:
     """(node name, "") when the workload can be applied there, else ("", error or "")."""
-    node = inventory.node_for_agent(workload.agent)
+    node = nodes.node_for_agent(workload.agent)
     if node is None:
         return "", (f"workload {workload.name}: agent {workload.agent!r} is not in the "
-                    f"inventory ({inventory.source})")
+                    f"inventory ({nodes.inventory.source})")
     problem = _runtime_error(workload)
     if problem is not None:
         return "", problem
-    observation = live.node(node.name)
+    observation = nodes.observation(node.name)
     if observation is None:
         return "", f"workload {workload.name}: node {node.name} was not observed"
     # An unreachable node's error is reported once for the node, not per workload.
     return (node.name, "") if observation.reachable else ("", "")
 
 
-def _place(manifest: Manifest, inventory: Inventory, live: LiveState,
-           selected: frozenset[str], errors: list[str]) -> tuple[dict[str, str], frozenset[str]]:
+def _place(manifest: Manifest, nodes: NodeLookup, selected: frozenset[str],
+           errors: list[str]) -> tuple[dict[str, str], frozenset[str]]:
     """The node of every applicable selected workload, and the selected workloads blocked."""
     placed: dict[str, str] = {}
     blocked: set[str] = set()
     for workload in manifest.workloads:
         if workload.name not in selected or not workload.agent:
             continue
-        node_name, problem = _placement(workload, inventory, live)
+        node_name, problem = _placement(workload, nodes)
         if node_name:
             placed[workload.name] = node_name
         else:
@@ -157,21 +158,21 @@ def _action(kind: ActionKind, reason: Reason, node_name: str, workload_name: str
                   container_id=container.id if container else "")
 
 
-def _conflict(workload: Workload, observation: NodeObservation, project: str) -> str | None:
+def _conflict(workload: Workload, node_name: str, index: LiveIndex,
+              project: str) -> str | None:
     """An error when the workload's container name is held by a container not its own."""
     name = container_name(workload)
-    for container in observation.containers:
-        if container.name != name:
-            continue
-        if container.project == project and container.workload_name == workload.name:
-            return None
-        owner = ("a container ankplan does not own" if not container.owned else
-                 f"a container of ankplan project {container.project!r}"
-                 if container.project != project else
-                 f"the container of workload {container.workload_name!r}")
-        return (f"name conflict: {observation.node_name}/{name} is held by {owner} "
-                f"(id {container.id[:12]}); ankplan leaves it alone")
-    return None
+    container = index.by_name.get((node_name, name))
+    if container is None:
+        return None
+    if container.project == project and container.workload_name == workload.name:
+        return None
+    owner = ("a container ankplan does not own" if not container.owned else
+             f"a container of ankplan project {container.project!r}"
+             if container.project != project else
+             f"the container of workload {container.workload_name!r}")
+    return (f"name conflict: {node_name}/{name} is held by {owner} "
+            f"(id {container.id[:12]}); ankplan leaves it alone")
 
 
 def _keeper_key(workload: Workload, container: ObservedContainer) -> tuple[bool, bool, float, str]:
@@ -219,8 +220,8 @@ def _keeper_action(workload: Workload, container: ObservedContainer, node_name: 
 
 
 def _moved_from(context: _Context, workload: Workload, node_name: str) -> tuple[str, ...]:
-    return tuple(sorted({c.node_name for c in owned_containers(context.live, context.project)
-                         if c.workload_name == workload.name and c.node_name != node_name}))
+    """The other reachable nodes holding a container of the workload for this project."""
+    return tuple(sorted(context.index.owned_nodes.get(workload.name, set()) - {node_name}))
 
 
 def _duplicate_removal(extra: ObservedContainer, keeper: ObservedContainer,
@@ -234,15 +235,15 @@ def _duplicate_removal(extra: ObservedContainer, keeper: ObservedContainer,
 def _plan_workload(context: _Context, workload: Workload, errors: list[str]) -> list[Action]:
     """The actions for one placed workload on its node."""
     node_name = context.placed[workload.name]
-    observation = context.live.node(node_name)
-    if observation is None:
+    if node_name not in context.index.nodes:
         return []
-    conflict = _conflict(workload, observation, context.project)
+    conflict = _conflict(workload, node_name, context.index, context.project)
     if conflict:
         errors.append(conflict)
         return []
-    owned = sorted((c for c in observation.containers if c.project == context.project
-                    and c.workload_name == workload.name), key=lambda c: _keeper_key(workload, c))
+    owned = list(context.index.owned.get((node_name, workload.name), ()))
+    if len(owned) > 1:  # the key hashes the spec: skip it for the usual single container
+        owned.sort(key=lambda c: _keeper_key(workload, c))
     if not owned:
         moved_from = _moved_from(context, workload, node_name)
         reason = Reason.MOVED_NODE if moved_from else Reason.NOT_FOUND
@@ -269,7 +270,7 @@ def _leftover_action(context: _Context, container: ObservedContainer) -> Action 
     if node_name:
         return _action(ActionKind.REMOVE, Reason.MOVED_NODE, container.node_name, workload_name,
                        container=container, details=(f"moved to {node_name}",))
-    workload = context.manifest.workload(workload_name)
+    workload = context.index.workloads.get(workload_name)
     if workload is not None and not workload.agent:
         return _action(ActionKind.REMOVE, Reason.NOT_IN_MANIFEST, container.node_name,
                        workload_name, container=container,
@@ -307,12 +308,15 @@ def _note_running_dependents(manifest: Manifest, actions: list[Action]) -> list[
     restart policies (run by watch) deal with a lost connection.
     """
     unchanged = {a.workload_name for a in actions if a.kind is ActionKind.NOOP}
+    running_dependents: dict[str, set[str]] = {}
+    for workload in manifest.workloads:
+        for dependency in workload.dependencies:
+            if dependency.condition is AddCondition.RUNNING:
+                running_dependents.setdefault(dependency.workload_name, set()).add(workload.name)
     noted: list[Action] = []
     for action in actions:
         if action.kind is ActionKind.REPLACE:
-            dependents = sorted(w.name for w in manifest.workloads if w.name in unchanged and any(
-                d.workload_name == action.workload_name and d.condition is AddCondition.RUNNING
-                for d in w.dependencies))
+            dependents = sorted(running_dependents.get(action.workload_name, set()) & unchanged)
             notes = tuple(f"{name} depends on it (ADD_COND_RUNNING) and keeps running"
                           for name in dependents)
             action = replace(action, details=action.details + notes)
@@ -336,9 +340,10 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
     """
     errors = _node_errors(live)
     selected = _select(manifest, live, project, targets, errors)
-    placed, blocked = _place(manifest, inventory, live, selected, errors)
+    index = index_live(manifest, live, project)
+    placed, blocked = _place(manifest, NodeLookup(inventory, index), selected, errors)
     context = _Context(manifest=manifest, live=live, project=project, selected=selected,
-                       placed=placed, blocked=blocked, prune=prune)
+                       placed=placed, blocked=blocked, prune=prune, index=index)
     actions: list[Action] = []
     for workload in manifest.workloads:
         if workload.name in placed:

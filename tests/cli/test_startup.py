@@ -1,0 +1,63 @@
+"""Start-up cost of the commands people run most: what `plan` and `apply` import.
+
+`plan` must not import networkx (its order is computed in plain Python) and neither command
+imports rich unless it draws the live table on a terminal: together about 0.15 s of imports
+per run, which the no-change `plan` benchmark (benchmarks/bench_apply.py) would otherwise pay.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+
+from ankplan.cli.apply_view import Progress
+from ankplan.cli.env import Env
+from ankplan.executors.apply_state import ApplyEvent
+from ankplan.model import Action, ActionKind, PlanStep, Reason
+
+
+def imported_after(module: str) -> set[str]:
+    """Top-level package names imported by `import module` in a fresh interpreter."""
+    code = (f"import sys, {module}; "
+            "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    return set(done.stdout.split())
+
+
+def test_plan_and_apply_commands_import_neither_networkx_nor_rich() -> None:
+    for module in ("ankplan.cli.plan", "ankplan.cli.apply"):
+        loaded = imported_after(module)
+        assert "ankplan" in loaded
+        assert "networkx" not in loaded, module
+        assert "rich" not in loaded, module
+
+
+def test_plan_with_targets_needs_no_networkx_either() -> None:
+    code = ("import sys; from ankplan.model import *; from ankplan.planner import graph; "
+            "w = [Workload(name=n, agent='a', runtime='podman', runtime_config_text='', "
+            "runtime_config=None, dependencies=tuple(Dependency(workload_name=d, "
+            "condition=AddCondition.RUNNING) for d in deps)) for n, deps in "
+            "(('a', ()), ('b', ('a',)), ('c', ('b',)))]; "
+            "print(graph.topological_order(w), sorted(graph.with_dependencies(w, ['c'])), "
+            "sorted(graph.with_dependents(w, ['a'])), 'networkx' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split("\n")[0] == (
+        "('a', 'b', 'c') ['a', 'b', 'c'] ['a', 'b', 'c'] False")
+
+
+def test_live_progress_table_still_draws_on_a_terminal() -> None:
+    stderr = io.StringIO()
+    env = Env(stdout=io.StringIO(), stderr=stderr, stdin=io.StringIO(""), environ={},
+              stdout_isatty=False, stderr_isatty=True, stdin_isatty=False)
+    step = PlanStep(id=1, action=Action(kind=ActionKind.CREATE, node_name="node1",
+                                        workload_name="web", reason=Reason.NOT_FOUND))
+    with Progress(env, "text", [step]) as progress:
+        progress(ApplyEvent(time=time.time(), node="node1", workload="web",
+                            from_state="Pending(Starting)", to_state="Running(Ok)",
+                            outcome="done", elapsed=0.4))
+    shown = stderr.getvalue()
+    assert "WORKLOAD" in shown and "Running(Ok)" in shown and "0.4s" in shown
