@@ -6,7 +6,18 @@ Pure: no I/O. Only `ankplan.cli` catches these and turns them into output and ex
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
+
+# C0 and C1 control characters: a value quoted into a message could otherwise split its line
+# or send escape sequences to the terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters written as escapes (\\n, \\x1b)."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"),
+                        text)
 
 
 class Severity(str, enum.Enum):
@@ -41,6 +52,11 @@ class Diagnostic:
     summary: str  # one line, no trailing period
     hint: str = ""  # what to do about it, one line
     location: Location | None = None
+
+    def __post_init__(self) -> None:
+        # Summaries quote values from the file; keep them one line whatever those hold.
+        object.__setattr__(self, "summary", one_line(self.summary))
+        object.__setattr__(self, "hint", one_line(self.hint))
 
     @property
     def is_error(self) -> bool:

@@ -103,6 +103,10 @@ class Builder:
     def _scalar(self, event: yaml.ScalarEvent) -> None:
         self._count(1, event.start_mark)
         value = self._resolve(event)
+        if isinstance(value, str) and "\0" in value:  # only a "\0" escape can make one
+            self._problem(event.start_mark, "nul-character", "a NUL character (\\0) is not "
+                          "allowed: no argument, path or host name can hold one",
+                          "remove the \\0 (or \\x00) escape from the quoted string")
         pointer = self._slot(event.start_mark)
         if pointer is None:
             self._take_key(value, event.start_mark)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ankplan.executors.observe import observe_nodes
+from ankplan.executors.observe import NodeObserver
 from ankplan.executors.transport import TransportPool
 from ankplan.executors.watch_act import (
     HealthTarget,
@@ -125,6 +125,9 @@ class _Tracked:
     job: Job | None = None
 
 
+OBSERVE_BUDGET = 0.5  # seconds a tick waits for the nodes' answers before going on without one
+
+
 class Watch:
     """The supervision loop; `run()` until the duration, stability, or `cancel`."""
 
@@ -153,6 +156,9 @@ class Watch:
                                             thread_name_prefix="watch-act")
         self._checks = ThreadPoolExecutor(max_workers=max(4, options.forks),
                                           thread_name_prefix="watch-health")
+        # Each node observed at its own pace: a cut-off node must not stall the others' ticks.
+        self._observer = NodeObserver(pool, inventory.nodes, forks=options.forks,
+                                      timeout=options.timeout)
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -172,6 +178,7 @@ class Watch:
                     break
                 self.sleep(max(0.0, self.options.tick - (self.clock() - tick_began)))
         finally:
+            self._observer.close()
             self._executor.shutdown(wait=True)
             self._checks.shutdown(wait=True)
         gave_up = tuple(sorted(n for n, t in self.tracked.items() if t.gave_up))
@@ -183,9 +190,8 @@ class Watch:
         """One round: observe, judge health, report changes, decide, act."""
         self.ticks += 1
         observed_at, self._observed_wall = self.clock(), self.wall()
-        live = observe_nodes(self.pool, self.inventory.nodes, forks=self.options.forks,
-                             timeout=self.options.timeout)
-        busy = self._busy(observed_at, live)
+        live, stale_nodes = self._observe()
+        busy = self._busy(observed_at, live) | self._on_nodes(stale_nodes)
         first = workload_statuses(self.manifest, self.inventory, live,
                                   project=self.options.project)
         self._check_health(first, busy, observed_at)
@@ -198,6 +204,23 @@ class Watch:
         self.on_tick(self.views())
 
     # --- observe -------------------------------------------------------------------------------
+
+    def _observe(self) -> tuple[LiveState, set[str]]:
+        """Every node's latest observation, and the nodes whose observation is older than this
+        tick (still busy answering): nothing is decided for their workloads this tick. A node
+        that has not answered for a while shows as unreachable instead (that is reported)."""
+        asked = time.monotonic()
+        live, began = self._observer.observe(budget=max(OBSERVE_BUDGET, self.options.tick))
+        return live, {name for name, at in began.items()
+                      if at < asked and (seen := live.node(name)) is not None and seen.reachable}
+
+    def _on_nodes(self, node_names: set[str]) -> set[str]:
+        """The workloads that run on these nodes."""
+        if not node_names:
+            return set()
+        return {w.name for w in self.manifest.workloads
+                if (node := self.inventory.node_for_agent(w.agent)) is not None
+                and node.name in node_names}
 
     def _busy(self, observed_at: float, live: LiveState) -> set[str]:
         """Workloads whose action is running, or ended after this observation began (unless

@@ -20,7 +20,7 @@ class _Flaky:
         self.failures = failures
         self.calls = 0
 
-    def __call__(self, node: Node, *, accept_new_host_keys: bool) -> "_Alive":
+    def __call__(self, node: Node, *, accept_new_host_keys: bool) -> _Alive:
         self.calls += 1
         if self.calls <= self.failures:
             raise ConnectError(node.name, "connection refused", "is sshd running there?")

@@ -7,10 +7,11 @@ the user unless --debug is given.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 from ankplan import __version__
 from ankplan.cli.env import Env, ExitStatus
@@ -74,7 +75,8 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     try:
         parser = build_parser(argv)
         _make_raising(parser)
-        args, extras = parser.parse_known_args(argv)
+        with contextlib.redirect_stdout(env.stdout):  # --help and --version print to stdout
+            args, extras = parser.parse_known_args(argv)
         _take_late_positionals(parser, args, extras)
         if not getattr(args, "func", None):
             parser.print_help(env.stderr)
@@ -129,8 +131,8 @@ def _take_late_positionals(parser: argparse.ArgumentParser, args: argparse.Names
 
 def _make_raising(parser: argparse.ArgumentParser) -> None:
     parser.__class__ = _Parser
-    for action in parser._actions:  # noqa: SLF001 - argparse has no public walk
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
                 _make_raising(sub)
 

@@ -36,7 +36,7 @@ from ankplan.executors.apply_state import (
     StepResult,
 )
 from ankplan.executors.apply_wait import Gate, dependency_gate, involved_nodes
-from ankplan.executors.observe import observe_nodes
+from ankplan.executors.observe import NodeObserver
 from ankplan.executors.transport import CommandResult, TransportPool
 from ankplan.model import (
     LABEL_PROJECT,
@@ -55,6 +55,7 @@ __all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult",
            "podman_error"]
 
 DEFAULT_OPTIONS = ApplyOptions()
+OBSERVE_BUDGET = 1.0  # seconds an observation waits for slow nodes before showing the others
 
 
 class _Run:
@@ -98,9 +99,10 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
     board = Board(plan.changes(), on_event)
     node_names = involved_nodes(plan, inventory, manifest)
     nodes = [node for name in node_names if (node := inventory.node(name)) is not None]
-    observer = Observer(lambda: observe_nodes(pool, nodes, forks=max(1, options.parallelism),
-                                              timeout=options.timeout),
-                        node_names, interval=options.poll_interval, board=board)
+    watcher = NodeObserver(pool, nodes, forks=max(1, options.parallelism),
+                           timeout=options.timeout)
+    observer = Observer(lambda: watcher.observe(OBSERVE_BUDGET), node_names,
+                        interval=options.poll_interval, board=board)
     run = _Run(plan, pool, inventory, manifest, options, board, observer, cancel)
     progresses = board.all()
     try:
@@ -111,6 +113,7 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
                     future.result()
     finally:
         observer.stop()
+        watcher.close()
     results = tuple(_result(p) for p in progresses)
     cancelled = any(r.outcome is Outcome.CANCELLED for r in results)
     return ApplyResult(results=results, elapsed=time.monotonic() - began, cancelled=cancelled,
@@ -342,7 +345,7 @@ def _observed(run: _Run, node_name: str, container_id: str,
               after: float) -> tuple[ExecutionState | None, str]:
     """The container's state in an observation begun after `after`, else (None, "")."""
     snapshot = run.observer.snapshot
-    if snapshot is None or snapshot.taken_at < after:
+    if snapshot is None or snapshot.began(node_name) < after:
         return None, ""
     observation = snapshot.live.node(node_name)
     if observation is None or not observation.reachable:

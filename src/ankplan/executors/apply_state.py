@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -224,13 +224,22 @@ class Snapshot:
     live: LiveState
     seq: int  # 1, 2, ...: increases with every observation
     taken_at: float  # time.monotonic() when the observation began
+    # node name -> when that node's observation began (nodes are observed at their own pace)
+    node_taken_at: Mapping[str, float] = field(default_factory=dict)
+
+    def began(self, node_name: str) -> float:
+        """When the observation of `node_name` in this snapshot began (time.monotonic())."""
+        return self.node_taken_at.get(node_name, self.taken_at)
 
 
 class Observer:
-    """Re-observes the involved nodes every `interval` seconds while anyone demands it."""
+    """Re-observes the involved nodes every `interval` seconds while anyone demands it.
 
-    def __init__(self, observe: Callable[[], LiveState], node_names: Sequence[str], *,
-                 interval: float, board: Board) -> None:
+    `observe` returns the nodes' observations and when each began (see NodeObserver).
+    """
+
+    def __init__(self, observe: Callable[[], tuple[LiveState, Mapping[str, float]]],
+                 node_names: Sequence[str], *, interval: float, board: Board) -> None:
         self._observe = observe
         self._node_names = tuple(node_names)
         self._interval = interval
@@ -280,19 +289,20 @@ class Observer:
                 return
             self._kick.clear()
             began = time.monotonic()
-            live = self._observe_safely()
+            live, node_began = self._observe_safely()
             with self._board.changed:
                 seq = self.snapshot.seq + 1 if self.snapshot else 1
-                self.snapshot = Snapshot(live=live, seq=seq, taken_at=began)
+                self.snapshot = Snapshot(live=live, seq=seq, taken_at=began,
+                                         node_taken_at=node_began)
                 self.observations += 1
                 self._board.changed.notify_all()
             self._kick.wait(max(0.0, self._interval - (time.monotonic() - began)))
 
-    def _observe_safely(self) -> LiveState:
+    def _observe_safely(self) -> tuple[LiveState, Mapping[str, float]]:
         """One observation; an unexpected error marks every node unobservable for this tick."""
         try:
             return self._observe()
         except Exception as error:  # noqa: BLE001 - a tick must not kill the run
             reason = getattr(error, "summary", None) or f"{type(error).__name__}: {error}"
             return LiveState(nodes=tuple(NodeObservation(node_name=name, error=reason)
-                                         for name in sorted(self._node_names)))
+                                         for name in sorted(self._node_names))), {}

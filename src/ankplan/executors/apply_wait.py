@@ -72,9 +72,12 @@ def _judge(board: Board, snapshot: Snapshot | None, manifest: Manifest, inventor
         return _Judged(name=name, in_progress=True, status=ConditionStatus(
             verdict=Verdict.WAITING, reason=f"waiting for {name}: observing the nodes"))
     defined = manifest.workload(name)
-    container, ps_failed = _find(snapshot, inventory, project, defined, name,
-                                 step.container_id if step else "")
-    state = execution_state(container, ps_failed=ps_failed)
+    container, unobserved = _find(snapshot, inventory, project, defined, name,
+                                  step.container_id if step else "")
+    if unobserved:  # its node's `podman ps` failed: say which node and why, keep waiting
+        return _Judged(name=name, status=ConditionStatus(
+            verdict=Verdict.WAITING, reason=f"waiting for {name}: {unobserved}"))
+    state = execution_state(container)
     healthy = _HEALTH.get(container.health) if container else None
     return _Judged(name=name, status=condition_status(
         dependency.condition, state, dependency_workload=defined, healthy=healthy,
@@ -104,8 +107,9 @@ def _judge_step(name: str, step: StepProgress) -> _Judged:
 
 
 def _find(snapshot: Snapshot, inventory: Inventory, project: str, defined: Workload | None,
-          name: str, container_id: str) -> tuple[ObservedContainer | None, bool]:
-    """The container that stands for workload `name`, and whether its node's ps failed.
+          name: str, container_id: str) -> tuple[ObservedContainer | None, str]:
+    """The container that stands for workload `name`; when there is none and a node where it
+    may be could not be observed, why ("node X cannot be observed: <reason>"), else "".
 
     A workload of the manifest is looked for on its agent's node only; one outside the
     manifest on every observed node. A container this run started is found by its id.
@@ -115,9 +119,12 @@ def _find(snapshot: Snapshot, inventory: Inventory, project: str, defined: Workl
     candidates = [c for o in observations if o.reachable for c in o.containers
                   if _stands_for(c, project, name, container_id)]
     if not candidates:
-        return None, any(not o.reachable for o in observations) or not observations
+        failed = [o for o in observations if not o.reachable]
+        if failed:
+            return None, f"node {failed[0].node_name} cannot be observed: {failed[0].error}"
+        return None, "" if observations else f"node {node.name if node else '?'} is not observed"
     best = min(candidates, key=lambda c: (_STATE_RANK.get(c.state, 2), -c.started_at, c.id))
-    return best, False
+    return best, ""
 
 
 def _stands_for(container: ObservedContainer, project: str, name: str,

@@ -2,7 +2,10 @@
 
 Does I/O. The lock is a `flock` held by a long-running shell on the node's own connection; the
 shell waits on its stdin, so when ankplan exits, is killed, or loses the connection, the shell
-sees end of input, exits, and the kernel drops the lock. The lock guards one Podman: its file
+sees end of input, exits, and the kernel drops the lock. ankplan also sends a heartbeat line
+every few seconds, and the shell gives the lock up when none came for HEARTBEAT_TIMEOUT: a run
+that vanished behind a network cut never tells the node's sshd, whose session would otherwise
+hold the lock for hours. The lock guards one Podman: its file
 name is keyed on what selects that Podman's storage on the node (user, CONTAINERS_CONF,
 CONTAINERS_STORAGE_CONF, the podman command with its global options), so nodes that share a
 filesystem (the test bed) never share a lock. `podman info` would name the run root too, but
@@ -38,12 +41,19 @@ LOCK_PATH_SCRIPT = (
 )
 RETRY_INTERVAL = 0.5  # seconds between attempts while --lock-timeout allows waiting
 ANSWER_TIMEOUT = 30.0  # seconds for the node's shell to say LOCKED or BUSY
+HEARTBEAT_INTERVAL = 5.0  # seconds between the heartbeat lines ankplan sends to each lock
+HEARTBEAT_TIMEOUT = 30  # seconds without a heartbeat after which the node gives the lock up
 
-# $1 = lock file, $2 = holder description. Prints LOCKED and then holds the lock until stdin
-# closes, or prints BUSY and the current holder. fd 9 stays open in `cat`, which keeps the lock.
+# $1 = lock file, $2 = holder description, $3 = heartbeat timeout. Prints LOCKED and then holds
+# the lock (fd 9, kept open by this shell) while a line arrives every $3 seconds and stdin stays
+# open, or prints BUSY and the current holder. Where `timeout` is missing or too old to take
+# `timeout N cmd`, it holds the lock until stdin closes.
 LOCK_SCRIPT = (
     'exec 9>>"$1" || exit 3; '
-    'if flock -n 9; then printf "%s\\n" "$2" > "$1.holder"; echo LOCKED; cat >/dev/null; '
+    'if flock -n 9; then printf "%s\\n" "$2" > "$1.holder"; echo LOCKED; '
+    'if timeout 5 true 2>/dev/null; then '
+    "while timeout \"$3\" sh -c 'IFS= read -r line'; do :; done; "
+    'else cat >/dev/null; fi; '
     'else echo BUSY; cat "$1.holder" 2>/dev/null; fi'
 )
 
@@ -77,15 +87,30 @@ def this_process(argv: Sequence[str]) -> Holder:
 def lock_argv(node: Node, lock_file: str, holder: Holder) -> tuple[str, ...]:
     """The shell command that takes the lock; runs with the node's podman prefix (e.g. sudo)."""
     prefix = tuple(node.podman[:-1])  # ("sudo", "podman") -> ("sudo",): same rights as podman
-    return (*prefix, "sh", "-c", LOCK_SCRIPT, "sh", lock_file, str(holder))
+    return (*prefix, "sh", "-c", LOCK_SCRIPT, "sh", lock_file, str(holder),
+            str(HEARTBEAT_TIMEOUT))
 
 
 @dataclass
 class NodeLocks:
-    """Locks held on several nodes; `release()` (or leaving the `with` block) frees them all."""
+    """Locks held on several nodes; `release()` (or leaving the `with` block) frees them all.
+
+    While held, a background thread sends each lock's shell a heartbeat line.
+    """
 
     handles: dict[str, StreamHandle] = field(default_factory=dict)  # node name -> held lock
     _released: bool = False
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._beat, name="apply-lock-heartbeat", daemon=True).start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_INTERVAL):
+            for handle in list(self.handles.values()):
+                # A lock whose connection died is gone already: nothing to keep alive.
+                with contextlib.suppress(Exception):
+                    handle.write("\n")
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -97,6 +122,7 @@ class NodeLocks:
         if self._released:
             return
         self._released = True
+        self._stop.set()
         for node_name in sorted(self.handles, reverse=True):
             # A dead connection has released its lock already: errors closing it do not matter.
             with contextlib.suppress(Exception):
@@ -161,7 +187,8 @@ def _acquire(pool: TransportPool, node: Node, lock_file: str, holder: Holder,
                 f"node {node.name}: another apply holds the lock{waited}: {other}",
                 detail=f"lock file: {lock_file}",
                 hint="wait for it to finish, or pass --lock-timeout SECONDS to wait; the lock "
-                     "frees itself when that run ends or loses its connection")
+                     "frees itself when that run ends, or once the node has not heard from it "
+                     f"for {HEARTBEAT_TIMEOUT} s")
         time.sleep(min(RETRY_INTERVAL, max(0.0, deadline - time.monotonic())))
 
 

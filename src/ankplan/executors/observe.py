@@ -11,7 +11,8 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
@@ -39,6 +40,53 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30) -> Nod
     except AnkplanError as error:
         return NodeObservation(node_name=node.name, error=error_reason(node, error),
                                hint=error.hint)
+
+
+class NodeObserver:
+    """Observes nodes again and again, each at its own pace, so that one slow or cut-off node
+    never holds up what the others show.
+
+    At most one `podman ps` per node is in flight (in background threads). `observe` starts one
+    on every idle node and waits up to `budget` seconds: a node still busy keeps its previous
+    observation for up to `patience` seconds, then shows as not answering. Close it when done.
+    """
+
+    def __init__(self, pool: TransportPool, nodes: Sequence[Node], *, forks: int = 10,
+                 timeout: float = 30, patience: float = 3.0) -> None:
+        self._pool, self._timeout, self._patience = pool, timeout, patience
+        self._nodes = list({node.name: node for node in nodes}.values())
+        self._executor = ThreadPoolExecutor(max_workers=max(1, min(forks, len(self._nodes))),
+                                            thread_name_prefix="ankplan-observe")
+        self._inflight: dict[str, tuple[Future[NodeObservation], float]] = {}
+        self._last: dict[str, tuple[NodeObservation, float]] = {}
+
+    def observe(self, budget: float) -> tuple[LiveState, dict[str, float]]:
+        """Every node's latest observation, and when (time.monotonic()) each one began."""
+        for node in self._nodes:
+            if node.name not in self._inflight:
+                began = time.monotonic()  # before submitting: the ps may run at once
+                future = self._executor.submit(observe_node, self._pool, node,
+                                               timeout=self._timeout)
+                self._inflight[node.name] = (future, began)
+        futures.wait([future for future, _ in self._inflight.values()], timeout=budget)
+        now = time.monotonic()
+        for node in self._nodes:
+            future, began = self._inflight[node.name]
+            if future.done():
+                del self._inflight[node.name]
+                self._last[node.name] = (future.result(), began)
+            elif node.name not in self._last or now - began > self._patience:
+                self._last[node.name] = (NodeObservation(
+                    node_name=node.name, error=f"no answer for {now - began:.0f} s "
+                    "(podman ps still running)", hint="is the node up and reachable?"), began)
+        observations = sorted((self._last[n.name][0] for n in self._nodes),
+                              key=lambda o: o.node_name)
+        return LiveState(nodes=tuple(observations)), {n.name: self._last[n.name][1]
+                                                      for n in self._nodes}
+
+    def close(self) -> None:
+        """Stop observing; a `podman ps` still running ends with its connection or timeout."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def error_reason(node: Node, error: AnkplanError) -> str:
