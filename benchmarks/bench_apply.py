@@ -1,15 +1,20 @@
+#!/usr/bin/env python3
 """Benchmark: apply of the police example from empty on the local Podman, against its peers.
 
-Measured side by side in one run, same machine, same image, same host network:
-  ankplan apply --yes             (whole process, until every workload is Running)
+Measured side by side in one run, same machine, same image, same host network, whole process
+(start-up included) until every workload is Running:
+  ankplan apply --yes             (waits for Running itself)
   podman-compose up -d            (benchmarks/police/compose.yaml, depends_on conditions)
+  ansible-playbook                (benchmarks/police/playbook.yaml, containers.podman; taken from
+                                   benchmarks/.venv-ansible when present, else from PATH)
   a sequential shell script       (podman run -d, one after the other, in dependency order)
-  ansible-playbook                (containers.podman collection; only when installed)
-  critical-path lower bound       (one plain `podman run -d` per workload on the longest chain)
-and the no-change re-runs: `ankplan plan` vs `podman-compose up -d` vs `ansible-playbook --check`.
-Prints medians and ratios. Does I/O: runs podman, ankplan, podman-compose on this machine.
-
-Usage: python3 benchmarks/bench_apply.py [--runs N] [--markdown]
+  critical-path lower bound       (one plain `podman run -d` per workload of the longest chain)
+and the no-change re-runs: `ankplan plan`, `ankplan apply --yes`, `podman-compose up -d`,
+`ansible-playbook` and `ansible-playbook --check`. Prints medians and ratios.
+Does I/O: runs podman, ankplan, podman-compose and ansible on this machine. The local Podman is
+shared, so every contender gets its own container names (bp-*, benchcompose_*, ans-*, sh-*,
+cp-*) and ports 17447-17452 instead of the example's 7447-7452; only those are removed.
+usage: bench_apply.py [--runs N]
 """
 
 from __future__ import annotations
@@ -17,42 +22,67 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "police" / "manifest.yaml"
 COMPOSE = ROOT / "benchmarks" / "police" / "compose.yaml"
 PLAYBOOK = ROOT / "benchmarks" / "police" / "playbook.yaml"
+ANSIBLE_VENV = ROOT / "benchmarks" / ".venv-ansible"
 IMAGE = "localhost/ankplan-demo:latest"
 PROJECT = "benchpolice"
+COMPOSE_PROJECT = "benchcompose"
 WORKLOADS = ("zenoh-router", "carla-spawner", "kuksa-bridge", "camera-bridge",
              "camera-websocket", "police-websocket")
-# (name, command args, ports it needs) in dependency order; mirrors the manifest.
-SHELL_ORDER = (
-    ("zenoh-router", ["stub", "serve", "7447"]),
-    ("carla-spawner", ["stub", "client", "--port", "7448", "--needs", "127.0.0.1:7447"]),
-    ("kuksa-bridge", ["stub", "client", "--port", "7449", "--needs", "127.0.0.1:7447",
-                      "--needs", "127.0.0.1:7448"]),
-    ("camera-bridge", ["stub", "client", "--port", "7450", "--needs", "127.0.0.1:7447",
-                       "--needs", "127.0.0.1:7448"]),
-    ("camera-websocket", ["stub", "client", "--port", "7451", "--needs", "127.0.0.1:7450"]),
-    ("police-websocket", ["stub", "client", "--port", "7452", "--needs", "127.0.0.1:7449"]),
-)
 CRITICAL_CHAIN = ("zenoh-router", "carla-spawner", "kuksa-bridge", "police-websocket")
+PORT = re.compile(r"\b74(4[7-9]|5[0-2])\b")  # the example's ports 7447-7452
 
 
-def run(argv: list[str], *, check: bool = True, cwd: Path | None = None) -> float:
-    """Run argv, return its wall time in seconds."""
+def shift_ports(text: str) -> str:
+    """The example's ports 7447-7452 moved to 17447-17452 (clear of other users of Podman)."""
+    return PORT.sub(lambda m: "174" + m.group(1), text)
+
+
+def bench_manifest(folder: Path) -> Path:
+    """The police manifest with workloads renamed bp-* and ports shifted; its path."""
+    document = yaml.safe_load(MANIFEST.read_text())
+    renamed = {}
+    for name, workload in document["workloads"].items():
+        workload["runtimeConfig"] = shift_ports(workload["runtimeConfig"])
+        if "dependencies" in workload:
+            workload["dependencies"] = {f"bp-{dep}": cond
+                                        for dep, cond in workload["dependencies"].items()}
+        renamed[f"bp-{name}"] = workload
+    document["workloads"] = renamed
+    path = folder / "manifest.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def shifted_copy(source: Path, folder: Path) -> Path:
+    """`source` with ports shifted, written into `folder`; its path."""
+    path = folder / source.name
+    path.write_text(shift_ports(source.read_text()))
+    return path
+
+
+def run(argv: list[str], *, env: dict[str, str] | None = None) -> float:
+    """Run argv; its wall time. Exits with its output on failure (exit 2 counts as success)."""
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          check=False, env=env)
     elapsed = time.perf_counter() - start
-    if check and done.returncode not in (0, 2):
+    if done.returncode not in (0, 2):
         raise SystemExit(f"bench: {' '.join(argv)} failed ({done.returncode}):\n"
                          f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return elapsed
@@ -65,136 +95,214 @@ def running_names() -> set[str]:
     return {name for c in json.loads(out or "[]") for name in c.get("Names", [])}
 
 
-def wait_all_running(names: list[str], start: float, limit: float = 60.0) -> float:
-    """Poll until every name runs; return seconds since `start`."""
-    while time.perf_counter() - start < limit:
+def until_running(names: list[str], started: float, limit: float = 60.0) -> float:
+    """Seconds from `started` until every name runs. Polls only after the contender's process
+    has ended, so the polling never competes with it for the CPU."""
+    while time.perf_counter() - started < limit:
         if set(names) <= running_names():
-            return time.perf_counter() - start
-        time.sleep(0.02)
+            return time.perf_counter() - started
+        time.sleep(0.05)
     raise SystemExit(f"bench: not all running within {limit}s: {names}")
 
 
 def remove(names: list[str]) -> None:
-    """Force-remove these containers (not timed)."""
-    subprocess.run(["podman", "rm", "-f", "-t", "0", *names], capture_output=True, check=False)
+    """Force-remove these containers (ours by name; not timed), dependents first: podman-compose
+    links a service to its depends_on with --requires, and podman refuses to remove a
+    container that another still requires."""
+    for name in reversed(names):
+        subprocess.run(["podman", "rm", "-f", "-t", "0", "--ignore", name], capture_output=True,
+                       check=False)
 
 
 def ankplan_argv(*args: str) -> list[str]:
+    """argv of the ankplan console script (or `python -m ankplan`)."""
     exe = shutil.which("ankplan")
-    base = [exe] if exe else [sys.executable, "-m", "ankplan"]
-    return [*base, *args]
+    return [*([exe] if exe else [sys.executable, "-m", "ankplan"]), *args]
 
 
-def bench_ankplan() -> tuple[float, float]:
-    remove(list(WORKLOADS))
-    start = time.perf_counter()
-    run(ankplan_argv("apply", "--yes", "--project", PROJECT, str(MANIFEST)))
-    apply_time = wait_all_running(list(WORKLOADS), start)
-    noop = run(ankplan_argv("plan", "--detailed-exitcode", "--project", PROJECT, str(MANIFEST)))
-    remove(list(WORKLOADS))
-    return apply_time, noop
+def ansible_bin(name: str) -> str | None:
+    """An Ansible executable from benchmarks/.venv-ansible, else from PATH."""
+    local = ANSIBLE_VENV / "bin" / name
+    return str(local) if local.exists() else shutil.which(name)
 
 
-def bench_compose() -> tuple[float, float]:
-    names = [f"benchcompose_{name}_1" for name in WORKLOADS]
-    remove(names)
-    base = ["podman-compose", "-f", str(COMPOSE), "-p", "benchcompose"]
-    start = time.perf_counter()
-    run([*base, "up", "-d"])
-    up_time = wait_all_running(names, start)
-    noop = run([*base, "up", "-d"])
-    remove(names)
-    return up_time, noop
+class Contenders:
+    """Each contender's timed runs; the files they use live in one temporary folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.manifest = bench_manifest(folder)
+        self.compose = shifted_copy(COMPOSE, folder)
+        self.playbook = shifted_copy(PLAYBOOK, folder)
+        self.shell_args = {name: _command(self.manifest, name) for name in WORKLOADS}
+
+    def ankplan(self) -> dict[str, float]:
+        names = [f"bp-{name}" for name in WORKLOADS]
+        remove(names)
+        start = time.perf_counter()
+        run(ankplan_argv("apply", "--yes", "--project", PROJECT, str(self.manifest)))
+        result = {"ankplan": until_running(names, start)}
+        result["ankplan-plan-noop"] = run(ankplan_argv(
+            "plan", "--detailed-exitcode", "--project", PROJECT, str(self.manifest)))
+        result["ankplan-apply-noop"] = run(ankplan_argv(
+            "apply", "--yes", "--project", PROJECT, str(self.manifest)))
+        remove(names)
+        return result
+
+    def compose_up(self) -> dict[str, float]:
+        names = [f"{COMPOSE_PROJECT}_{name}_1" for name in WORKLOADS]
+        remove(names)
+        base = ["podman-compose", "-f", str(self.compose), "-p", COMPOSE_PROJECT]
+        start = time.perf_counter()
+        run([*base, "up", "-d"])
+        result = {"compose": until_running(names, start), "compose-noop": run([*base, "up", "-d"])}
+        remove(names)
+        return result
+
+    def ansible(self) -> dict[str, float]:
+        playbook = ansible_bin("ansible-playbook")
+        if playbook is None:
+            return {}
+        names = [f"ans-{name}" for name in WORKLOADS]
+        remove(names)
+        python = str(Path(playbook).resolve().parent / "python3")
+        base = [playbook, "-i", "localhost,", "-c", "local",
+                "-e", f"ansible_python_interpreter={python}", str(self.playbook)]
+        env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "False"}
+        start = time.perf_counter()
+        run(base, env=env)
+        result = {"ansible": until_running(names, start)}
+        result["ansible-noop"] = run(base, env=env)
+        result["ansible-check"] = run([*base, "--check"], env=env)
+        remove(names)
+        return result
+
+    def shell(self) -> dict[str, float]:
+        names = [f"sh-{name}" for name in WORKLOADS]
+        remove(names)
+        script = "set -e\n" + "".join(
+            f"podman run -d --name sh-{name} --network host {IMAGE} "
+            f"{' '.join(self.shell_args[name])} >/dev/null\n" for name in WORKLOADS)
+        start = time.perf_counter()
+        run(["sh", "-c", script])
+        result = {"shell": until_running(names, start)}
+        remove(names)
+        return result
+
+    def critical_path(self) -> dict[str, float]:
+        """One plain `podman run -d` per workload of the longest chain, back to back."""
+        names = [f"cp-{name}" for name in CRITICAL_CHAIN]
+        remove(names)
+        total = sum(run(["podman", "run", "-d", "--name", f"cp-{name}", "--network", "host",
+                         IMAGE, *self.shell_args[name]]) for name in CRITICAL_CHAIN)
+        remove(names)
+        return {"critical": total}
+
+    def all(self) -> list[Callable[[], dict[str, float]]]:
+        return [self.ankplan, self.compose_up, self.ansible, self.shell, self.critical_path]
 
 
-def bench_shell() -> float:
-    names = [f"sh-{name}" for name, _ in SHELL_ORDER]
-    remove(names)
-    script = "set -e\n" + "".join(
-        f"podman run -d --name sh-{name} --network host {IMAGE} {' '.join(args)} >/dev/null\n"
-        for name, args in SHELL_ORDER)
-    start = time.perf_counter()
-    run(["sh", "-c", script])
-    elapsed = wait_all_running(names, start)
-    remove(names)
-    return elapsed
+def _command(manifest: Path, name: str) -> list[str]:
+    """commandArgs of workload bp-<name> in the benchmark manifest."""
+    document = yaml.safe_load(manifest.read_text())
+    config = yaml.safe_load(document["workloads"][f"bp-{name}"]["runtimeConfig"])
+    return [str(arg) for arg in config["commandArgs"]]
 
 
-def bench_critical_path() -> float:
-    """One plain `podman run -d` per workload of the longest chain, back to back."""
-    args = dict(SHELL_ORDER)
-    names = [f"cp-{name}" for name in CRITICAL_CHAIN]
-    remove(names)
-    total = 0.0
-    for name in CRITICAL_CHAIN:
-        total += run(["podman", "run", "-d", "--name", f"cp-{name}", "--network", "host",
-                      IMAGE, *args[name]])
-    remove(names)
-    return total
+def first_line(argv: list[str]) -> str:
+    """The first line `argv` prints (stdout, else stderr), or "missing"."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError:
+        return "missing"
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else "?"
 
 
-def bench_ansible() -> tuple[float, float] | None:
-    if not shutil.which("ansible-playbook") or not PLAYBOOK.exists():
-        return None
-    names = [f"ans-{name}" for name in WORKLOADS]
-    remove(names)
-    base = ["ansible-playbook", "-i", "localhost,", "-c", "local", str(PLAYBOOK)]
-    start = time.perf_counter()
-    run(base)
-    up_time = wait_all_running(names, start)
-    noop = run([*base, "--check"])
-    remove(names)
-    return up_time, noop
+def versions() -> str:
+    """One line of the contenders' versions."""
+    playbook = ansible_bin("ansible-playbook")
+    ansible = first_line([playbook, "--version"]) if playbook else "ansible missing"
+    return (f"{first_line(ankplan_argv('--version'))}; {first_line(['podman', '--version'])}; "
+            f"{first_line(['podman-compose', '--version'])}; {ansible}")
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # time ankplan as installed: with .pyc
     subprocess.run([str(ROOT / "examples" / "images" / "build.sh")], check=True,
                    capture_output=True)
-    results: dict[str, list[float]] = {k: [] for k in (
-        "ankplan", "ankplan-noop", "compose", "compose-noop", "shell", "critical",
-        "ansible", "ansible-noop")}
-    for _ in range(args.runs):
-        a, a_noop = bench_ankplan()
-        c, c_noop = bench_compose()
-        results["ankplan"].append(a)
-        results["ankplan-noop"].append(a_noop)
-        results["compose"].append(c)
-        results["compose-noop"].append(c_noop)
-        results["shell"].append(bench_shell())
-        results["critical"].append(bench_critical_path())
-        ansible = bench_ansible()
-        if ansible:
-            results["ansible"].append(ansible[0])
-            results["ansible-noop"].append(ansible[1])
-    report(results, args.runs)
+    results: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="ankplan-bench-apply-") as folder:
+        contenders = Contenders(Path(folder))
+        # Warm-up, not timed: byte-compiles ankplan's modules and fills the page cache.
+        run(ankplan_argv("plan", "--project", PROJECT, str(contenders.manifest)))
+        run(["podman-compose", "version"])
+        startup = [run(ankplan_argv("--version")) for _ in range(5)]
+        for _ in range(args.runs):
+            for contender in contenders.all():
+                for key, value in contender().items():
+                    results.setdefault(key, []).append(value)
+    report(results, args.runs, statistics.median(startup))
+    return 0
 
 
-def report(results: dict[str, list[float]], runs: int) -> None:
-    m = {k: median(v) for k, v in results.items()}
-    print(f"# apply of the police example from empty, local Podman, median of {runs} runs")
-    print(f"machine: {os.uname().nodename} {os.uname().machine}, {os.cpu_count()} cpus, "
-          f"python {sys.version.split()[0]}")
+def report(results: dict[str, list[float]], runs: int, startup: float) -> None:
+    m = {key: statistics.median(values) for key, values in results.items()}
+    print(f"apply of the police example from empty, local Podman, median of {runs} runs "
+          "(whole process until all 6 Running)")
+    print(f"versions: {versions()}")
     rows = [("ankplan apply --yes", "ankplan"), ("podman-compose up -d", "compose"),
-            ("sequential podman run -d", "shell"), ("ansible-playbook", "ansible"),
-            ("critical-path lower bound", "critical")]
-    print(f"{'tool':34} {'to all Running':>15} {'ankplan / tool':>15}")
+            ("ansible-playbook (containers.podman)", "ansible"),
+            ("sequential podman run -d (shell)", "shell"),
+            ("critical-path lower bound (4 x podman run)", "critical")]
+    print(f"  {'contender':44} {'median':>8} {'min':>8} {'ankplan / it':>13}")
     for label, key in rows:
-        if results[key]:
-            print(f"{label:34} {m[key]:>14.3f}s {m['ankplan'] / m[key]:>15.2f}")
+        if key in m:
+            print(f"  {label:44} {m[key]:>7.3f}s {min(results[key]):>7.3f}s "
+                  f"{m['ankplan'] / m[key]:>12.2f}x")
+    print(f"  ankplan start-up alone (`ankplan --version`): {startup:.3f} s")
     print()
-    print(f"{'no-change run':34} {'seconds':>15} {'ankplan / tool':>15}")
-    for label, key in (("ankplan plan", "ankplan-noop"), ("podman-compose up -d", "compose-noop"),
-                       ("ansible-playbook --check", "ansible-noop")):
-        if results[key]:
-            print(f"{label:34} {m[key]:>14.3f}s {m['ankplan-noop'] / m[key]:>15.2f}")
+    print(f"  {'no-change run':44} {'median':>8} {'min':>8} {'plan / it':>13}")
+    for label, key in (("ankplan plan", "ankplan-plan-noop"),
+                       ("ankplan apply --yes", "ankplan-apply-noop"),
+                       ("podman-compose up -d", "compose-noop"),
+                       ("ansible-playbook", "ansible-noop"),
+                       ("ansible-playbook --check", "ansible-check")):
+        if key in m:
+            print(f"  {label:44} {m[key]:>7.3f}s {min(results[key]):>7.3f}s "
+                  f"{m['ankplan-plan-noop'] / m[key]:>12.2f}x")
+    print()
+    verdicts(m)
+
+
+def _verdict(what: str, ours: float, theirs: float, peer: str) -> str:
+    ahead = "ahead" if ours < theirs else "NOT ahead"
+    return (f"verdict: {what}: ankplan {ours:.3f} s vs {peer} {theirs:.3f} s -> ankplan {ahead} "
+            f"({ours / theirs:.2f}x)")
+
+
+def verdicts(m: dict[str, float]) -> None:
+    """One `verdict:` line per comparison (run_all.sh collects them), then the targets."""
+    for key, peer in (("compose", "podman-compose"), ("ansible", "Ansible"),
+                      ("shell", "a sequential shell script")):
+        if key in m:
+            print(_verdict("apply from empty", m["ankplan"], m[key], peer))
+    print(f"verdict: apply from empty is {m['ankplan'] / m['critical']:.2f}x the critical-path "
+          f"lower bound ({m['critical']:.3f} s)")
+    for key, peer in (("compose-noop", "podman-compose up -d"),
+                      ("ansible-check", "ansible-playbook --check")):
+        if key in m:
+            print(_verdict("no-change run (ankplan plan)", m["ankplan-plan-noop"], m[key], peer))
+    target = m["ankplan"] <= 0.5 * m["compose"]
+    print(f"verdict: target apply <= 1/2 of podman-compose ({0.5 * m['compose']:.3f} s): "
+          f"{m['ankplan']:.3f} s -> {'met' if target else 'NOT met'}")
+    noop = m["ankplan-plan-noop"] < min(m["compose-noop"], 0.47) / 2
+    print(f"verdict: target no-change plan well under podman-compose's no-change up (0.47 s on "
+          f"record, {m['compose-noop']:.3f} s now; taken as under half): "
+          f"{m['ankplan-plan-noop']:.3f} s -> {'met' if noop else 'NOT met'}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
