@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ankplan.cli.apply_view import Progress, json_line, render_summary_text, summary_record
 from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
-from ankplan.cli.env import Env, ExitStatus
+from ankplan.cli.env import Env, ExitStatus, signals_set
 from ankplan.cli.plan import project_name
 from ankplan.errors import AnkplanError, PlanError
 from ankplan.executors.apply import ApplyOptions, apply_plan
@@ -186,7 +185,8 @@ def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: M
     options = ApplyOptions(parallelism=args.parallelism, timeout=args.timeout,
                            stop_timeout=args.stop_timeout)
     cancel = threading.Event()
-    with _interrupts(env, cancel), Progress(env, args.output, the_plan.changes()) as progress:
+    interrupts = signals_set(cancel, env, "finishing running podman commands, starting nothing new")
+    with interrupts, Progress(env, args.output, the_plan.changes()) as progress:
         result = apply_plan(the_plan, pool=pool, inventory=inventory, manifest=manifest,
                             options=options, on_event=progress, cancel=cancel)
     if args.output == "json":
@@ -215,25 +215,3 @@ def _confirmed(env: Env, verb: str) -> bool:
     env.stderr.write("\n" + PROMPT)
     env.stderr.flush()
     return env.stdin.readline().strip() == "yes"
-
-
-@contextmanager
-def _interrupts(env: Env, cancel: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set `cancel` (start nothing new) instead of killing the run."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if not cancel.is_set():
-            env.stderr.write(f"\nankplan: {signal.Signals(signum).name} received: finishing "
-                             "running podman commands, starting nothing new\n")
-        cancel.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-

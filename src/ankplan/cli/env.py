@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
@@ -73,3 +76,26 @@ def _console(stream: IO[str], tty: bool, no_color: bool) -> Console:
 
     return Console(file=stream, force_terminal=tty, no_color=no_color or not tty,
                    highlight=False, soft_wrap=not tty, width=None if tty else 200)
+
+
+@contextmanager
+def signals_set(event: threading.Event, env: Env | None = None,
+                message: str = "") -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set `event` instead of raising (the command then
+    finishes what runs and starts nothing new); the first signal prints `message` on stderr.
+    Outside the main thread (tests) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if not event.is_set() and env is not None and message:
+            env.stderr.write(f"\nankplan: {signal.Signals(signum).name} received: {message}\n")
+        event.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

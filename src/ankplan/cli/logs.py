@@ -10,14 +10,11 @@ from __future__ import annotations
 import argparse
 import queue
 import shlex
-import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
-from ankplan.cli.env import Env, ExitStatus
+from ankplan.cli.env import Env, ExitStatus, signals_set
 from ankplan.cli.get import add_manifest_words, split_words
 from ankplan.cli.plan import project_name
 from ankplan.errors import AnkplanError
@@ -153,7 +150,7 @@ def _follow(env: Env, pool: TransportPool, targets: list[Target], prefixes: dict
     lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
     streams: list[StreamHandle] = []
     stop = threading.Event()
-    with _signals_set(stop):
+    with signals_set(stop):
         try:
             for target in targets:
                 stream = pool.get(target.node).open_stream(logs_command(target, args),
@@ -176,22 +173,6 @@ def _follow(env: Env, pool: TransportPool, targets: list[Target], prefixes: dict
             for stream in streams:
                 stream.close()
     return ExitStatus.CTRL_C if stop.is_set() else ExitStatus.SUCCESS
-
-
-@contextmanager
-def _signals_set(stop: threading.Event) -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM set `stop` (so the streams get closed) instead of
-    raising; outside the main thread nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _pump(stream: StreamHandle, name: str, lines: queue.Queue[tuple[str, str | None]]) -> None:

@@ -9,11 +9,8 @@ terminal, one line per event otherwise, NDJSON with --output json. Exit 0; 3 not
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Self
 
 from rich.console import Group
@@ -25,7 +22,7 @@ from ankplan.cli.apply_view import json_line
 from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
 
 RECONNECT_AFTER = 5.0  # seconds before watch tries again to reach a node that failed
-from ankplan.cli.env import Env, ExitStatus
+from ankplan.cli.env import Env, ExitStatus, signals_set
 from ankplan.cli.get import STATE_STYLE
 from ankplan.cli.plan import project_name
 from ankplan.executors.podman import parse_go_duration
@@ -123,7 +120,8 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     cancel = threading.Event()
     display = Display(env, args.output)
     # A node that was unreachable is tried again every few ticks, so it rejoins when it is back.
-    with open_pool(args, retry_failed_after=RECONNECT_AFTER) as pool, _interrupts(env, cancel), \
+    interrupts = signals_set(cancel, env, "ending the watch, containers are left as they are")
+    with open_pool(args, retry_failed_after=RECONNECT_AFTER) as pool, interrupts, \
             display:
         watch = Watch(manifest, inventory, pool, options, cancel=cancel, on_event=display.event,
                       on_tick=display.tick)
@@ -139,27 +137,6 @@ def exit_status(result: WatchResult, options: WatchOptions) -> ExitStatus:
     if options.until_stable and not result.stable:
         return ExitStatus.NOT_STABLE
     return ExitStatus.SUCCESS
-
-
-@contextmanager
-def _interrupts(env: Env, cancel: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM end the loop after the current tick; containers stay as they are."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if not cancel.is_set():
-            env.stderr.write(f"\nankplan: {signal.Signals(signum).name} received: ending the "
-                             "watch, containers are left as they are\n")
-        cancel.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 # --- display -----------------------------------------------------------------------------------
