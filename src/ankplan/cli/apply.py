@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ankplan.cli.apply_view import Progress, json_line, render_summary_text, summary_record
-from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
+from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool, positive_int
 from ankplan.cli.env import Env, ExitStatus, signals_set
 from ankplan.cli.plan import project_name
 from ankplan.errors import AnkplanError, PlanError
@@ -60,7 +60,7 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("apply")
     group.add_argument("-y", "--yes", action="store_true",
                        help="do not ask for confirmation (needed when stdin is no terminal)")
-    group.add_argument("--parallelism", type=_at_least_one, default=10, metavar="N",
+    group.add_argument("--parallelism", type=positive_int, default=10, metavar="N",
                        help="podman commands running at once over all nodes (default 10)")
     group.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS",
                        help="wait this long for another apply's lock (default 0: refuse)")
@@ -73,16 +73,6 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
             action.default = DEFAULT_WAIT_TIMEOUT
             action.help = ("limit for every wait (dependency condition, container start) and "
                            f"podman command (default {DEFAULT_WAIT_TIMEOUT:g})")
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def run(args: argparse.Namespace, env: Env) -> ExitStatus:

@@ -16,7 +16,8 @@ DEFAULT_FORKS = 10
 DEFAULT_COMMAND_TIMEOUT = 30.0
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -47,7 +48,7 @@ def add_node_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ssh-config", metavar="FILE", default=None,
                        help="ssh_config for HostName/User/Port/IdentityFile (default "
                             "~/.ssh/config when present; '' for none)")
-    group.add_argument("--forks", type=_positive_int, default=DEFAULT_FORKS, metavar="N",
+    group.add_argument("--forks", type=positive_int, default=DEFAULT_FORKS, metavar="N",
                        help=f"nodes handled in parallel (default {DEFAULT_FORKS})")
     group.add_argument("--accept-new-host-keys", action="store_true",
                        help="learn host keys of UNKNOWN nodes into known_hosts (a changed key "
