@@ -28,7 +28,7 @@ from bedslot import running_bed
 
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import TransportPool
-from ankplan.inventories import load_inventory
+from ankplan.inventories.load import load_inventory
 
 PROJECT = "bench-many"
 IMAGE = "localhost/ankplan-demo:latest"

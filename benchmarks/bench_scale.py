@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthetic
 
+from ankplan.cli.views.plan import render_plan_json, render_plan_text
 from ankplan.planner import graph
 from ankplan.planner.plan import plan
-from ankplan.planner.render import render_plan_json, render_plan_text
 
 
 def best_of(work: Callable[[], object], repeat: int) -> float:

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ankplan.manifest import check_manifest
+from ankplan.manifests.load import check_manifest
 
 CHAIN = 10  # workloads per dependency chain
 FAN_OUT = 5  # every 10th workload also feeds this many later ones

@@ -31,6 +31,7 @@ from bedslot import running_bed
 
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import CommandResult, TransportPool, connect
+from ankplan.executors.watch import Watch, WatchOptions
 from ankplan.model import (
     Connection,
     Inventory,
@@ -41,7 +42,6 @@ from ankplan.model import (
     Workload,
 )
 from ankplan.planner.restarts import BackoffPolicy
-from ankplan.watch import Watch, WatchOptions
 
 IMAGE = "localhost/ankplan-demo:latest"
 PROJECT = "bench-watch"

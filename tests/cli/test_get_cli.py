@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 import yaml
 
-from ankplan.cli import get as get_cli
-from ankplan.cli import logs as logs_cli
 from ankplan.cli import main as cli_main
-from ankplan.cli import watch as watch_cli
+from ankplan.cli.commands import get as get_cli
+from ankplan.cli.commands import logs as logs_cli
+from ankplan.cli.commands import watch as watch_cli
 from ankplan.cli.env import Env, ExitStatus
 from ankplan.errors import ConnectError
 from ankplan.executors.transport import CommandResult, TransportPool
+from ankplan.executors.watch import WatchEvent, WatchOptions, WatchResult
 from ankplan.model import Node
 from ankplan.planner.restarts import BackoffPolicy
-from ankplan.watch import WatchEvent, WatchOptions, WatchResult
 
 PROJECT = "p"
 IMAGE = "localhost/ankplan-demo:latest"

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from ankplan.cli import main as cli_main
-from ankplan.cli import plan as plan_cli
+from ankplan.cli.commands import plan as plan_cli
 from ankplan.cli.env import Env
 from ankplan.model import LiveState, NodeObservation, ObservedContainer
+from ankplan.planfile.savedplan import loads_saved_plan
 from ankplan.planner.hashing import labels_for
-from ankplan.planner.savedplan import loads_saved_plan
 
 MANIFEST = """\
 apiVersion: v1
@@ -71,7 +71,7 @@ def fake_nodes(monkeypatch: pytest.MonkeyPatch) -> list[LiveState]:
 
 def running_copies(project: str) -> tuple[ObservedContainer, ...]:
     """Containers matching MANIFEST exactly, as apply would have made them."""
-    from ankplan.manifest import load_manifest
+    from ankplan.manifests.load import load_manifest
 
     manifest = load_manifest([str(Path.cwd() / "manifest.yaml")])
     return tuple(ObservedContainer(id=f"{w.name}-id", name=w.name, node_name="local", image="i",
@@ -191,7 +191,7 @@ def test_bad_manifest_is_an_error_without_traceback(tmp_path: Path,
 def test_plan_against_local_podman(tmp_path: Path, local_podman: object,
                                    demo_image: str) -> None:
     """Labels written by `podman create` are read back and judged: start, then no changes."""
-    from ankplan.manifest import load_manifest
+    from ankplan.manifests.load import load_manifest
 
     project = local_podman.project  # type: ignore[attr-defined]
     name = f"{project}-job"

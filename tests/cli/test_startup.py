@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 
-from ankplan.cli.apply_view import Progress
 from ankplan.cli.env import Env
+from ankplan.cli.views.apply import Progress
 from ankplan.executors.apply_state import ApplyEvent
 from ankplan.model import Action, ActionKind, PlanStep, Reason
 
@@ -28,7 +28,7 @@ def imported_after(module: str) -> set[str]:
 
 
 def test_plan_and_apply_commands_import_neither_networkx_nor_rich() -> None:
-    for module in ("ankplan.cli.plan", "ankplan.cli.apply"):
+    for module in ("ankplan.cli.commands.plan", "ankplan.cli.commands.apply"):
         loaded = imported_after(module)
         assert "ankplan" in loaded
         assert "networkx" not in loaded, module

@@ -20,7 +20,6 @@ from ankplan.cli import main as cli_main
 from ankplan.cli.env import Env
 from ankplan.errors import RemoteCommandError
 from ankplan.executors.observe import observe_nodes
-from ankplan.executors.podman import execution_state, run_argv
 from ankplan.executors.transport import (
     CommandResult,
     StreamHandle,
@@ -28,8 +27,9 @@ from ankplan.executors.transport import (
     check_result,
     connect,
 )
-from ankplan.inventories import load_inventory
+from ankplan.inventories.load import load_inventory
 from ankplan.model import Connection, Node, PodmanConfig, Workload
+from ankplan.podman import execution_state, run_argv
 
 pytestmark = pytest.mark.integration
 

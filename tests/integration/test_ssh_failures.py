@@ -18,7 +18,7 @@ from ankplan.cli.env import Env
 from ankplan.errors import ConnectError
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import TransportPool
-from ankplan.inventories import load_inventory
+from ankplan.inventories.load import load_inventory
 
 pytestmark = pytest.mark.integration
 

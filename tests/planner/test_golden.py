@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from ankplan.inventories import load_inventory
-from ankplan.manifest import load_manifest
+from ankplan.cli.views.plan import render_plan_json, render_plan_steps, render_plan_text
+from ankplan.inventories.load import load_inventory
+from ankplan.manifests.load import load_manifest
 from ankplan.model import ActionKind, Plan
-from ankplan.planner.livejson import live_state_from_json
+from ankplan.planfile.livejson import live_state_from_json
+from ankplan.planfile.savedplan import dumps_saved_plan, loads_saved_plan, make_saved_plan
 from ankplan.planner.plan import plan
-from ankplan.planner.render import render_plan_json, render_plan_steps, render_plan_text
-from ankplan.planner.savedplan import dumps_saved_plan, loads_saved_plan, make_saved_plan
 
 CASES_DIR = Path(__file__).parent / "cases"
 CASES = sorted(path for path in CASES_DIR.iterdir() if path.is_dir())

@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from ankplan import podman
 from ankplan.errors import PlanError
-from ankplan.executors import podman
-from ankplan.executors.podman import (
+from ankplan.model import (
+    LABEL_PROJECT,
+    Connection,
+    KubeConfig,
+    Node,
+    ObservedContainer,
+    PodmanConfig,
+    Workload,
+)
+from ankplan.podman import (
     HealthCheck,
     PodmanOutputError,
     create_argv,
@@ -28,15 +37,6 @@ from ankplan.executors.podman import (
     run_argv,
     start_argv,
     stop_argv,
-)
-from ankplan.model import (
-    LABEL_PROJECT,
-    Connection,
-    KubeConfig,
-    Node,
-    ObservedContainer,
-    PodmanConfig,
-    Workload,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "4.3.1"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ankplan.checks import check_workloads, scan_options
 from ankplan.errors import Location, Severity
+from ankplan.manifests.checks import check_workloads, scan_options
 from ankplan.model import AddCondition, Dependency, PodmanConfig, RestartPolicy, Workload
 
 

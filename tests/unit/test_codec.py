@@ -27,7 +27,7 @@ from ankplan.model import (
     Workload,
     WorkloadFile,
 )
-from ankplan.planner.codec import (
+from ankplan.planfile.codec import (
     Reader,
     inventory_from_json,
     inventory_to_json,

@@ -14,7 +14,7 @@ import pytest
 
 from ankplan.cli.env import Env
 from ankplan.cli.main import main
-from ankplan.manifest import check_manifest
+from ankplan.manifests.load import check_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT = ROOT.parent / "shared" / "ankaios-manifests"

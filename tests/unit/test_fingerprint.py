@@ -13,7 +13,7 @@ from ankplan.model import (
     NodeObservation,
     ObservedContainer,
 )
-from ankplan.planner.fingerprint import (
+from ankplan.planfile.fingerprint import (
     UNREACHABLE,
     ContainerFacts,
     NodeSnapshot,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ankplan.errors import InventoryError
-from ankplan.inventories import load_inventory
+from ankplan.inventories.load import load_inventory
 from ankplan.model import Connection, Node
 
 INVENTORIES = Path(__file__).parent.parent.parent / "inventories"

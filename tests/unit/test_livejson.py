@@ -8,7 +8,7 @@ import pytest
 
 from ankplan.errors import PlanError
 from ankplan.model import LABEL_RESTART_COUNT, LiveState, NodeObservation, ObservedContainer
-from ankplan.planner.livejson import live_state_from_json, live_state_to_json
+from ankplan.planfile.livejson import live_state_from_json, live_state_to_json
 
 FULL = LiveState(nodes=(
     NodeObservation(node_name="node1", containers=(

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ankplan.loader import (
+from ankplan.manifests.yaml_builder import MAX_DEPTH
+from ankplan.manifests.yaml_reader import (
     LoadedDocument,
     join_pointer,
     location_of,
     parse_yaml_text,
     read_yaml_file,
 )
-from ankplan.loader_build import MAX_DEPTH
 
 
 def parse(text: str) -> tuple[LoadedDocument | None, list[tuple[str, int, int, str]]]:

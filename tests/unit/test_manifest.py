@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ankplan.errors import Diagnostic, ManifestError
-from ankplan.manifest import check_manifest, load_manifest
+from ankplan.manifests.load import check_manifest, load_manifest
 from ankplan.model import (
     AddCondition,
     Dependency,

@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 from ankplan.cli import main as cli_main
 from ankplan.cli.env import Env
 from ankplan.errors import AnkplanError, Diagnostic, Severity
-from ankplan.inventories import load_inventory
-from ankplan.manifest import check_manifest
+from ankplan.inventories.load import load_inventory
+from ankplan.manifests.load import check_manifest
 from ankplan.model import Inventory, Manifest
 
 SCRATCH = Path(tempfile.mkdtemp(prefix="ankplan-props-"))

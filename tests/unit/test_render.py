@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
-from ankplan.model import Action, ActionKind, Plan, PlanStep, PodmanConfig, Reason, Workload
-from ankplan.planner.hashing import spec_hash
-from ankplan.planner.render import (
+from ankplan.cli.views.plan import (
     JSON_FORMAT_VERSION,
     render_plan_json,
     render_plan_steps,
     render_plan_text,
     summary_line,
 )
+from ankplan.model import Action, ActionKind, Plan, PlanStep, PodmanConfig, Reason, Workload
+from ankplan.planner.hashing import spec_hash
 
 
 def workload(name: str, image: str = "localhost/a:1") -> Workload:
@@ -148,7 +148,7 @@ def test_json_is_byte_identical_for_equal_plans() -> None:
 
 
 def test_every_kind_and_reason_has_wording() -> None:
-    from ankplan.planner.render import REASON_TEXT, SYMBOLS, VERBS
+    from ankplan.cli.views.plan import REASON_TEXT, SYMBOLS, VERBS
 
     assert set(SYMBOLS) == set(VERBS) == set(ActionKind)
     assert set(REASON_TEXT) == set(Reason)

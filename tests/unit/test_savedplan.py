@@ -27,9 +27,7 @@ from ankplan.model import (
     Workload,
     WorkloadFile,
 )
-from ankplan.planner.hashing import labels_for
-from ankplan.planner.plan import plan
-from ankplan.planner.savedplan import (
+from ankplan.planfile.savedplan import (
     SavedPlan,
     dumps_saved_plan,
     loads_saved_plan,
@@ -37,6 +35,8 @@ from ankplan.planner.savedplan import (
     manifest_digest,
     stale_nodes,
 )
+from ankplan.planner.hashing import labels_for
+from ankplan.planner.plan import plan
 
 WEB = Workload(name="web", agent="agent_A", runtime="podman", runtime_config_text="image: w",
                runtime_config=PodmanConfig(image="localhost/web:1",
@@ -98,7 +98,7 @@ def test_round_trip_keeps_everything_apply_needs() -> None:
 
 
 def test_round_trip_of_kube_and_unparsed_workloads() -> None:
-    from ankplan.planner.codec import workload_from_json, workload_to_json
+    from ankplan.planfile.codec import workload_from_json, workload_to_json
 
     other = Workload(name="c", agent="a", runtime="containerd", runtime_config_text="image: x",
                      runtime_config=None)

@@ -21,11 +21,11 @@ from types import ModuleType
 
 import pytest
 
+from ankplan.cli.views.plan import render_plan_json, render_plan_text
 from ankplan.errors import DependencyCycleError
 from ankplan.model import ActionKind, AddCondition, Dependency, Reason, Workload
 from ankplan.planner import graph
 from ankplan.planner.plan import plan
-from ankplan.planner.render import render_plan_json, render_plan_text
 
 SYNTHETIC = Path(__file__).resolve().parents[2] / "benchmarks" / "synthetic.py"
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from ankplan.errors import Diagnostic
-from ankplan.loader import parse_yaml_text
+from ankplan.manifests.yaml_reader import parse_yaml_text
 from ankplan.schemas import SCHEMA_NAMES, load_schema, schema_diagnostics
 from ankplan.schemas.fastcheck import Unsupported, compile_schema
 

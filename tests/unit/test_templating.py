@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ankplan.templating import TemplateError, has_template, render
+from ankplan.manifests.templating import TemplateError, has_template, render
 
 CONTEXT = {
     "port": {"access_port": "8081"},

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ankplan.errors import ConnectError
 from ankplan.executors.transport import CommandResult, TransportPool
+from ankplan.executors.watch import Watch, WatchEvent, WatchOptions, WatchResult
 from ankplan.model import (
     AddCondition,
     Dependency,
@@ -26,7 +27,6 @@ from ankplan.model import (
     Workload,
 )
 from ankplan.planner.restarts import BackoffPolicy
-from ankplan.watch import Watch, WatchEvent, WatchOptions, WatchResult
 
 PROJECT = "demo"
 IMAGE = "localhost/img:1"

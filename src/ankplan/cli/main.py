@@ -49,7 +49,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                         help="show Python tracebacks for unexpected errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in _modules_for(argv):
-        module = importlib.import_module(f"ankplan.cli.{module_name}")
+        module = importlib.import_module(f"ankplan.cli.commands.{module_name}")
         module.register(subparsers)
     return parser
 
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     except SystemExit as exit_:  # --help and --version
         return int(exit_.code or 0) if isinstance(exit_.code, int) else ExitStatus.ERROR
     except DiagnosticsError as error:
-        from ankplan.cli.diagnostics import print_diagnostics
+        from ankplan.cli.views.diagnostics import print_diagnostics
 
         print_diagnostics(env, error.diagnostics, fmt="text")
         env.stderr.write(f"ankplan: error: {error.summary}\n")

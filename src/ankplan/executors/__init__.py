@@ -1,7 +1,7 @@
 """Executors: the transport seam (local/SSH), podman argv builders and parsers, observation.
 
 Importing the package does no I/O and loads nothing heavy: the transport names below are
-re-exported lazily, so the pure `ankplan.executors.podman` never pulls in subprocess or paramiko.
+re-exported lazily, so the pure `ankplan.podman` never pulls in subprocess or paramiko.
 """
 
 from __future__ import annotations

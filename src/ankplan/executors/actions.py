@@ -6,7 +6,7 @@ pure. Neither decides anything: the action says what to do.
 
 from __future__ import annotations
 
-from ankplan.executors import podman
+from ankplan import podman
 from ankplan.executors.transport import CommandResult, Transport
 from ankplan.model import LABEL_RESTART_COUNT, Action, ActionKind, Node
 from ankplan.planner.hashing import labels_for

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from ankplan import podman
 from ankplan.errors import AnkplanError
-from ankplan.executors import podman
 from ankplan.executors.actions import (
     RM_TIMEOUT,
     STOP_SLACK,

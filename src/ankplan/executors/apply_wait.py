@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ankplan.executors.apply_state import Board, Outcome, Snapshot, StepProgress
-from ankplan.executors.podman import execution_state
 from ankplan.model import Dependency, Inventory, Manifest, ObservedContainer, Plan, Workload
 from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
+from ankplan.podman import execution_state
 
 _HEALTH = {"healthy": True, "unhealthy": False}
 # Which observed container stands for a workload when several exist: running ones first.

@@ -16,9 +16,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
-from ankplan.executors.podman import PodmanInfo, info_argv, parse_info, parse_ps, ps_argv
 from ankplan.executors.transport import TransportPool, check_result
 from ankplan.model import LiveState, Node, NodeObservation, ObservedContainer
+from ankplan.podman import PodmanInfo, info_argv, parse_info, parse_ps, ps_argv
 
 _Result = TypeVar("_Result")
 

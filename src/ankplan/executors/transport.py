@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import IO, Protocol, Self
 
 from ankplan.errors import ConnectError, RemoteCommandError
-from ankplan.executors.podman import mask_argv
 from ankplan.model import Connection, Node
+from ankplan.podman import mask_argv
 
 # Exit code of a POSIX shell for "command not found"; LocalTransport reports the same.
 EXIT_NOT_FOUND = 127

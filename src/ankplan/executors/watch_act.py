@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
+from ankplan import podman
 from ankplan.errors import AnkplanError
-from ankplan.executors import podman
 from ankplan.executors.actions import (
     STOP_SLACK,
     bringup_argv,

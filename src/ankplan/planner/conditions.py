@@ -13,8 +13,8 @@ import enum
 from dataclasses import dataclass
 
 from ankplan.errors import PlanError
-from ankplan.executors.podman import parse_health_check
 from ankplan.model import AddCondition, ExecutionState, RestartPolicy, Workload
+from ankplan.podman import parse_health_check
 
 # Ankaios state and sub-state spellings this module reads.
 RUNNING = "Running"

@@ -24,9 +24,9 @@ from ankplan.model import (
     Reason,
     Workload,
 )
+from ankplan.planfile.fingerprint import fingerprint
 from ankplan.planner import graph
 from ankplan.planner.diff import spec_diff
-from ankplan.planner.fingerprint import fingerprint
 from ankplan.planner.hashing import (
     CANONICAL_SPECS,
     HASH_VERSION,

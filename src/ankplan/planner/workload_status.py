@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ankplan.executors.podman import execution_state
 from ankplan.model import (
     Dependency,
     ExecutionState,
@@ -22,6 +21,7 @@ from ankplan.model import (
     Workload,
 )
 from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
+from ankplan.podman import execution_state
 
 VALUE = {"frozen": True, "slots": True, "kw_only": True}
 

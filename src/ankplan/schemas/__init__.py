@@ -14,7 +14,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ankplan.errors import Diagnostic, Location
-from ankplan.loader import LoadedDocument, location_of
+from ankplan.manifests.yaml_reader import LoadedDocument, location_of
 from ankplan.schemas.fastcheck import Check, Unsupported, compile_schema
 from ankplan.schemas.messages import describe_error
 

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ankplan.embedded import embedded_text
 from ankplan.errors import Diagnostic, Location, Severity
-from ankplan.loader import LoadedDocument, join_pointer, location_of
+from ankplan.manifests.embedded import embedded_text
+from ankplan.manifests.runtime_config import ParsedRuntimeConfig, parse_runtime_config
+from ankplan.manifests.templating import TemplateError, render
+from ankplan.manifests.yaml_reader import LoadedDocument, join_pointer, location_of
 from ankplan.model import AddCondition, Dependency, RestartPolicy, Workload, WorkloadFile
-from ankplan.runtime_config import ParsedRuntimeConfig, parse_runtime_config
-from ankplan.templating import TemplateError, render
 
 AGENT_NAME = re.compile(r"^[a-zA-Z0-9_-]*$")
 

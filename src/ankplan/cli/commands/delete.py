@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from ankplan.cli.apply import add_apply_options, carry_out, lock_nodes
-from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
+from ankplan.cli.commands.apply import add_apply_options, carry_out, lock_nodes
+from ankplan.cli.commands.plan import DEFAULT_PROJECT, PROJECT_PATTERN, default_project
 from ankplan.cli.env import Env, ExitStatus
-from ankplan.cli.plan import DEFAULT_PROJECT, PROJECT_PATTERN, default_project
+from ankplan.cli.options import add_node_options, load_inventory_from_args, open_pool
 from ankplan.errors import AnkplanError
 from ankplan.executors.observe import observe_nodes
-from ankplan.manifest import load_manifest
+from ankplan.manifests.load import load_manifest
 from ankplan.model import ActionKind, AddCondition, Manifest, Plan
 from ankplan.planner.plan import plan
 

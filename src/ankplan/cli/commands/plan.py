@@ -13,15 +13,15 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
 from ankplan.cli.env import Env, ExitStatus
+from ankplan.cli.options import add_node_options, load_inventory_from_args, open_pool
+from ankplan.cli.views.plan import render_plan_json, render_plan_text
 from ankplan.errors import AnkplanError
 from ankplan.executors.observe import observe_nodes
-from ankplan.manifest import load_manifest
+from ankplan.manifests.load import load_manifest
 from ankplan.model import Plan
+from ankplan.planfile.savedplan import dumps_saved_plan, make_saved_plan
 from ankplan.planner.plan import plan
-from ankplan.planner.render import render_plan_json, render_plan_text
-from ankplan.planner.savedplan import dumps_saved_plan, make_saved_plan
 
 PROJECT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 DEFAULT_PROJECT = "default"

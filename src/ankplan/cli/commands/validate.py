@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from ankplan.cli.diagnostics import FORMATS, print_diagnostics, summary_line
 from ankplan.cli.env import Env, ExitStatus
-from ankplan.manifest import API_VERSIONS, check_manifest
+from ankplan.cli.views.diagnostics import FORMATS, print_diagnostics, summary_line
+from ankplan.manifests.load import API_VERSIONS, check_manifest
 from ankplan.schemas import load_schema
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ankplan.errors import Diagnostic, Severity
-from ankplan.loader import LoadedDocument, location_of
+from ankplan.manifests.yaml_reader import LoadedDocument, location_of
 
 GROUP_KEYS = frozenset({"hosts", "children", "vars"})
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import yaml
 
 from ankplan.errors import Diagnostic, Location, Severity
-from ankplan.loader_build import MAX_DEPTH, Builder, BuildStop
+from ankplan.manifests.yaml_builder import MAX_DEPTH, Builder, BuildStop
 
 # Characters YAML allows in a stream (YAML 1.2 "c-printable"); anything else is refused early.
 _NOT_PRINTABLE = re.compile(

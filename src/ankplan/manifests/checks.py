@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ankplan.errors import Diagnostic, Location, Severity
-from ankplan.loader import join_pointer
+from ankplan.manifests.yaml_reader import join_pointer
 from ankplan.model import LABEL_PREFIX, AddCondition, RestartPolicy, Workload
 from ankplan.planner.graph import find_cycles
 

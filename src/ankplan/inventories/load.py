@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ankplan.errors import Diagnostic, InventoryError, Severity
-from ankplan.inventories_ansible import is_ansible_inventory, read_ansible_hosts
-from ankplan.loader import LoadedDocument, location_of, read_yaml_file
+from ankplan.inventories.ansible import is_ansible_inventory, read_ansible_hosts
+from ankplan.manifests.yaml_reader import LoadedDocument, location_of, read_yaml_file
 from ankplan.model import Connection, Inventory, Node
 from ankplan.schemas import schema_diagnostics
 

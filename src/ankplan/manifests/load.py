@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ankplan.checks import Locate, check_workloads
 from ankplan.errors import Diagnostic, Location, ManifestError, Severity
-from ankplan.loader import LoadedDocument, join_pointer, location_of, read_yaml_file
-from ankplan.manifest_build import AGENT_NAME, BuiltWorkload, WorkloadSource, build_workload
+from ankplan.manifests.build import AGENT_NAME, BuiltWorkload, WorkloadSource, build_workload
+from ankplan.manifests.checks import Locate, check_workloads
+from ankplan.manifests.yaml_reader import LoadedDocument, join_pointer, location_of, read_yaml_file
 from ankplan.model import Manifest
 from ankplan.schemas import schema_diagnostics
 

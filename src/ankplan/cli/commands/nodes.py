@@ -10,8 +10,8 @@ import argparse
 import json
 from typing import Any
 
-from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
 from ankplan.cli.env import Env, ExitStatus
+from ankplan.cli.options import add_node_options, load_inventory_from_args, open_pool
 from ankplan.executors.observe import NodeInfo, observe_node_info
 
 COLUMNS = ("NODE", "ADDRESS", "STATUS", "HOST KEY", "PODMAN", "RUNTIME", "MODE", "OWNED")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ankplan import __version__
 from ankplan.errors import PlanError
 from ankplan.model import Inventory, LiveState, Manifest, Plan
-from ankplan.planner.codec import (
+from ankplan.planfile.codec import (
     Reader,
     inventory_from_json,
     inventory_to_json,
@@ -22,7 +22,7 @@ from ankplan.planner.codec import (
     plan_to_json,
     workload_to_json,
 )
-from ankplan.planner.fingerprint import (
+from ankplan.planfile.fingerprint import (
     ContainerFacts,
     NodeSnapshot,
     node_snapshot,

@@ -19,14 +19,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
+from ankplan import podman
+from ankplan.cli.commands.plan import project_name
 from ankplan.cli.env import Env, ExitStatus
-from ankplan.cli.plan import project_name
+from ankplan.cli.options import add_node_options, load_inventory_from_args, open_pool
 from ankplan.errors import AnkplanError
-from ankplan.executors import podman
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import TransportPool
-from ankplan.manifest import load_manifest
+from ankplan.manifests.load import load_manifest
 from ankplan.model import Inventory, LiveState, Manifest
 from ankplan.planner.workload_status import WorkloadStatus, workload_statuses
 

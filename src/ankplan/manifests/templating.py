@@ -13,7 +13,7 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ankplan.templating_parse import (
+from ankplan.manifests.template_parser import (
     Block,
     Expr,
     Literal,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ankplan.errors import Location
-from ankplan.loader import LoadedDocument, location_of
+from ankplan.manifests.yaml_reader import LoadedDocument, location_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import argparse
 import math
 
 from ankplan.executors.transport import TransportPool
-from ankplan.inventories import load_inventory
+from ankplan.inventories.load import load_inventory
 from ankplan.model import Inventory
 
 DEFAULT_FORKS = 10

@@ -14,20 +14,20 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ankplan.cli.apply_view import Progress, json_line, render_summary_text, summary_record
-from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool, positive_int
+from ankplan.cli.commands.plan import project_name
 from ankplan.cli.env import Env, ExitStatus, signals_set
-from ankplan.cli.plan import project_name
+from ankplan.cli.options import add_node_options, load_inventory_from_args, open_pool, positive_int
+from ankplan.cli.views.apply import Progress, json_line, render_summary_text, summary_record
+from ankplan.cli.views.plan import render_plan_json, render_plan_text
 from ankplan.errors import AnkplanError, PlanError
 from ankplan.executors.apply import ApplyOptions, apply_plan
 from ankplan.executors.lock import acquire_locks, this_process
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import TransportPool
-from ankplan.manifest import load_manifest
+from ankplan.manifests.load import load_manifest
 from ankplan.model import Inventory, Manifest, Node, Plan
+from ankplan.planfile.savedplan import FORMAT, SavedPlan, loads_saved_plan, stale_nodes
 from ankplan.planner.plan import plan
-from ankplan.planner.render import render_plan_json, render_plan_text
-from ankplan.planner.savedplan import FORMAT, SavedPlan, loads_saved_plan, stale_nodes
 
 PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted: "
 DEFAULT_WAIT_TIMEOUT = 120.0

@@ -11,9 +11,9 @@ import argparse
 import json
 from dataclasses import dataclass
 
-from ankplan.cli.diagnostics import print_diagnostics
 from ankplan.cli.env import Env, ExitStatus
-from ankplan.manifest import load_manifest
+from ankplan.cli.views.diagnostics import print_diagnostics
+from ankplan.manifests.load import load_manifest
 from ankplan.model import Manifest
 from ankplan.planner.graph import critical_path, start_waves
 

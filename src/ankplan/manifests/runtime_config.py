@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ankplan.embedded import EmbeddedText, embedded_text
 from ankplan.errors import Diagnostic, Location, Severity
-from ankplan.loader import LoadedDocument, location_of, parse_yaml_text
+from ankplan.manifests.embedded import EmbeddedText, embedded_text
+from ankplan.manifests.yaml_reader import LoadedDocument, location_of, parse_yaml_text
 from ankplan.model import KubeConfig, PodmanConfig
 from ankplan.schemas import schema_diagnostics
 

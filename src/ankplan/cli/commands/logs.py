@@ -13,15 +13,15 @@ import shlex
 import threading
 from dataclasses import dataclass
 
-from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
+from ankplan import podman
+from ankplan.cli.commands.get import add_manifest_words, split_words
+from ankplan.cli.commands.plan import project_name
 from ankplan.cli.env import Env, ExitStatus, signals_set
-from ankplan.cli.get import add_manifest_words, split_words
-from ankplan.cli.plan import project_name
+from ankplan.cli.options import add_node_options, load_inventory_from_args, open_pool
 from ankplan.errors import AnkplanError
-from ankplan.executors import podman
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import StreamHandle, TransportPool
-from ankplan.manifest import load_manifest
+from ankplan.manifests.load import load_manifest
 from ankplan.model import Inventory, Manifest, Node
 from ankplan.planner.workload_status import find_container
 

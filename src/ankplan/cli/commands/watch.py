@@ -18,17 +18,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ankplan.cli.apply_view import json_line
-from ankplan.cli.common import add_node_options, load_inventory_from_args, open_pool
+from ankplan.cli.options import add_node_options, load_inventory_from_args, open_pool
+from ankplan.cli.views.apply import json_line
 
 RECONNECT_AFTER = 5.0  # seconds before watch tries again to reach a node that failed
+from ankplan.cli.commands.get import STATE_STYLE
+from ankplan.cli.commands.plan import project_name
 from ankplan.cli.env import Env, ExitStatus, signals_set
-from ankplan.cli.get import STATE_STYLE
-from ankplan.cli.plan import project_name
-from ankplan.executors.podman import parse_go_duration
-from ankplan.manifest import load_manifest
+from ankplan.executors.watch import Watch, WatchEvent, WatchOptions, WatchResult, WorkloadView
+from ankplan.manifests.load import load_manifest
 from ankplan.planner.restarts import DEFAULT_DELAYS, DEFAULT_RESET_AFTER, BackoffPolicy
-from ankplan.watch import Watch, WatchEvent, WatchOptions, WatchResult, WorkloadView
+from ankplan.podman import parse_go_duration
 
 
 def duration(text: str) -> float:
