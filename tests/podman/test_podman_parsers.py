@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
 import pytest
 
-from ankplan import podman
 from ankplan.errors import PlanError
 from ankplan.model import (
     LABEL_PROJECT,
@@ -317,12 +315,3 @@ def test_mask_argv_env_values() -> None:
                       "--label=ankplan.workload=web", "img", "-e", "ARG=***")
     assert "hunter2" not in " ".join(masked)
     assert mask_argv(("podman", "ps")) == ("podman", "ps")
-
-
-def test_podman_module_is_pure() -> None:
-    tree = ast.parse(Path(podman.__file__).read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
-    assert not imported & {"subprocess", "paramiko", "time", "os", "socket"}

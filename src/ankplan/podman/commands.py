@@ -1,0 +1,89 @@
+"""Podman command lines as pure builders: each returns an argv tuple for one podman call.
+
+Pure: no I/O. Every builder starts with the node's podman prefix (`node.podman`); quoting happens
+only at the SSH edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ankplan.errors import PlanError
+from ankplan.model import Node, Workload
+
+Argv = tuple[str, ...]
+
+
+def ps_argv(node: Node) -> Argv:
+    """One call listing every container with labels, state, exit code, times and health."""
+    return (*node.podman, "ps", "--all", "--format", "json")
+
+
+def info_argv(node: Node) -> Argv:
+    """`podman info` as JSON: version, OCI runtime, rootless, storage paths."""
+    return (*node.podman, "info", "--format", "json")
+
+
+def run_argv(node: Node, workload: Workload, labels: Mapping[str, str], *,
+             name: str | None = None) -> Argv:
+    """`podman <generalOptions> run --detach --name N --label k=v... <commandOptions> IMAGE ARGS`.
+
+    As in Ankaios, `--name` comes before the user's commandOptions, so a user `--name` wins.
+    """
+    return _create_or_run(node, workload, labels, name, ("run", "--detach"))
+
+
+def create_argv(node: Node, workload: Workload, labels: Mapping[str, str], *,
+                name: str | None = None) -> Argv:
+    """Like `run_argv` but only creates the container (`podman create`); start it later."""
+    return _create_or_run(node, workload, labels, name, ("create",))
+
+
+def _create_or_run(node: Node, workload: Workload, labels: Mapping[str, str],
+                   name: str | None, subcommand: Sequence[str]) -> Argv:
+    config = workload.podman
+    if config is None:
+        raise PlanError(f"workload {workload.name}: runtime {workload.runtime!r} is not run "
+                        "with `podman run`")
+    label_args = tuple(f"--label={key}={value}" for key, value in sorted(labels.items()))
+    return (*node.podman, *config.general_options, *subcommand, "--name", name or workload.name,
+            *label_args, *config.command_options, config.image, *config.command_args)
+
+
+def start_argv(node: Node, container: str, *, general_options: Sequence[str] = ()) -> Argv:
+    """Start an existing container (Ankaios passes generalOptions to `start` too)."""
+    return (*node.podman, *general_options, "start", "--", container)
+
+
+def stop_argv(node: Node, container: str, timeout: int = 10, *, ignore: bool = True) -> Argv:
+    """Stop a container, waiting `timeout` seconds before SIGKILL; a missing one is no error."""
+    ignore_flag = ("--ignore",) if ignore else ()
+    return (*node.podman, "stop", *ignore_flag, "--time", str(int(timeout)), "--", container)
+
+
+def rm_argv(node: Node, container: str, force: bool = False, *, ignore: bool = True) -> Argv:
+    """Remove a container; `force` also stops a running one at once (`--force --time 0`)."""
+    force_flags = ("--force", "--time", "0") if force else ()
+    ignore_flag = ("--ignore",) if ignore else ()
+    return (*node.podman, "rm", *force_flags, *ignore_flag, "--", container)
+
+
+def logs_argv(node: Node, container: str, follow: bool = False, tail: int | None = None,
+              since: str | None = None) -> Argv:
+    """`podman logs [--follow] [--tail N] [--since T] -- CONTAINER`."""
+    options: list[str] = []
+    if follow:
+        options.append("--follow")
+    if tail is not None:
+        options += ["--tail", str(int(tail))]
+    if since:
+        options += ["--since", since]
+    return (*node.podman, "logs", *options, "--", container)
+
+
+def healthcheck_run_argv(node: Node, container: str) -> Argv:
+    """Run the container's health check once; exit 0 healthy, 1 unhealthy.
+
+    Needed where podman has no systemd to run health checks on a timer (as on the test bed).
+    """
+    return (*node.podman, "healthcheck", "run", "--", container)
