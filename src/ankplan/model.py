@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ankplan.errors import Diagnostic, Location
 
-VALUE = dict(frozen=True, slots=True, kw_only=True)
+VALUE = {"frozen": True, "slots": True, "kw_only": True}
 
 # Labels ankplan puts on every container it creates. Identity is read from these, never from
 # the container name; a container without LABEL_PROJECT is foreign and never touched.
@@ -301,11 +301,9 @@ class Reason(str, enum.Enum):
     SPEC_CHANGED = "spec-changed"
     NOT_IN_MANIFEST = "not-in-manifest"
     MOVED_NODE = "moved-node"
-    DEPENDENCY_REPLACED = "dependency-replaced"
     EXITED = "exited"
     NOT_RUNNING = "not-running"
     DUPLICATE = "duplicate"
-    FORCED = "forced"
     UP_TO_DATE = "up-to-date"
 
 

@@ -1,17 +1,16 @@
-"""observe_nodes / observe_node_info / fingerprint with a FakeTransport replaying recorded output."""
+"""observe_nodes / observe_node_info with a FakeTransport replaying recorded output."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from ankplan.errors import ConnectError
-from ankplan.executors.observe import fingerprint, observe_node_info, observe_nodes
+from ankplan.executors.observe import observe_node_info, observe_nodes
 from ankplan.executors.transport import CommandResult, StreamHandle, TransportPool
-from ankplan.model import Node, NodeObservation, ObservedContainer
+from ankplan.model import Node
 
 FIXTURES = Path(__file__).parent.parent / "podman" / "fixtures" / "4.3.1"
 PS = (FIXTURES / "ps.json").read_text()
@@ -138,49 +137,3 @@ def test_observe_node_info() -> None:
     with TransportPool(connector=Fleet()) as pool:
         (other,) = observe_node_info(pool, nodes(1), project="other")
     assert other.owned_containers == 0
-
-
-# --- fingerprint -----------------------------------------------------------------------------
-
-
-def container(name: str, project: str = "p", state: str = "running",
-              container_id: str = "id1") -> ObservedContainer:
-    labels = (("ankplan.project", project), ("ankplan.spec-hash", "v1:h")) if project else ()
-    return ObservedContainer(id=container_id, name=name, node_name="n", image="i", state=state,
-                             labels=labels)
-
-
-def observation(*containers: ObservedContainer) -> NodeObservation:
-    return NodeObservation(node_name="n", containers=tuple(containers))
-
-
-def test_fingerprint_stable_and_order_free() -> None:
-    a, b = container("a"), container("b")
-    assert fingerprint(observation(a, b), "p") == fingerprint(observation(b, a), "p")
-    assert len(fingerprint(observation(a), "p")) == 64
-
-
-def test_fingerprint_changes_with_own_state_and_spec() -> None:
-    base = fingerprint(observation(container("a")), "p")
-    assert fingerprint(observation(container("a", state="exited")), "p") != base
-    assert fingerprint(observation(container("a", container_id="id2")), "p") != base
-    changed_spec = dataclasses.replace(container("a"), labels=(("ankplan.project", "p"),
-                                                               ("ankplan.spec-hash", "v1:x")))
-    assert fingerprint(observation(changed_spec), "p") != base
-
-
-def test_fingerprint_foreign_containers() -> None:
-    own = container("a")
-    base = fingerprint(observation(own), "p")
-    foreign = container("web", project="")
-    with_foreign = fingerprint(observation(own, foreign), "p")
-    assert with_foreign != base  # a name got taken
-    stopped = container("web", project="", state="exited")
-    assert fingerprint(observation(own, stopped), "p") == with_foreign  # state does not count
-    assert fingerprint(observation(own, foreign), "p", names={"a"}) == base
-    assert fingerprint(observation(own, container("x", project="q")), "p", names={"x"}) != base
-
-
-def test_fingerprint_unreachable() -> None:
-    failed = NodeObservation(node_name="n", error="refused")
-    assert fingerprint(failed, "p") != fingerprint(observation(), "p")

@@ -20,7 +20,6 @@ from ankplan.model import (
 from ankplan.podman import (
     HealthCheck,
     PodmanOutputError,
-    create_argv,
     execution_state,
     healthcheck_run_argv,
     info_argv,
@@ -190,10 +189,10 @@ def test_run_argv_order_like_ankaios() -> None:
                     "--name", "custom", "localhost/img:1", "sh", "-c", "echo hi; sleep 1")
 
 
-def test_run_argv_name_override_and_create() -> None:
-    argv = create_argv(NODE, workload(), {LABEL_PROJECT: "p"}, name="web-2")
-    assert argv == ("podman", "create", "--name", "web-2", "--label=ankplan.project=p",
-                    "localhost/img:1")
+def test_run_argv_name_override() -> None:
+    argv = run_argv(NODE, workload(), {LABEL_PROJECT: "p"}, name="web-2")
+    assert argv == ("podman", "run", "--detach", "--name", "web-2",
+                    "--label=ankplan.project=p", "localhost/img:1")
 
 
 def test_run_argv_refuses_other_runtimes() -> None:

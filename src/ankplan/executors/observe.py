@@ -7,17 +7,15 @@ and hint, so it never hides the others. `fingerprint` is pure.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
 from ankplan.executors.transport import TransportPool, check_result
-from ankplan.model import LiveState, Node, NodeObservation, ObservedContainer
+from ankplan.model import LiveState, Node, NodeObservation
 from ankplan.podman import PodmanInfo, info_argv, parse_info, parse_ps, ps_argv
 
 _Result = TypeVar("_Result")
@@ -168,30 +166,3 @@ def _node_info(pool: TransportPool, node: Node, *, timeout: float,
 
 def _with(info: NodeInfo, *, started: float, **changes: Any) -> NodeInfo:
     return dataclasses.replace(info, duration=time.monotonic() - started, **changes)
-
-
-# --- fingerprints ----------------------------------------------------------------------------
-
-
-def fingerprint(observation: NodeObservation, project: str,
-                names: Collection[str] | None = None) -> str:
-    """sha256 of what a plan for `project` depends on at this node.
-
-    Covers (name, id, spec hash, state, exit code) of the project's containers, and (name, id)
-    of every other container holding a name (only names in `names` when given), so a saved plan
-    goes stale when either changes but not when a foreign container merely changes state.
-    """
-    if observation.error is not None:
-        return hashlib.sha256(b"unreachable").hexdigest()
-    entries = sorted(_fingerprint_entry(container, project)
-                     for container in observation.containers
-                     if container.project == project or names is None or container.name in names)
-    text = json.dumps(entries, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _fingerprint_entry(container: ObservedContainer, project: str) -> list[str]:
-    if container.project == project:
-        return ["own", container.name, container.id, container.spec_hash, container.state,
-                str(container.exit_code)]
-    return ["other", container.name, container.id]

@@ -176,7 +176,8 @@ def _translate_network(node: Node, error: BaseException, address: str) -> Connec
 
 def _is_refused(error: BaseException) -> bool:
     if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
-        return all(e.errno == errno.ECONNREFUSED for e in error.errors.values())
+        return all(getattr(e, "errno", None) == errno.ECONNREFUSED
+                   for e in error.errors.values())
     return isinstance(error, ConnectionRefusedError)
 
 

@@ -11,9 +11,9 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Protocol, Self
+from typing import Protocol, Self
 
 from ankplan.errors import ConnectError, RemoteCommandError
 from ankplan.model import Connection, Node
@@ -45,13 +45,13 @@ class StreamHandle:
     ends the command (closes its stdin and its channel or process). Use it as a context manager.
     """
 
-    def __init__(self, stdout: IO[str]) -> None:
+    def __init__(self, stdout: Iterable[str]) -> None:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._pump, args=(stdout,), daemon=True)
         self._reader.start()
         self._eof = False
 
-    def _pump(self, stdout: IO[str]) -> None:
+    def _pump(self, stdout: Iterable[str]) -> None:
         try:
             for line in stdout:
                 self._lines.put(line)

@@ -303,13 +303,14 @@ class Watch:
         by_name = {status.name: status for status in self.statuses}
         for step in result.changes():
             action = step.action
-            status = by_name.get(action.workload_name)
-            if action.workload_name in acting or self._held_back(action, status, busy):
+            step_status = by_name.get(action.workload_name)
+            if action.workload_name in acting or self._held_back(action, step_status, busy):
                 continue
             acting.add(action.workload_name)
-            count = 0 if status is None else (
-                status.restart_count if status.container else self.tracked[status.name].last_count)
-            self._submit(action, count, action_reason(action, status))
+            count = 0 if step_status is None else (
+                step_status.restart_count if step_status.container
+                else self.tracked[step_status.name].last_count)
+            self._submit(action, count, action_reason(action, step_status))
 
     def _decide_restart(self, status: WorkloadStatus, now: float) -> bool:
         """Apply the restart policy to a workload with a container; True when acting on it."""

@@ -5,7 +5,6 @@ Pure: no I/O. The names below are re-exported so callers can write `podman.run_a
 
 from ankplan.podman.commands import (
     Argv,
-    create_argv,
     healthcheck_run_argv,
     info_argv,
     logs_argv,
@@ -27,8 +26,7 @@ from ankplan.podman.parsers import (
 from ankplan.podman.states import execution_state
 
 __all__ = [
-    "MASK", "Argv", "HealthCheck", "PodmanInfo", "PodmanOutputError", "create_argv",
-    "execution_state", "healthcheck_run_argv", "info_argv", "logs_argv", "mask_argv",
+    "MASK", "Argv", "HealthCheck", "PodmanInfo", "PodmanOutputError", "execution_state", "healthcheck_run_argv", "info_argv", "logs_argv", "mask_argv",
     "parse_go_duration", "parse_health_check", "parse_health_status", "parse_info", "parse_ps",
     "ps_argv", "rm_argv", "run_argv", "start_argv", "stop_argv",
 ]

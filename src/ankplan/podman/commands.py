@@ -33,12 +33,6 @@ def run_argv(node: Node, workload: Workload, labels: Mapping[str, str], *,
     return _create_or_run(node, workload, labels, name, ("run", "--detach"))
 
 
-def create_argv(node: Node, workload: Workload, labels: Mapping[str, str], *,
-                name: str | None = None) -> Argv:
-    """Like `run_argv` but only creates the container (`podman create`); start it later."""
-    return _create_or_run(node, workload, labels, name, ("create",))
-
-
 def _create_or_run(node: Node, workload: Workload, labels: Mapping[str, str],
                    name: str | None, subcommand: Sequence[str]) -> Argv:
     config = workload.podman

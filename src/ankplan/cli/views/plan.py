@@ -36,11 +36,9 @@ REASON_TEXT = {
     Reason.SPEC_CHANGED: "spec changed",
     Reason.NOT_IN_MANIFEST: "not in the manifest",
     Reason.MOVED_NODE: "moved to another node",
-    Reason.DEPENDENCY_REPLACED: "a dependency is replaced",
     Reason.EXITED: "exited",
     Reason.NOT_RUNNING: "created but not running",
     Reason.DUPLICATE: "a second container of the workload",
-    Reason.FORCED: "replacement requested",
     Reason.UP_TO_DATE: "up to date",
 }
 _COLORS = {ActionKind.CREATE: "32", ActionKind.REPLACE: "33", ActionKind.START: "36",
