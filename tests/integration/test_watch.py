@@ -194,7 +194,9 @@ def test_on_failure_restarts_exit_1_leaves_exit_0_and_never_alone(make_project: 
     failed = run.wait_state("kuksa-bridge", "Failed(ExecFailed)")
     restart = run.wait_for("kuksa-bridge restart", lambda e: e["workload"] == "kuksa-bridge"
                            and e["kind"] == "restart")
-    assert restart["time"] - failed["time"] <= 0.2  # decided on the tick that saw the exit
+    # First restart without back-off (delays "0,60"): decided as soon as the exit is seen. The
+    # bound is loose on purpose: speed is measured in benchmarks/bench_watch.py, not here.
+    assert restart["time"] - failed["time"] <= 2.0
     assert restart["reason"].startswith("ON_FAILURE restarts Failed(ExecFailed): "
                                         "Exit code: '1' (restart #1")
     running = run.wait_state("kuksa-bridge", "Running(Ok)", after=restart["time"])
