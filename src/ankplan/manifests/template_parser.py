@@ -1,17 +1,25 @@
-"""Parses the handlebars subset Ankaios manifests use into a small syntax tree.
+"""Turns a template into a syntax tree the way the Rust `handlebars` crate compiles it.
 
-Pure: no I/O. Handles `{{path}}`, `{{{path}}}`, comments, `~` whitespace control, block helpers
-(`#each`, `#if`, `#unless`, `#with`, `{{else}}`), sub-expressions and `{{> partial k=v}}`, and
-strips "standalone" block lines the way handlebars does.
+Pure: no I/O. Scans text and tags (escapes, raw blocks, comments), applies `~` whitespace
+control and the crate's standalone-line rules, and nests blocks, `{{else}}` chains and partials.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from ankplan.manifests.template_grammar import Call, Expr, Grammar, InvalidParameter, Path
+from ankplan.manifests.template_tags import Tag, raw_end, tag_at
 
 MAX_NESTING = 32  # nested blocks in one template
+RUST_WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                   "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_STANDALONE = frozenset({"open", "close", "else", "chain", "raw_open", "raw_close", "comment",
+                         "partial", "decorator", "decorator_open", "partial_open"})
+_UNSUPPORTED = {"decorator": "decorators ({{* ...}})",
+                "decorator_open": "inline partials and decorator blocks ({{#* ...}})",
+                "partial_open": "partial blocks ({{#> ...}})"}
 
 
 class TemplateError(Exception):
@@ -30,89 +38,46 @@ class TemplateError(Exception):
         return where + self.message
 
 
-# --- expressions -----------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
-class Path:
-    """A value lookup such as `port.access_port`, `this`, `../x` or `@index`."""
-
-    raw: str
-    parts: tuple[str, ...]
-    up: int = 0  # number of leading ../
-    data: bool = False  # @key, @index, ...
-
-
-@dataclass(frozen=True, slots=True)
-class Literal:
-    """A string, number, boolean or null literal."""
-
-    value: object
-
-
-@dataclass(frozen=True, slots=True)
-class SubExpr:
-    """`(helper arg ...)`."""
-
-    helper: str
-    args: tuple[Path | Literal | SubExpr, ...]
-
-
-Expr = Path | Literal | SubExpr
-
-# --- nodes -----------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
 class Var:
-    """`{{expr}}`: renders the value."""
+    """`{{path}}` or `{{(helper ...)}}`: renders a value."""
 
-    expr: Expr
+    expr: Path | Call
     offset: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Block:
-    """`{{#helper params}}body{{else}}inverse{{/helper}}`."""
+    """A helper: `{{#name ...}}body{{else}}inverse{{/name}}`, or `{{name ...}}` (body None)."""
 
-    helper: str
-    params: tuple[Expr, ...]
+    call: Call
     offset: int
-    body: list[object] = field(default_factory=list)
-    inverse: list[object] | None = None
+    body: tuple[Node, ...] | None = None
+    inverse: tuple[Node, ...] | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Partial:
-    """`{{> name key=expr}}`; `indent` is the leading whitespace when it stands alone on a line."""
+    """`{{> name param key=value}}`; `indent` is the whitespace before the tag on its line."""
 
-    name: str
-    hash: dict[str, Expr]
+    name: str | Call
+    params: tuple[Expr, ...]
+    hash: tuple[tuple[str, Expr], ...]
     offset: int
     indent: str | None = None
-    newline: bool = False  # the standalone line ended with a newline that was consumed
+    standalone: bool = False
 
 
-@dataclass(slots=True)
-class _Tag:
-    kind: str  # var, open, close, else, partial, comment
-    body: str
-    start: int
-    end: int
-    strip_before: bool = False
-    strip_after: bool = False
-    indent: str | None = None  # standalone: the whitespace that led the line
-    newline: bool = False  # standalone: the line's newline was consumed
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    """A handlebars feature ankplan does not render (decorators, inline partials)."""
+
+    what: str
+    offset: int
 
 
-_TAG = re.compile(r"(\\?)\{\{(~?)(\{?)(!--.*?--|!.*?|[^{}]*?)(\}?)(~?)\}\}", re.DOTALL)
-_STANDALONE = {"open", "close", "else", "comment", "partial"}
+Node = str | Var | Block | Partial | Unsupported
 
-
-def parse(template: str) -> list[object]:
-    """The syntax tree of `template`; raises TemplateError with its position."""
-    tokens = _strip_standalone(_apply_tilde(_tokenize(template)))
-    return _build(tokens, template)
 
 
 def position(template: str, offset: int) -> tuple[int, int]:
@@ -121,195 +86,222 @@ def position(template: str, offset: int) -> tuple[int, int]:
     return template.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
-def _tokenize(template: str) -> list[str | _Tag]:
-    tokens: list[str | _Tag] = []
-    cursor = 0
-    for match in _TAG.finditer(template):
-        if match.group(1):  # \{{ is a literal {{
+def parse(template: str) -> tuple[Node, ...]:
+    """The syntax tree of `template`; raises TemplateError with its position."""
+    try:
+        texts, tags = _scan(template)
+    except InvalidParameter as error:
+        raise TemplateError(f"invalid literal {error.text} (not valid JSON)",
+                            *position(template, error.offset)) from None
+    _control_whitespace(template, texts, tags)
+    return _build(template, texts, tags)
+
+
+# --- scanning ----------------------------------------------------------------------------
+
+
+def _scan(src: str) -> tuple[list[str], list[Tag]]:
+    """Texts and tags alternating: texts[i] comes before tags[i], texts[-1] after the last."""
+    grammar = Grammar(src)
+    texts: list[str] = []
+    tags: list[Tag] = []
+    pos = 0
+    while True:
+        text, pos = _text(src, pos, raw=False)
+        texts.append(text)
+        if pos >= len(src):
+            return texts, tags
+        tag = tag_at(grammar, pos)
+        if tag is None:
+            raise TemplateError("'{{' does not start a valid tag (unclosed or malformed)",
+                                *position(src, pos))
+        if tag.kind == "chain~":
+            raise TemplateError("'{{~else ...}}' with a helper after else crashes the handlebars "
+                                "library Ankaios uses", *position(src, pos),
+                                hint="remove the ~ after {{")
+        tags.append(tag)
+        pos = tag.end
+        if tag.kind == "raw_open":
+            text, pos = _text(src, grammar.ws(pos), raw=True)  # the crate drops leading space
+            close = raw_end(grammar, pos) if pos < len(src) else None
+            if close is None:
+                raise TemplateError(f"'{{{{{{{{{tag.name}}}}}}}}}' is never closed",
+                                    *position(src, tag.start))
+            texts.append(text)
+            tags.append(close)
+            pos = close.end
+
+
+def _text(src: str, pos: int, *, raw: bool) -> tuple[str, int]:
+    """Literal text from pos to the next tag (`{{`, or `{{{{` inside a raw block).
+
+    `\\{{` is a literal `{{` (`\\{{{{` a literal `{{{{`); two or more backslashes before `{{`
+    lose one and leave the tag live, as the crate's `escape` rule does.
+    """
+    parts: list[str] = []
+    start = scan = pos
+    while True:
+        brace = src.find("{{", scan)
+        if brace < 0:
+            parts.append(src[start:])
+            return "".join(parts), len(src)
+        first = brace
+        while first > scan and src[first - 1] == "\\":
+            first -= 1
+        slashes = brace - first
+        if slashes == 1:
+            end = brace + (4 if src.startswith("{{{{", brace) else 2)
+            parts.append(src[start:first] + src[brace:end])
+            start = scan = end
             continue
-        tokens.append(_text(template, cursor, match.start()))
-        tokens.append(_classify(match, template))
-        cursor = match.end()
-    tokens.append(_text(template, cursor, len(template)))
-    return tokens
+        if slashes > 1:
+            parts.append(src[start:first] + src[first + 1:brace])
+            start = brace
+        if not raw or src.startswith("{{{{", brace):
+            parts.append(src[start:brace])
+            return "".join(parts), brace
+        scan = brace + 1
 
 
-def _text(template: str, start: int, end: int) -> str:
-    """Literal text between tags; a '{{' left in it is a tag that did not parse."""
-    text = template[start:end]
-    probe = text.replace("\\{{", "  ")
-    if "{{" in probe:
-        offset = start + probe.index("{{")
-        raise TemplateError("'{{' does not start a valid tag (unclosed or malformed)",
-                            *position(template, offset))
-    return text.replace("\\{{", "{{")
+# --- whitespace ----------------------------------------------------------------------------
 
 
-def _classify(match: re.Match[str], template: str) -> _Tag:
-    body = match.group(4).strip()
-    kinds = {"#": "open", "/": "close", ">": "partial", "!": "comment", "^": "inverse"}
-    kind = kinds.get(body[:1], "var")
-    if body == "else" or body.startswith("else "):
-        kind = "else"
-    if kind == "inverse":
-        raise TemplateError("'{{^...}}' blocks are not supported; use {{#unless}}",
-                            *position(template, match.start()))
-    if bool(match.group(3)) != bool(match.group(5)) or not body:
-        raise TemplateError(f"malformed tag '{match.group(0)}'", *position(template, match.start()))
-    content = body[1:].strip() if kind in ("open", "close", "partial") else body
-    return _Tag(kind, content, match.start(), match.end(), bool(match.group(2)),
-                bool(match.group(6)))
+def _control_whitespace(src: str, texts: list[str], tags: list[Tag]) -> None:
+    """`~` trims all whitespace; a standalone tag takes its line's indent and newline along.
+
+    As in the crate, the newline a standalone tag leaves behind is removed from the next text
+    the crate keeps, which is not always the next text: whitespace right after a `~}}` is
+    dropped whole, and the removal waits for the text after it.
+    """
+    omit = pending = False
+    for index, text in enumerate(texts):
+        kept = index > 0 and tags[index - 1].kind == "raw_open"  # raw block text always counts
+        if text and (kept or not omit or text.strip(" \t\n\r")):
+            if omit:
+                text = text.lstrip(RUST_WHITESPACE)
+            if pending:
+                text = text.lstrip(" \t")
+                text = text[2:] if text.startswith("\r\n") else text.removeprefix("\n")
+                pending = False
+        elif omit:
+            text = ""
+        if index < len(tags):
+            tag = tags[index]
+            if tag.pre:
+                text = text.rstrip(RUST_WHITESPACE)
+            if tag.kind in _STANDALONE:
+                tag.standalone = pending = _standalone(src, tag)
+                if tag.standalone:
+                    text = text.rstrip(" \t")
+            if tag.kind != "comment":
+                omit = tag.post
+        texts[index] = text
 
 
-def _apply_tilde(tokens: list[str | _Tag]) -> list[str | _Tag]:
-    for index, token in enumerate(tokens):
-        if not isinstance(token, _Tag):
-            continue
-        if token.strip_before and isinstance(tokens[index - 1], str):
-            tokens[index - 1] = str(tokens[index - 1]).rstrip()
-        if token.strip_after and isinstance(tokens[index + 1], str):
-            tokens[index + 1] = str(tokens[index + 1]).lstrip()
-    return tokens
+def _standalone(src: str, tag: Tag) -> bool:
+    """Only spaces/tabs between the tag and the line start, and between it and the line end."""
+    before = tag.start
+    while before > 0 and src[before - 1] in " \t":
+        before -= 1
+    if before > 0 and src[before - 1] not in "\n\r":
+        return False
+    after = tag.end
+    while after < len(src) and src[after] in " \t":
+        after += 1
+    return tag.end == len(src) or (after < len(src) and src[after] in "\n\r")
 
 
-def _strip_standalone(tokens: list[str | _Tag]) -> list[str | _Tag]:
-    """Remove the whitespace and newline around block tags that stand alone on their line."""
-    for index in range(1, len(tokens), 2):  # tokens alternate text, tag, text, ...
-        tag = tokens[index]
-        assert isinstance(tag, _Tag)
-        before, after = str(tokens[index - 1]), str(tokens[index + 1])
-        line_head = before[before.rfind("\n") + 1:]
-        line_tail = after.split("\n", 1)[0]
-        at_line_start = "\n" in before or index == 1
-        at_line_end = "\n" in after or index + 2 == len(tokens)
-        if tag.kind not in _STANDALONE or line_head.strip() or line_tail.strip():
-            continue
-        if not (at_line_start and at_line_end):
-            continue
-        tokens[index - 1] = before[:len(before) - len(line_head)]
-        tokens[index + 1] = after[len(line_tail) + 1:] if "\n" in after else ""
-        tag.indent, tag.newline = line_head, "\n" in after
-    return tokens
+def partial_indent(src: str, tag: Tag) -> str | None:
+    """The spaces/tabs right before a partial tag, which its output lines are indented by."""
+    if tag.pre:
+        return None
+    start = tag.start
+    while start > 0 and src[start - 1] in " \t":
+        start -= 1
+    return src[start:tag.start] or None
 
 
-def _build(tokens: Sequence[object], template: str) -> list[object]:
-    root: list[object] = []
-    stack: list[tuple[Block, list[object]]] = []
+# --- nesting -------------------------------------------------------------------------------
+
+
+def _build(src: str, texts: list[str], tags: list[Tag]) -> tuple[Node, ...]:
+    root: list[Node] = []
+    stack: list[Tag] = []
     current = root
-    for token in tokens:
-        if isinstance(token, str):
-            if token:
-                current.append(token)
-            continue
-        assert isinstance(token, _Tag)
-        current = _add_tag(token, template, stack, current, root)
+    for index, tag in enumerate(tags):
+        if texts[index]:
+            current.append(texts[index])
+        where = position(src, tag.start)
+        if tag.kind in ("open", "raw_open", "decorator_open", "partial_open"):
+            if len(stack) >= MAX_NESTING:
+                raise TemplateError(f"blocks nested more than {MAX_NESTING} deep", *where)
+            tag.sections.append((tag, []))
+            stack.append(tag)
+            current = tag.sections[0][1]
+        elif tag.kind in ("else", "chain"):
+            _check_else(stack, tag, where)
+            stack[-1].sections.append((tag, []))
+            current = stack[-1].sections[-1][1]
+        elif tag.kind in ("close", "raw_close"):
+            if not stack:
+                raise TemplateError(f"unexpected closing tag '{{{{/{tag.name}}}}}'", *where)
+            opened = stack.pop()
+            _check_close(opened, tag, where)
+            current = stack[-1].sections[-1][1] if stack else root
+            current.append(_block(opened))
+        elif tag.kind != "comment":
+            current.append(_leaf(src, tag))
     if stack:
-        block = stack[-1][0]
-        raise TemplateError(f"'{{{{#{block.helper}}}}}' is never closed",
-                            *position(template, block.offset),
-                            hint=f"add {{{{/{block.helper}}}}}")
-    return root
+        name = stack[-1].name
+        raise TemplateError(f"'{{{{#{name}}}}}' is never closed", *position(src, stack[-1].start),
+                            hint=f"add {{{{/{name}}}}}")
+    if texts[-1]:
+        current.append(texts[-1])
+    return tuple(root)
 
 
-def _add_tag(tag: _Tag, template: str, stack: list[tuple[Block, list[object]]],
-             current: list[object], root: list[object]) -> list[object]:
-    where = position(template, tag.start)
-    if tag.kind == "comment":
-        return current
-    if tag.kind == "var":
-        current.append(Var(parse_expression(tag.body, where), tag.start))
-    elif tag.kind == "partial":
-        current.append(_partial(tag, where))
-    elif tag.kind == "open":
-        if len(stack) >= MAX_NESTING:
-            raise TemplateError(f"blocks nested more than {MAX_NESTING} deep", *where)
-        helper, *params = _split_words(tag.body, where) or [""]
-        block = Block(helper, tuple(parse_expression(p, where) for p in params), tag.start)
-        current.append(block)
-        stack.append((block, current))
-        return block.body
-    elif tag.kind == "else":
-        if not stack or stack[-1][0].inverse is not None:
-            raise TemplateError("'{{else}}' outside a block", *where)
-        stack[-1][0].inverse = []
-        return stack[-1][0].inverse
-    elif tag.kind == "close":
-        if not stack:
-            raise TemplateError(f"unexpected closing tag '{{{{/{tag.body}}}}}'", *where)
-        block, parent = stack.pop()
-        if tag.body != block.helper:
-            raise TemplateError(f"closing tag '{{{{/{tag.body}}}}}' does not match "
-                                f"'{{{{#{block.helper}}}}}'", *where,
-                                hint=f"close the block with {{{{/{block.helper}}}}}")
-        return parent
-    return current
+def _check_else(stack: list[Tag], tag: Tag, where: tuple[int, int]) -> None:
+    if not stack or stack[-1].kind != "open":
+        raise TemplateError("'{{else}}' (or '{{^}}') outside a block", *where,
+                            hint="{{else}} belongs between {{#if ...}} and {{/if}}")
+    if stack[-1].sections[-1][0].kind == "else":
+        raise TemplateError("a second '{{else}}' in one block", *where,
+                            hint="only '{{else if ...}}' may come before the final '{{else}}'")
 
 
-def _partial(tag: _Tag, where: tuple[int, int]) -> Partial:
-    name, *args = _split_words(tag.body, where) or [""]
-    hash_args: dict[str, Expr] = {}
-    for arg in args:
-        key, equals, value = arg.partition("=")
-        if not equals or not key or not value:
-            raise TemplateError(f"partial argument '{arg}' must be key=value", *where)
-        hash_args[key] = parse_expression(value, where)
-    return Partial(name, hash_args, tag.start, tag.indent, tag.newline)
+def _check_close(opened: Tag, tag: Tag, where: tuple[int, int]) -> None:
+    if opened.name == tag.name and (opened.kind == "raw_open") == (tag.kind == "raw_close"):
+        return
+    braces = 4 if opened.kind == "raw_open" else 2
+    close = "{" * braces + "/" + str(tag.name) + "}" * braces
+    start = "{" * braces + ("" if braces == 4 else "#") + str(opened.name) + "}" * braces
+    raise TemplateError(f"closing tag '{close}' does not match '{start}'", *where,
+                        hint=f"close the block with {{{{/{opened.name}}}}}")
 
 
-# --- expression parsing ----------------------------------------------------------------------
-
-_WORD = re.compile(r'\s*(\(|\)|"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|[^\s()]+)')
-
-
-def _split_words(text: str, where: tuple[int, int]) -> list[str]:
-    """Top-level words of a tag body; a parenthesised sub-expression stays one word."""
-    words: list[str] = []
-    depth, start, cursor = 0, 0, 0
-    for match in _WORD.finditer(text):
-        word = match.group(1)
-        if depth == 0:
-            start = match.start(1)
-        depth += 1 if word == "(" else -1 if word == ")" else 0
-        if depth < 0:
-            raise TemplateError("unbalanced ')'", *where)
-        if depth == 0:
-            words.append(text[start:match.end(1)])
-        cursor = match.end()
-    if depth or text[cursor:].strip():
-        raise TemplateError("unbalanced '('", *where)
-    return words
+def _block(opened: Tag) -> Node:
+    if opened.kind in _UNSUPPORTED:
+        return Unsupported(_UNSUPPORTED[opened.kind], opened.start)
+    inverse: tuple[Node, ...] | None = None
+    for tag, nodes in reversed(opened.sections[1:]):
+        if tag.kind == "else":
+            inverse = tuple(nodes)
+        else:
+            assert tag.call is not None  # the crate reports errors at the opening tag
+            inverse = (Block(tag.call, opened.start, tuple(nodes), inverse),)
+    assert opened.call is not None
+    return Block(opened.call, opened.start, tuple(opened.sections[0][1]), inverse)
 
 
-def parse_expression(text: str, where: tuple[int, int]) -> Expr:
-    """One expression: a literal, a path or a parenthesised helper call."""
-    if text.startswith("(") and text.endswith(")"):
-        helper, *args = _split_words(text[1:-1], where) or [""]
-        if not helper:
-            raise TemplateError("empty sub-expression '()'", *where)
-        return SubExpr(helper, tuple(parse_expression(arg, where) for arg in args))
-    if text[:1] in "\"'" and len(text) >= 2 and text[-1] == text[0]:
-        return Literal(re.sub(r"\\(.)", r"\1", text[1:-1]))
-    literals = {"true": True, "false": False, "null": None, "undefined": None}
-    if text in literals:
-        return Literal(literals[text])
-    if re.fullmatch(r"-?[0-9]+", text):
-        return Literal(int(text))
-    if re.fullmatch(r"-?[0-9]+\.[0-9]+", text):
-        return Literal(float(text))
-    return _path(text, where)
-
-
-def _path(text: str, where: tuple[int, int]) -> Path:
-    raw, up, data = text, 0, text.startswith("@")
-    text = text[1:] if data else text
-    while text.startswith("../"):
-        up, text = up + 1, text[3:]
-    if text in ("this", ".", "./"):
-        return Path(raw, (), up, data)
-    text = text[5:] if text.startswith(("this.", "this/")) else text
-    text = text.removeprefix("./")
-    parts = tuple(re.split(r"[./]", text))
-    if not text or any(not part for part in parts) or not all(
-            re.fullmatch(r"[A-Za-z0-9_$-]+", part) for part in parts):
-        raise TemplateError(f"invalid expression '{raw}'", *where)
-    return Path(raw, parts, up, data)
+def _leaf(src: str, tag: Tag) -> Node:
+    if tag.kind == "value":
+        assert tag.value is not None
+        return Var(tag.value, tag.start)
+    if tag.kind == "helper":
+        assert tag.call is not None
+        return Block(tag.call, tag.start)
+    if tag.kind == "partial":
+        assert tag.call is not None
+        return Partial(tag.name, tag.call.params, tag.call.hash, tag.start,
+                       partial_indent(src, tag), tag.standalone)
+    return Unsupported(_UNSUPPORTED[tag.kind], tag.start)
