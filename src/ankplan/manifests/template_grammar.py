@@ -20,7 +20,14 @@ _KEYWORD = re.compile(f"(?:as|else)[ \t\n\r]*+(?![{SYMBOL}])")
 _STRING = {'"': re.compile(r'"((?:[^"\\]|\\["\\/bfnrt]|\\u[0-9A-Fa-f]{4})*)"'),
            "'": re.compile(r"'((?:[^'\\]|\\['\\/bfnrt]|\\u[0-9A-Fa-f]{4})*)'")}
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
-_PATH_ID = re.compile(f"[{SYMBOL}]+|\\[[^\\]]*\\]")
+_ITEM = f"[{SYMBOL}]+|\\[[^\\]]*\\]"
+_PATH_ID = re.compile(_ITEM)
+# path_inline: [this/ | ./] [@root/] [@] (../)* item (sep item)*; the prefix never backtracks
+_PATH = re.compile(f"(?>(?:this[./]|\\./)?(@root[./])?(@)?((?:\\.\\.[./])*))"
+                   f"((?:{_ITEM})(?:[./](?:{_ITEM}))*)")
+_TILDE = re.compile(r"[ \t\n\r]*~")
+_WORDS: dict[str, re.Pattern[str]] = {}
+_PATHS: dict[str, Path] = {}  # parsed references by their text; bounded below
 _UP, _ROOT, _LOCAL = object(), object(), object()  # the grammar's path_up, path_root, path_local
 MAX_DEPTH = 32  # nested sub-expressions and literals
 
@@ -78,12 +85,15 @@ class Grammar:
 
     def word(self, pos: int, text: str) -> int | None:
         """`text` after optional whitespace; the position after it."""
-        pos = self.ws(pos)
-        return pos + len(text) if self.src.startswith(text, pos) else None
+        pattern = _WORDS.get(text)
+        if pattern is None:
+            pattern = _WORDS[text] = re.compile(r"[ \t\n\r]*" + re.escape(text))
+        match = pattern.match(self.src, pos)
+        return match.end() if match else None
 
     def tilde(self, pos: int) -> tuple[bool, int]:
-        after = self.word(pos, "~")
-        return (True, after) if after is not None else (False, pos)
+        match = _TILDE.match(self.src, pos)
+        return (True, match.end()) if match else (False, pos)
 
     def identifier(self, pos: int) -> tuple[str, int] | None:
         match = _IDENT.match(self.src, self.ws(pos))
@@ -147,36 +157,21 @@ class Grammar:
 
     def reference(self, pos: int) -> tuple[Path, int] | None:
         """path_inline: this/ ./ @root/ @ ../ then segments joined by . or /."""
-        src, start = self.src, pos
-        segments: list[object] = []
-        if self._then_separator(pos, "this"):
-            pos += 5
-        elif src.startswith("./", pos):
-            pos += 2
-        if self._then_separator(pos, "@root"):
-            segments.append(_ROOT)
-            pos += 6
-        if src.startswith("@", pos):
-            segments.append(_LOCAL)
-            pos += 1
-        while self._then_separator(pos, ".."):
-            segments.append(_UP)
-            pos += 3
-        match = _PATH_ID.match(src, pos)
-        if not match:
+        match = _PATH.match(self.src, pos)
+        if match is None:
             return None
-        while match:
-            segment = match.group()
-            segments.append(segment[1:-1] if segment.startswith("[") else segment)
-            pos = match.end()
-            match = _PATH_ID.match(src, pos + 1) if self._then_separator(pos, "") else None
-        return make_path(src[start:pos], segments), pos
-
-    def _then_separator(self, pos: int, text: str) -> bool:
-        """`text` at pos, followed by a path separator (`.` or `/`)."""
-        after = pos + len(text)
-        return self.src.startswith(text, pos) and self.src[after:after + 1] in ("/", ".") \
-            and after < len(self.src)
+        raw = match.group()
+        path = _PATHS.get(raw)
+        if path is None:
+            segments: list[object] = [_ROOT] if match.group(1) else []
+            segments += [_LOCAL] if match.group(2) else []
+            segments += [_UP] * (len(match.group(3)) // 3)
+            segments += [item[1:-1] if item.startswith("[") else item
+                         for item in _PATH_ID.findall(match.group(4))]
+            if len(_PATHS) > 4096:
+                _PATHS.clear()
+            path = _PATHS[raw] = make_path(raw, segments)
+        return path, match.end()
 
     def subexpression(self, pos: int) -> tuple[Call, int] | None:
         """`(helper args...)` or `(reference)`, the latter calling a helper of that name."""
@@ -213,14 +208,15 @@ class Grammar:
         """(hash | parameter)*: positional arguments, key=value arguments, the end."""
         params: list[Expr] = []
         hashes: dict[str, Expr] = {}
-        while (pair := self.hash(pos)) or (param := self.parameter(pos)):
-            if pair:
+        while True:
+            if pair := self.hash(pos):  # key=value is tried first, as in the grammar
                 (key, value), pos = pair
                 hashes[key] = value
+            elif param := self.parameter(pos):
+                params.append(param[0])
+                pos = param[1]
             else:
-                params.append(param[0])  # type: ignore[index]
-                pos = param[1]  # type: ignore[index]
-        return tuple(params), tuple(hashes.items()), pos
+                return tuple(params), tuple(hashes.items()), pos
 
     def hash(self, pos: int) -> tuple[tuple[str, Expr], int] | None:
         key = self.identifier(pos)
@@ -282,7 +278,10 @@ def json_number(text: str) -> int | float | None:
     match = _JSON_NUMBER.fullmatch(text)
     if match is None:
         return None
-    return _float(text) if match.group(1) or match.group(2) else _integer(text)
+    try:
+        return _float(text) if match.group(1) or match.group(2) else _integer(text)
+    except ValueError:  # out of range, as 1e400
+        return None
 
 
 def _integer(text: str) -> int | float:

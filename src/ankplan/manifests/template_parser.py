@@ -115,7 +115,7 @@ def _scan(src: str) -> tuple[list[str], list[Tag]]:
         if tag is None:
             raise TemplateError("'{{' does not start a valid tag (unclosed or malformed)",
                                 *position(src, pos))
-        if tag.kind == "chain~":
+        if tag.kind == "chain" and tag.pre:  # handlebars 6.3.2 panics on `{{~else if x}}`
             raise TemplateError("'{{~else ...}}' with a helper after else crashes the handlebars "
                                 "library Ankaios uses", *position(src, pos),
                                 hint="remove the ~ after {{")
@@ -224,9 +224,19 @@ def partial_indent(src: str, tag: Tag) -> str | None:
 # --- nesting -------------------------------------------------------------------------------
 
 
+class _Open:
+    """A block being built: its opening tag, then one (tag, nodes) per `{{else}}` part."""
+
+    __slots__ = ("sections", "tag")
+
+    def __init__(self, tag: Tag) -> None:
+        self.tag = tag
+        self.sections: list[tuple[Tag, list[Node]]] = [(tag, [])]
+
+
 def _build(src: str, texts: list[str], tags: list[Tag]) -> tuple[Node, ...]:
     root: list[Node] = []
-    stack: list[Tag] = []
+    stack: list[_Open] = []
     current = root
     for index, tag in enumerate(tags):
         if texts[index]:
@@ -235,9 +245,8 @@ def _build(src: str, texts: list[str], tags: list[Tag]) -> tuple[Node, ...]:
         if tag.kind in ("open", "raw_open", "decorator_open", "partial_open"):
             if len(stack) >= MAX_NESTING:
                 raise TemplateError(f"blocks nested more than {MAX_NESTING} deep", *where)
-            tag.sections.append((tag, []))
-            stack.append(tag)
-            current = tag.sections[0][1]
+            stack.append(_Open(tag))
+            current = stack[-1].sections[0][1]
         elif tag.kind in ("else", "chain"):
             _check_else(stack, tag, where)
             stack[-1].sections.append((tag, []))
@@ -246,22 +255,22 @@ def _build(src: str, texts: list[str], tags: list[Tag]) -> tuple[Node, ...]:
             if not stack:
                 raise TemplateError(f"unexpected closing tag '{{{{/{tag.name}}}}}'", *where)
             opened = stack.pop()
-            _check_close(opened, tag, where)
+            _check_close(opened.tag, tag, where)
             current = stack[-1].sections[-1][1] if stack else root
             current.append(_block(opened))
         elif tag.kind != "comment":
             current.append(_leaf(src, tag))
     if stack:
-        name = stack[-1].name
-        raise TemplateError(f"'{{{{#{name}}}}}' is never closed", *position(src, stack[-1].start),
-                            hint=f"add {{{{/{name}}}}}")
+        name = stack[-1].tag.name
+        raise TemplateError(f"'{{{{#{name}}}}}' is never closed",
+                            *position(src, stack[-1].tag.start), hint=f"add {{{{/{name}}}}}")
     if texts[-1]:
         current.append(texts[-1])
     return tuple(root)
 
 
-def _check_else(stack: list[Tag], tag: Tag, where: tuple[int, int]) -> None:
-    if not stack or stack[-1].kind != "open":
+def _check_else(stack: list[_Open], tag: Tag, where: tuple[int, int]) -> None:
+    if not stack or stack[-1].tag.kind != "open":
         raise TemplateError("'{{else}}' (or '{{^}}') outside a block", *where,
                             hint="{{else}} belongs between {{#if ...}} and {{/if}}")
     if stack[-1].sections[-1][0].kind == "else":
@@ -279,18 +288,19 @@ def _check_close(opened: Tag, tag: Tag, where: tuple[int, int]) -> None:
                         hint=f"close the block with {{{{/{opened.name}}}}}")
 
 
-def _block(opened: Tag) -> Node:
-    if opened.kind in _UNSUPPORTED:
-        return Unsupported(_UNSUPPORTED[opened.kind], opened.start)
+def _block(opened: _Open) -> Node:
+    start = opened.tag.start
+    if opened.tag.kind in _UNSUPPORTED:
+        return Unsupported(_UNSUPPORTED[opened.tag.kind], start)
     inverse: tuple[Node, ...] | None = None
     for tag, nodes in reversed(opened.sections[1:]):
         if tag.kind == "else":
             inverse = tuple(nodes)
         else:
             assert tag.call is not None  # the crate reports errors at the opening tag
-            inverse = (Block(tag.call, opened.start, tuple(nodes), inverse),)
-    assert opened.call is not None
-    return Block(opened.call, opened.start, tuple(opened.sections[0][1]), inverse)
+            inverse = (Block(tag.call, start, tuple(nodes), inverse),)
+    assert opened.tag.call is not None
+    return Block(opened.tag.call, start, tuple(opened.sections[0][1]), inverse)
 
 
 def _leaf(src: str, tag: Tag) -> Node:

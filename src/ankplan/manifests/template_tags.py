@@ -6,7 +6,7 @@ html_expression, helper_block_start, invert tags, raw blocks, comments, partials
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ankplan.manifests.template_grammar import Call, Grammar, Path
 
@@ -16,7 +16,7 @@ HELPERS = frozenset({"if", "unless", "each", "with", "lookup", "raw", "log", "eq
 
 @dataclass(slots=True)
 class Tag:
-    """One tag as scanned; `sections` collects a block's body and its else parts."""
+    """One tag as scanned: its kind, span, `~` marks and what it names or calls."""
 
     kind: str
     start: int
@@ -27,15 +27,27 @@ class Tag:
     value: Path | Call | None = None
     name: str | Call = ""
     standalone: bool = False
-    sections: list[tuple[Tag, list[object]]] = field(default_factory=list)
 
 
 def tag_at(grammar: Grammar, pos: int) -> Tag | None:
-    """The tag starting at `pos` (which holds `{{`), or None if no rule matches."""
-    if grammar.src.startswith("{{{{", pos):
+    """The tag starting at `pos` (which holds `{{`), or None if no rule matches.
+
+    Only the rules that can match the sign after `{{` and `~` (`#`, `/`, `>`, ...) are tried,
+    in the grammar's order, so the outcome is the grammar's.
+    """
+    src = grammar.src
+    if src.startswith("{{{{", pos):
         return _raw_start(grammar, pos)
-    for rule in (_invert, _expression, _html, _block_start, _comment, _decorator,
-                 _decorator_start, _partial, _partial_start, _close):
+    if src.startswith("{{!", pos):
+        return _comment(grammar, pos)
+    if src.startswith("{{{", pos):
+        return _html(grammar, pos)
+    sign_at = grammar.tilde(pos + 2)[1]
+    sign_at = grammar.ws(sign_at)
+    rules = _BY_SIGN.get(src[sign_at:sign_at + 1], _EXPRESSION)
+    if src.startswith("else", sign_at):
+        rules = (_invert, *_EXPRESSION)
+    for rule in rules:
         tag = rule(grammar, pos)
         if tag is not None:
             return tag
@@ -54,13 +66,14 @@ def raw_end(grammar: Grammar, pos: int) -> Tag | None:
 
 
 def _finish(grammar: Grammar, start: int, kind: str, pre: bool, pos: int, closer: str = "}}",
-            **fields: object) -> Tag | None:
+            *, call: Call | None = None, value: Path | Call | None = None,
+            name: str | Call = "") -> Tag | None:
     """`~`? and the closing braces; the tag, or None if they are missing."""
     post, after = grammar.tilde(pos)
     end = grammar.word(after, closer)
     if end is None:
         return None
-    return Tag(kind, start, end, pre, post, **fields)  # type: ignore[arg-type]
+    return Tag(kind, start, end, pre, post, call, value, name)
 
 
 def _opening(grammar: Grammar, pos: int, *signs: str) -> tuple[bool, int] | None:
@@ -74,50 +87,53 @@ def _opening(grammar: Grammar, pos: int, *signs: str) -> tuple[bool, int] | None
     return pre, after
 
 
-def _value(grammar: Grammar, pos: int, *, with_args: bool = True,
-           ) -> tuple[dict[str, object], int] | None:
+_Shown = tuple[str, Call | None, Path | Call | None, int]  # kind, call, value, end
+
+
+def _value(grammar: Grammar, pos: int, *, with_args: bool = True) -> _Shown | None:
     """What an expression shows: a helper call with arguments, a sub-expression or a path."""
     if with_args and (call := grammar.call(pos, need_args=True)):
-        return {"kind": "helper", "call": call[0]}, call[1]
+        return "helper", call[0], None, call[1]
     pos = grammar.ws(pos)
     if sub := grammar.subexpression(pos):
-        return {"kind": "value", "value": sub[0]}, sub[1]
+        return "value", None, sub[0], sub[1]
     if path := grammar.reference(pos):
         if path[0].raw in HELPERS:
-            return {"kind": "helper", "call": Call(path[0].raw)}, path[1]
-        return {"kind": "value", "value": path[0]}, path[1]
+            return "helper", Call(path[0].raw), None, path[1]
+        return "value", None, path[0], path[1]
     return None
+
+
+def _shown_tag(grammar: Grammar, pos: int, pre: bool, shown: _Shown, closer: str = "}}",
+               ) -> Tag | None:
+    kind, call, value, after = shown
+    return _finish(grammar, pos, kind, pre, after, closer, call=call, value=value)
 
 
 def _expression(grammar: Grammar, pos: int) -> Tag | None:
     pre, after = grammar.tilde(pos + 2)
-    found = _value(grammar, after)
-    if found is None:
-        return None
-    fields, after = found
-    kind = fields.pop("kind")
-    return _finish(grammar, pos, str(kind), pre, after, **fields)
+    shown = _value(grammar, after)
+    return _shown_tag(grammar, pos, pre, shown) if shown else None
 
 
 def _html(grammar: Grammar, pos: int) -> Tag | None:
     """`{{{x}}}`, `{{~{x}~}}` or `{{&x}}`: with HTML escaping off, the same as `{{x}}`."""
     if grammar.src.startswith("{{{", pos):
         pre, after = grammar.tilde(pos + 3)
-        found = _value(grammar, after)
-        if found and (tag := _finish(grammar, pos, str(found[0].pop("kind")), pre, found[1],
-                                     "}}}", **found[0])):
+        shown = _value(grammar, after)
+        if shown and (tag := _shown_tag(grammar, pos, pre, shown, "}}}")):
             return tag
     for sign, with_args in (("{", True), ("&", False)):
         opened = _opening(grammar, pos, sign)
-        found = _value(grammar, opened[1], with_args=with_args) if opened else None
-        if opened is None or found is None:
+        shown = _value(grammar, opened[1], with_args=with_args) if opened else None
+        if opened is None or shown is None:
             continue
-        fields, after = found
         if sign == "{":
-            after = grammar.word(after, "}")  # type: ignore[assignment]
-            if after is None:
+            brace = grammar.word(shown[3], "}")
+            if brace is None:
                 continue
-        if tag := _finish(grammar, pos, str(fields.pop("kind")), opened[0], after, **fields):
+            shown = (*shown[:3], brace)
+        if tag := _shown_tag(grammar, pos, opened[0], shown):
             return tag
     return None
 
@@ -136,8 +152,6 @@ def _invert(grammar: Grammar, pos: int) -> Tag | None:
     call = grammar.call(after, block_params=True) if tag is None else None
     if call is not None:
         tag = _finish(grammar, pos, "chain", pre, call[1], call=call[0], name=call[0].name)
-        if tag is not None and pre:
-            tag.kind = "chain~"  # the crate panics on it; the parser rejects it
     return tag
 
 
@@ -230,3 +244,9 @@ def _close(grammar: Grammar, pos: int) -> Tag | None:
                                      name=found[0])):
             return tag
     return None
+
+
+_EXPRESSION = (_expression,)
+_BY_SIGN = {"#": (_block_start, _decorator_start, _partial_start), "/": (_close,),
+            ">": (_partial,), "*": (_decorator,), "^": (_invert,), "&": (_html,),
+            "{": (_html,)}

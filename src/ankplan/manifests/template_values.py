@@ -16,14 +16,15 @@ class Missing:
     """A lookup that found nothing (strict mode tells it apart from a present null); keeps what
     an error message needs: the path, the part that was missing and where it was looked for."""
 
-    __slots__ = ("raw", "walked", "part", "container")
+    __slots__ = ("at_root", "container", "part", "raw", "walked")
 
     def __init__(self, raw: str, walked: tuple[str, ...] = (), part: str = "",
-                 container: object = None) -> None:
+                 container: object = None, *, at_root: bool = True) -> None:
         self.raw = raw
         self.walked = walked
         self.part = part
         self.container = container
+        self.at_root = at_root
 
 
 class HelperError(Exception):
@@ -102,7 +103,7 @@ def _order(left: object, right: object) -> int | None:
         right = json_number(right)
     if _is_number(left) and _is_number(right) or \
             type(left) is type(right) and isinstance(left, (str, bool)):
-        return (left > right) - (left < right)  # type: ignore[operator]
+        return int((left > right) - (left < right))  # type: ignore[operator]
     return None
 
 

@@ -20,7 +20,6 @@ from ankplan.manifests.template_parser import (
     Node,
     Partial,
     TemplateError,
-    Unsupported,
     Var,
     parse,
     position,
@@ -47,7 +46,7 @@ _LINE_AFTER = re.compile(r"\n(?=.)", re.DOTALL)
 class _Frame:
     """One block context: the value `this` is, plus @-data and block parameters."""
 
-    __slots__ = ("value", "data", "params")
+    __slots__ = ("data", "params", "value")
 
     def __init__(self, value: object, data: dict[str, object] | None = None,
                  params: dict[str, object] | None = None) -> None:
@@ -131,15 +130,15 @@ class _Renderer:
             level, name = path.local
             data = stack[-1 - level].data if level < len(stack) else None
             return data[name] if data and name in data else Missing(path.raw, part="@" + name)
-        names = path.names
+        names, walked = path.names, 0
         holder = _block_param(stack, path.first) if path.first is not None else None
         if holder is not None:
-            current, names = holder.params[path.first], names[1:]  # type: ignore[index]
+            current, walked = holder.params[path.first], 1  # type: ignore[index]
         elif path.depth:
             current = stack[-1 - path.depth if path.depth < len(stack) else -1].value
         else:
             current = stack[0].value if path.root else stack[-1].value
-        for index, name in enumerate(names):
+        for index, name in enumerate(names[walked:], start=walked):
             if isinstance(current, dict):
                 found = current.get(name, Missing)
             elif isinstance(current, list):
@@ -147,7 +146,9 @@ class _Renderer:
             else:
                 found = Missing
             if found is Missing:
-                return Missing(path.raw, names[:index], name, current)
+                base_is_root = holder is None and (path.root or len(stack) == 1 or
+                                                   stack[0].value is current and not index)
+                return Missing(path.raw, names[:index], name, current, at_root=base_is_root)
             current = found
         return current
 
@@ -166,8 +167,10 @@ class _Renderer:
             return self.error(f"'{value.raw}' is not set", offset,
                               "{{#each}} sets @index, @key, @first and @last")
         parent, current = ".".join(value.walked), value.container
-        if not value.walked:
+        if not value.walked and value.at_root:
             message = f"no config alias or key '{value.part}'"
+        elif not value.walked:
+            message = f"the current item ({_type_name(current)}) has no key '{value.part}'"
         elif isinstance(current, list):
             message = f"'{parent}' is a list of {len(current)}, no item '{value.part}'"
         elif isinstance(current, dict):
@@ -258,7 +261,7 @@ class _Renderer:
             keys = sorted(value) if isinstance(value, dict) else range(len(value))
             last = len(value) - 1
             for index, key in enumerate(keys):
-                item = value[key]  # type: ignore[index]
+                item = value[key]
                 data: dict[str, object] = {"first": index == 0, "last": index == last,
                                            "index": index}
                 if isinstance(value, dict):
@@ -277,7 +280,7 @@ class _Renderer:
         name, param = node.call.name, node.call.params[0]
         shown = f" {param.raw}" if isinstance(param, Path) else ""
         return self.error(f"'{{{{#{name}{shown}}}}}' {problem}, got {_type_name(value)}",
-                          node.offset, f"add {{{{else}}}} to handle it, as Ankaios renders "
+                          node.offset, "add {{else}} to handle it, as Ankaios renders "
                           "in strict mode")
 
     def partial(self, node: Partial, stack: list[_Frame]) -> None:
