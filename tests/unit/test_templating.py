@@ -1,4 +1,4 @@
-"""The handlebars subset: values, blocks, helpers, the indent partial, strict-mode errors."""
+"""Templates as Ankaios renders them: values, blocks, built-ins, the indent partial, errors."""
 
 from __future__ import annotations
 
@@ -39,6 +39,22 @@ def fails(template: str) -> TemplateError:
     ("no templates here", "no templates here"),
 ])
 def test_values(template: str, expected: str) -> None:
+    assert render(template, CONTEXT) == expected
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("{{lookup person 1}}", "[object]"),
+    ("{{lookup (lookup person 1) 'name'}}", "Chris Smith"),
+    ("{{len person}}/{{len port}}/{{len agent.agent_name}}", "2/1/7"),
+    ("{{{{raw}}}}{{not rendered}}{{{{/raw}}}}", "{{not rendered}}"),
+    ("a{{log 'seen only in the log'}}b", "ab"),
+    ("{{#if flags.off}}1{{else if flags.on}}2{{else}}3{{/if}}", "2"),
+    ("{{#each person as |p i|}}{{i}}:{{p.name}} {{/each}}", "0:John Doe 1:Chris Smith "),
+    ("{{#each person}}{{#each ../arrays_of.items}}{{@../index}}{{/each}}{{/each}}", "000111"),
+    ("{{#each port}}{{@key}}{{/each}}", "access_port"),
+    ("{{#if (gt (len person) 1)}}many{{/if}}", "many"),
+])
+def test_builtins_ankaios_templates_use(template: str, expected: str) -> None:
     assert render(template, CONTEXT) == expected
 
 
