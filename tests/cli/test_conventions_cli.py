@@ -4,6 +4,7 @@ the environment (flag > ANKPLAN_* variable > built-in default), errors only on s
 from __future__ import annotations
 
 import argparse
+import ast
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,16 @@ def test_errors_go_to_stderr_only(argv: tuple[str, ...]) -> None:
     status, out, err = run_cli(*argv)
     assert status == 1 and out == "", argv
     assert ": error:" in err and "Traceback" not in err
+
+
+def test_commands_never_import_each_other() -> None:
+    """Shared helpers live in cli/options.py and renderers in cli/views/, so a command module
+    imports neither another command nor anything but those from the CLI."""
+    commands = Path(build_parser.__code__.co_filename).parent / "commands"
+    for module in sorted(commands.glob("*.py")):
+        tree = ast.parse(module.read_text())
+        imported = [node.module or "" for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom)]
+        imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names]
+        assert not [name for name in imported if name.startswith("ankplan.cli.commands")], module

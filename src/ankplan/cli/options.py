@@ -67,28 +67,24 @@ def _positive_float(text: str) -> float:
 
 # --- defaults from the environment: flag > variable > built-in default ----------------------
 
-# option dest -> (variable, argparse type). An option listed here has default None in argparse;
-# `fill_environment_defaults` then puts in the variable's value, else the built-in default.
-ENVIRONMENT_DEFAULTS: dict[str, tuple[str, Callable[[str], object]]] = {
-    "inventory": ("ANKPLAN_INVENTORY", str),
-    "forks": ("ANKPLAN_FORKS", positive_int),
+# option dest -> (variable, argparse type, built-in default). An option listed here has default
+# None in argparse; `fill_environment_defaults` puts in the variable's value, else the default.
+ENVIRONMENT_DEFAULTS: dict[str, tuple[str, Callable[[str], object], object]] = {
+    "inventory": ("ANKPLAN_INVENTORY", str, None),
+    "forks": ("ANKPLAN_FORKS", positive_int, DEFAULT_FORKS),
 }
-BUILT_IN_DEFAULTS: dict[str, object] = {"inventory": None, "forks": DEFAULT_FORKS}
 
 
 def fill_environment_defaults(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
     """Options not given on the command line take their ANKPLAN_* variable, else the default.
 
     A variable with a bad value is an error naming the variable, as a bad flag would be."""
-    for dest, (variable, convert) in ENVIRONMENT_DEFAULTS.items():
+    for dest, (variable, convert, default) in ENVIRONMENT_DEFAULTS.items():
         if not hasattr(args, dest) or getattr(args, dest) is not None:
             continue
         text = environ.get(variable, "")
-        if not text:
-            setattr(args, dest, BUILT_IN_DEFAULTS.get(dest))
-            continue
         try:
-            setattr(args, dest, convert(text))
+            setattr(args, dest, convert(text) if text else default)
         except argparse.ArgumentTypeError as error:
             raise AnkplanError(f"environment variable {variable}={text!r}: {error}",
                                hint=f"fix or unset {variable}") from None
