@@ -7,6 +7,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ankplan.cli.env import Env
 from ankplan.cli.main import main
@@ -197,3 +198,43 @@ def test_graph_of_a_cycle(tmp_path: Path) -> None:
     path.write_text(WARN_ONLY.replace("ghost", "web"))
     status, _, err = run("graph", str(path))
     assert status == 1 and "dependency cycle: web -> web" in err
+
+
+# --- the conventions: -o/--output (with --format as alias), -f/--filename, - for stdin -------
+
+
+@pytest.mark.parametrize("command,formats", [
+    ("validate", ("text", "json", "github")), ("graph", ("text", "dot", "mermaid", "json"))])
+def test_output_option_and_its_format_alias(command: str, formats: tuple[str, ...]) -> None:
+    for fmt in formats:
+        outputs = {run(command, flag, fmt, POLICE)[1] for flag in ("-o", "--output", "--format")}
+        assert len(outputs) == 1, (command, fmt)  # the three spellings agree
+    assert json.loads(run(command, "-o", "json", POLICE)[1])["format_version"] == 1
+
+
+def test_schema_as_yaml() -> None:
+    status, out, _ = run("schema", "-o", "yaml")
+    assert status == 0 and yaml.safe_load(out) == json.loads(run("schema")[1])
+
+
+@pytest.mark.parametrize("command", ["validate", "graph"])
+def test_manifest_from_stdin_and_by_filename(command: str) -> None:
+    text = Path(POLICE).read_text()
+    env = Env(stdout=StringIO(), stderr=StringIO(), stdin=StringIO(text), environ={})
+    assert main([command, "-o", "json", "-"], env=env) == 0
+    from_stdin = env.stdout.getvalue()  # type: ignore[attr-defined]
+    by_flag = run(command, "-o", "json", "-f", POLICE)[1]
+    by_long = run(command, "-o", "json", "--filename", POLICE)[1]
+    if command == "graph":
+        assert from_stdin == by_flag == by_long
+    else:
+        assert json.loads(from_stdin)["valid"] and json.loads(by_flag)["valid"]
+
+
+def test_stdin_errors_point_at_stdin() -> None:
+    env = Env(stdout=StringIO(), stderr=StringIO(), stdin=StringIO(BAD), environ={})
+    assert main(["validate", "-"], env=env) == 1
+    err = env.stderr.getvalue()  # type: ignore[attr-defined]
+    assert err.startswith("<stdin>:6:5: error: unknown key 'restartpolicy'")
+    status, _, err = run("validate", "-", "-f", "-")
+    assert status == 1 and "stdin (-) can be given only once" in err

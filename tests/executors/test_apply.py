@@ -1,22 +1,18 @@
 """Scheduling tests of executors/apply.py against a FakeTransport that simulates podman.
 
-The fake keeps containers per node and answers the podman commands apply sends (run, start,
-stop, rm, ps, logs, healthcheck run), recording every argv with its time. A workload's command
-args choose its behaviour: `serve` runs forever, `slow SECONDS` stays "created" that long
-before running, `job SECONDS CODE` exits with CODE after SECONDS, `badimage` makes `podman run`
-fail, `hang` stays "created" forever, `crash` exits 1 at once.
+The fake (tests/fakepodman.py) keeps containers per node and answers the podman commands apply
+sends, recording every argv with its time; a workload's command args choose its behaviour.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import pytest
+from fakepodman import FakeContainer, FakeNode, new_id
 
 from ankplan.executors.apply import ApplyOptions, ApplyResult, Outcome, apply_plan
 from ankplan.executors.apply_state import ApplyEvent
@@ -38,152 +34,6 @@ from ankplan.model import (
 )
 
 PROJECT = "test"
-_ids = itertools.count(1)
-
-
-@dataclass
-class FakeContainer:
-    id: str
-    name: str
-    labels: dict[str, str]
-    args: tuple[str, ...]
-    health_cmd: bool
-    created: float
-    started: float = 0.0
-    stopped: float = 0.0  # when `podman stop` ran
-    healthy: bool = False
-
-    def state(self, now: float) -> tuple[str, int]:
-        """(podman state, exit code) at `now`."""
-        if self.stopped:
-            return "exited", 0
-        if not self.started:
-            return "created", 0
-        mode, *rest = self.args or ("serve",)
-        age = now - self.started
-        if mode == "hang" or (mode == "slow" and age < float(rest[0])):
-            return "created", 0
-        if mode == "job" and age >= float(rest[0]):
-            return "exited", int(rest[1])
-        if mode == "crash":
-            return "exited", 1
-        return "running", 0
-
-    def ps_entry(self, now: float) -> dict[str, object]:
-        state, code = self.state(now)
-        health = ""
-        if self.health_cmd and state == "running":
-            health = " (healthy)" if self.healthy else " (starting)"
-        return {"Id": self.id, "Names": [self.name], "Image": "localhost/img:1", "State": state,
-                "ExitCode": code, "StartedAt": int(self.started), "Labels": self.labels,
-                "Status": f"Up{health}" if state == "running" else state}
-
-
-@dataclass
-class FakeNode:
-    """Simulated podman on one node; thread-safe; records (time, argv) of every call."""
-
-    node: Node
-    containers: dict[str, FakeContainer] = field(default_factory=dict)
-    calls: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
-    run_delay: float = 0.0  # seconds every `podman run` takes
-    active: int = 0
-    max_active: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def run(self, argv: Sequence[str], *, timeout: float,
-            stdin: str | None = None) -> CommandResult:
-        argv = tuple(argv)
-        with self.lock:
-            self.calls.append((time.monotonic(), argv))
-        command = argv[1]
-        if command in ("run", "start", "stop"):
-            return self._counted(command, argv)
-        return self._answer(command, argv)
-
-    def _counted(self, command: str, argv: tuple[str, ...]) -> CommandResult:
-        with self.lock:
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-        try:
-            if command == "run":
-                time.sleep(self.run_delay)
-            with self.lock:
-                return self._answer(command, argv)
-        finally:
-            with self.lock:
-                self.active -= 1
-
-    def _answer(self, command: str, argv: tuple[str, ...]) -> CommandResult:
-        now = time.monotonic()
-        if command == "ps":
-            entries = [c.ps_entry(now) for c in self.containers.values()]
-            return ok(json.dumps(entries))
-        if command == "run":
-            return self._run(argv, now)
-        container = self.containers.get(argv[-1])
-        if command == "start" and container:
-            container.started, container.stopped = now, 0.0
-        elif command == "stop" and container:
-            container.stopped = now
-        elif command == "rm":
-            self.containers.pop(argv[-1], None)
-        elif command == "logs":
-            return ok("line 1\nERROR: lost connection to router:80\n")
-        elif command == "healthcheck" and container:
-            container.healthy = True
-        return ok("")
-
-    def _run(self, argv: tuple[str, ...], now: float) -> CommandResult:
-        words = list(argv[argv.index("run") + 1:])
-        name, labels, health = "", {}, False
-        while words[0].startswith("-"):
-            word = words.pop(0)
-            if word == "--name":
-                name = words.pop(0)
-            elif word.startswith("--label="):
-                key, _, value = word[len("--label="):].partition("=")
-                labels[key] = value
-            elif word.startswith("--health-cmd"):
-                health = True
-        args = tuple(words[1:])
-        if args[:1] == ("badimage",):
-            return CommandResult(exit_code=125, stdout="", duration=0.0,
-                                 stderr="Error: localhost/nope: image not known\n")
-        if any(c.name == name for c in self.containers.values()):
-            return CommandResult(exit_code=125, stdout="", duration=0.0,
-                                 stderr=f'Error: the container name "{name}" is already in use')
-        container_id = f"{next(_ids):064x}"
-        self.containers[container_id] = FakeContainer(
-            id=container_id, name=name, labels=labels, args=args, health_cmd=health,
-            created=now, started=now)
-        return ok(container_id + "\n")
-
-    def open_stream(self, argv: Sequence[str], *, timeout: float) -> object:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-    # --- what the tests read ---
-
-    def first_call(self, command: str, name: str) -> float:
-        """When `podman COMMAND` was first called for container/workload `name`."""
-        for when, argv in self.calls:
-            if argv[1] == command and (name in argv or f"--name={name}" in argv
-                                       or self._id_of(name) in argv):
-                return when
-        raise AssertionError(f"no podman {command} for {name}")
-
-    def _id_of(self, name: str) -> str:
-        return next((c.id for c in self.containers.values() if c.name == name), "-")
-
-    def count(self, command: str) -> int:
-        return sum(1 for _, argv in self.calls if argv[1] == command)
-
-
-def ok(stdout: str) -> CommandResult:
-    return CommandResult(exit_code=0, stdout=stdout, stderr="", duration=0.0)
 
 
 # --- building manifests and plans --------------------------------------------------------------
@@ -420,7 +270,7 @@ def test_events_trace_the_states(bed: Bed) -> None:
 
 def seed(node: FakeNode, name: str, depends: str = "") -> str:
     """An owned running container of workload `name` on `node`; returns its id."""
-    container_id = f"{next(_ids):064x}"
+    container_id = new_id()
     labels = {"ankplan.project": PROJECT, "ankplan.workload": name}
     if depends:
         labels["ankplan.dependencies"] = json.dumps({depends: "ADD_COND_RUNNING"})

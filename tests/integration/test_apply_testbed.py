@@ -199,7 +199,7 @@ def test_change_replaces_exactly_one_and_removed_workload_goes(police: Project) 
 def test_stale_saved_plan_is_refused_and_a_fresh_one_applies(police: Project,
                                                               tmp_path: Path) -> None:
     planfile = tmp_path / "police.plan"
-    status, out, err = police.plan("-o", str(planfile))
+    status, out, err = police.plan("--out", str(planfile))
     assert status == 0 and planfile.exists(), out + err
     # another apply creates the router on node1 after the plan was made
     assert police.apply("--target", "zenoh-router")[0] == 0
@@ -210,7 +210,7 @@ def test_stale_saved_plan_is_refused_and_a_fresh_one_applies(police: Project,
     assert "node1" in err and "zenoh-router" in err
     assert police.by_workload().keys() == {"zenoh-router"}  # nothing was applied
 
-    assert police.plan("-o", str(planfile))[0] == 0
+    assert police.plan("--out", str(planfile))[0] == 0
     status, out, err = run_cli("apply", str(planfile))  # a saved plan needs no --yes
     assert status == 0, out + err
     assert "Plan: 5 to create" in out

@@ -149,9 +149,9 @@ class WatchRun:
         summary = next(r for r in self.records if r.get("type") == "summary")
         return code, summary
 
-    def stop(self) -> tuple[int, Event]:
-        """SIGTERM, then wait: the loop ends cleanly with a summary."""
-        self.proc.send_signal(signal.SIGTERM)
+    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, Event]:
+        """SIGTERM (or `signum`), then wait: the loop ends cleanly with a summary."""
+        self.proc.send_signal(signum)
         return self.finish(timeout=30.0)
 
     def kill(self) -> None:
@@ -181,6 +181,20 @@ def start(watches: list[WatchRun], project: Project, *extra: str) -> WatchRun:
     return run
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_ends_the_watch_with_130(make_project: Any, watches: Any, signum: int) -> None:
+    """Ctrl-C or SIGTERM: exit 130 as apply and `logs -f`, the containers left as they are."""
+    project = make_project({"zenoh-router": workload("a1", "stub", "serve", "7447",
+                                                     policy="ALWAYS")})
+    run = start(watches, project)
+    run.wait_state("zenoh-router", "Running(Ok)")
+    code, summary = run.stop(signum)
+    assert code == 130 and summary["interrupted"] and summary["exit_code"] == 130
+    assert "received: ending the watch" in run.proc.stderr.read()  # type: ignore[union-attr]
+    router = project.container("node1", "zenoh-router")
+    assert router is not None and router["State"] == "running"
+
+
 # --- restart policies (guide 6.1-6.4, 8.2) --------------------------------------------------------
 
 
@@ -205,7 +219,7 @@ def test_on_failure_restarts_exit_1_leaves_exit_0_and_never_alone(make_project: 
     run.wait_state("one-time-setup", "Failed(ExecFailed)")
     time.sleep(2.0)  # time enough for a wrong restart to show
     code, summary = run.stop()
-    assert code == 0 and summary["interrupted"]
+    assert code == 130 and summary["interrupted"] and summary["exit_code"] == 130
     assert not run.of("batch-job", "restart") and not run.of("one-time-setup", "restart")
     bridge = project.container("node1", "kuksa-bridge")
     assert bridge is not None and bridge["Labels"]["ankplan.restart-count"] == "1"
@@ -236,7 +250,7 @@ def test_always_restarts_after_clean_exit_and_after_podman_stop(make_project: An
                      and e["kind"] == "restart" and e["from"] == "Succeeded(Ok)"
                      and len(run.of("heartbeat", "restart")) >= 2)
     code, _ = run.stop()
-    assert code == 0
+    assert code == 130  # ended by SIGTERM, like apply and logs -f
     router = project.container("node1", "zenoh-router")
     assert router["Id"] != first_id and router["State"] == "running"  # left running
 

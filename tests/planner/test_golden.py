@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from ankplan.cli.views.plan import render_plan_json, render_plan_steps, render_plan_text
+from ankplan.cli.views.plan import (
+    render_plan_errors,
+    render_plan_json,
+    render_plan_steps,
+    render_plan_text,
+)
 from ankplan.inventories.load import load_inventory
 from ankplan.manifests.load import load_manifest
 from ankplan.model import ActionKind, Plan
@@ -42,7 +47,8 @@ def plan_case(case: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Plan, str]:
     again = plan(manifest, inventory, live, project=options.get("project", "demo"),
                  targets=tuple(options.get("targets", ())), prune=options.get("prune", True))
     assert again == result and render_plan_json(again) == render_plan_json(result)
-    return result, render_plan_text(result) + SEPARATOR + render_plan_steps(result)
+    return result, (render_plan_errors(result) + render_plan_text(result) + SEPARATOR
+                    + render_plan_steps(result))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -75,6 +75,15 @@ def test_unknown_dependency_waits_forever() -> None:
     assert diagnostics[0].hint == "did you mean 'db'?"
 
 
+def test_unknown_dependency_hint_never_suggests_the_workload_itself() -> None:
+    """`web` depending on the undefined `webb` is closest to `web` itself: no such hint."""
+    (alone,) = check_workloads([workload("web", ("webb", RUN))])
+    assert alone.hint == "define 'webb' or remove the dependency"
+    hints = [d.hint for d in check_workloads([workload("web", ("webb", RUN)),
+                                              workload("web1")])]
+    assert hints == ["did you mean 'web1'?"]
+
+
 def test_defined_but_unbuilt_workload_is_not_unknown() -> None:
     assert found([workload("app", ("broken", RUN))], defined_names=["app", "broken"]) == []
 

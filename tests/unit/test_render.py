@@ -6,6 +6,7 @@ import json
 
 from ankplan.cli.views.plan import (
     JSON_FORMAT_VERSION,
+    render_plan_errors,
     render_plan_json,
     render_plan_steps,
     render_plan_text,
@@ -70,14 +71,18 @@ def test_no_changes() -> None:
 
 
 def test_errors_make_the_plan_incomplete() -> None:
+    """Errors go to stderr (render_plan_errors); the text plan says it is incomplete and
+    prints no summary counts, which would read as a plan."""
     broken = Plan(project="p", steps=(MIXED.steps[1],),
                   errors=("node node3: connection refused", ("workload x: runtime 'containerd' "
                           "is not supported by ankplan")))
     text = render_plan_text(broken)
-    assert "Error: node node3: connection refused\n" in text
-    assert "Error: workload x: runtime 'containerd' is not supported by ankplan\n" in text
-    assert text.endswith("Plan: 1 to create, 0 to replace, 0 to start, 0 to remove.\n"
-                         "The plan is incomplete: 2 errors above; it cannot be applied.\n")
+    assert "Error" not in text and "Plan:" not in text
+    assert text.endswith("The plan is incomplete: 2 errors (shown on stderr); it cannot be "
+                         "applied.\n")
+    assert render_plan_errors(broken) == (
+        "ankplan: error: node node3: connection refused\n"
+        "ankplan: error: workload x: runtime 'containerd' is not supported by ankplan\n")
     assert "No changes" not in render_plan_text(Plan(project="p", errors=("e",)))
 
 

@@ -1,22 +1,27 @@
-"""The CLI's environment (streams, tty-ness, colour, variables) and its exit statuses.
+"""The CLI's environment (streams, tty-ness, terminal width, colour, variables, how nodes are
+reached) and its exit statuses.
 
-Does no I/O by itself; tests replace the streams with StringIO to run commands in-process.
+Does no I/O by itself; tests replace the streams with StringIO and the connector with fake
+nodes to run every command in-process through `main(argv, env)`.
 """
 
 from __future__ import annotations
 
 import enum
 import os
+import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from ankplan.executors.transport import Transport, TransportPool
 
 
 class ExitStatus(enum.IntEnum):
@@ -41,6 +46,10 @@ class Env:
     stdout_isatty: bool | None = None
     stderr_isatty: bool | None = None
     stdin_isatty: bool | None = None
+    # Columns of the terminal on stdout; None: asked from the terminal when it is one.
+    width: int | None = None
+    # connector(node, accept_new_host_keys=...) -> Transport; None: the real one (local/SSH).
+    connector: Callable[..., Transport] | None = None
 
     def __post_init__(self) -> None:
         if self.stdout_isatty is None:
@@ -49,19 +58,31 @@ class Env:
             self.stderr_isatty = _isatty(self.stderr)
         if self.stdin_isatty is None:
             self.stdin_isatty = _isatty(self.stdin)
+        if self.width is None and self.stdout_isatty:
+            self.width = shutil.get_terminal_size().columns
 
     @property
     def colors(self) -> bool:
         """Colour only on a tty and with NO_COLOR unset."""
         return bool(self.stdout_isatty) and "NO_COLOR" not in self.environ
 
-    def out_console(self) -> Console:
-        """A rich console on stdout (results)."""
-        return _console(self.stdout, bool(self.stdout_isatty), "NO_COLOR" in self.environ)
+    def out_console(self, width: int | None = None) -> Console:
+        """A rich console on stdout (results), `width` columns wide (default: the terminal)."""
+        return _console(self.stdout, bool(self.stdout_isatty), "NO_COLOR" in self.environ,
+                        width or self.width)
 
     def err_console(self) -> Console:
         """A rich console on stderr (progress, diagnostics, errors)."""
         return _console(self.stderr, bool(self.stderr_isatty), "NO_COLOR" in self.environ)
+
+    def pool(self, *, accept_new_host_keys: bool = False,
+             retry_failed_after: float | None = None) -> TransportPool:
+        """A connection pool over this Env's connector; use it as a context manager."""
+        from ankplan.executors.transport import TransportPool, connect
+
+        return TransportPool(accept_new_host_keys=accept_new_host_keys,
+                             connector=self.connector or connect,
+                             retry_failed_after=retry_failed_after)
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -71,11 +92,11 @@ def _isatty(stream: IO[str]) -> bool:
         return False
 
 
-def _console(stream: IO[str], tty: bool, no_color: bool) -> Console:
+def _console(stream: IO[str], tty: bool, no_color: bool, width: int | None = None) -> Console:
     from rich.console import Console  # imported on first use: rich costs ~50 ms at start-up
 
     return Console(file=stream, force_terminal=tty, no_color=no_color or not tty,
-                   highlight=False, soft_wrap=not tty, width=None if tty else 200)
+                   highlight=False, soft_wrap=not tty, width=width or (None if tty else 200))
 
 
 @contextmanager

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
+import re
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from ankplan import __version__
 from ankplan.cli.env import Env, ExitStatus
@@ -19,12 +21,13 @@ from ankplan.errors import AnkplanError, DiagnosticsError
 
 # Each module registers its sub-commands with `register(subparsers)`; the parser's `func`
 # default is then called as func(args, env) -> ExitStatus.
-COMMAND_MODULES = ("validate", "nodes", "plan", "apply", "delete", "graph", "get", "logs", "watch")
+COMMAND_MODULES = ("validate", "nodes", "plan", "apply", "delete", "graph", "get", "logs", "watch",
+                   "completion")
 # The module that registers each command: only that module is imported to run the command,
 # which keeps start-up short (the others pull in paramiko, rich, the planner, ...).
 COMMAND_HOMES = {"validate": "validate", "schema": "validate", "nodes": "nodes", "plan": "plan",
                  "apply": "apply", "delete": "delete", "destroy": "delete", "graph": "graph",
-                 "get": "get", "logs": "logs", "watch": "watch"}
+                 "get": "get", "logs": "logs", "watch": "watch", "completion": "completion"}
 
 
 def _modules_for(argv: Sequence[str]) -> tuple[str, ...]:
@@ -41,7 +44,7 @@ def _modules_for(argv: Sequence[str]) -> tuple[str, ...]:
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The argument parser; with `argv`, only the sub-command it names is registered."""
     parser = argparse.ArgumentParser(
-        prog="ankplan",
+        prog="ankplan", allow_abbrev=False,
         description="Plan and apply Eclipse Ankaios manifests on Podman hosts, agentless.",
     )
     parser.add_argument("--version", action="version", version=f"ankplan {__version__}")
@@ -51,6 +54,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     for module_name in _modules_for(argv):
         module = importlib.import_module(f"ankplan.cli.commands.{module_name}")
         module.register(subparsers)
+    for each in _every_parser(parser):
+        each.allow_abbrev = False  # `--detail` must not mean --detailed-exitcode
     return parser
 
 
@@ -61,10 +66,24 @@ class _ArgumentError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser that raises instead of exiting, so main() keeps control."""
+    """An ArgumentParser that raises instead of exiting, so main() keeps control, and that
+    suggests the closest choice for a mistyped one."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if wrong:
+            message += did_you_mean(wrong.group(1), re.findall(r"'([^']*)'", wrong.group(2)))
         raise _ArgumentError(f"{self.prog}: error: {message}")
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`; did you mean 'plan'?` for the closest candidates (options: also those that `word`
+    abbreviates, which are refused but recognised), or "" when none is close."""
+    typed = word.split("=", 1)[0]
+    candidates = sorted(set(candidates))
+    close = [c for c in candidates if typed.startswith("--") and c.startswith(typed)][:3]
+    close = close or difflib.get_close_matches(typed, candidates, n=1, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
@@ -81,6 +100,9 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help(env.stderr)
             return ExitStatus.ERROR
+        from ankplan.cli.options import fill_environment_defaults
+
+        fill_environment_defaults(args, env.environ)
         return int(args.func(args, env))
     except _ArgumentError as error:
         env.stderr.write(f"{error.message}\n")
@@ -113,28 +135,52 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return ExitStatus.ERROR
 
 
-# The list-valued positionals of the commands; words after an option (`plan a.yaml --project p
-# b.yaml`) land in argparse's leftovers and are appended here instead of being refused.
-_POSITIONAL_LISTS = ("files", "words", "workloads")
-
-
 def _take_late_positionals(parser: argparse.ArgumentParser, args: argparse.Namespace,
                            extras: list[str]) -> None:
-    target = next((name for name in _POSITIONAL_LISTS if isinstance(getattr(args, name, None),
-                                                                   list)), None)
-    unknown = [word for word in extras if word.startswith("-") or target is None]
+    """Words after an option (`plan a.yaml --project p b.yaml`) land in argparse's leftovers;
+    they join the command's positional `words` instead of being refused. Unknown options are
+    refused with the closest option of the command."""
+    words = getattr(args, "words", None)
+    unknown = [word for word in extras if (word.startswith("-") and word != "-")
+               or not isinstance(words, list)]
     if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if target is not None:
-        getattr(args, target).extend(extras)
+        options = _option_strings(_command_parser(parser, args))
+        hints = "".join(did_you_mean(word, options) for word in unknown if word.startswith("-"))
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{hints}")
+    if isinstance(words, list):
+        words.extend(extras)
 
 
-def _make_raising(parser: argparse.ArgumentParser) -> None:
-    parser.__class__ = _Parser
+def _command_parser(parser: argparse.ArgumentParser,
+                    args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub-)sub-parser that parsed this command line, e.g. that of `get workloads`."""
+    for dest in ("command", "resource"):
+        subparsers = next((a for a in parser._actions
+                           if isinstance(a, argparse._SubParsersAction)), None)
+        chosen = getattr(args, dest, None)
+        if subparsers is None or chosen not in subparsers.choices:
+            break
+        parser = subparsers.choices[chosen]
+    return parser
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    return [option for action in parser._actions for option in action.option_strings]
+
+
+def _every_parser(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """The parser and every sub-command's parser below it."""
+    yield parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
-                _make_raising(sub)
+                yield from _every_parser(sub)
+
+
+def _make_raising(parser: argparse.ArgumentParser) -> None:
+    """Every parser raises instead of exiting."""
+    for each in _every_parser(parser):
+        each.__class__ = _Parser
 
 
 def entry() -> None:

@@ -1,29 +1,55 @@
-"""CLI options shared by every command that reaches nodes, and the helpers that use them.
+"""CLI options shared by the commands, and the helpers that use them; commands import only this,
+never each other.
 
-No I/O at import; `load_inventory_from_args` reads files and `open_pool` opens connections lazily.
+No I/O at import. Helpers read files (manifests, inventory, stdin for `-`), open connections
+through the Env, take the apply lock, prompt for confirmation and run plans on the nodes.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ankplan.executors.transport import TransportPool
+from ankplan.cli.env import Env, ExitStatus, signals_set
+from ankplan.errors import AnkplanError, PlanError
 from ankplan.inventories.load import load_inventory
-from ankplan.model import Inventory
+from ankplan.manifests.load import load_manifest
+from ankplan.model import Inventory, Manifest, Node, Plan
+
+if TYPE_CHECKING:
+    from ankplan.executors.transport import TransportPool
 
 DEFAULT_FORKS = 10
 DEFAULT_COMMAND_TIMEOUT = 30.0
+DEFAULT_WAIT_TIMEOUT = 120.0
+PROJECT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+DEFAULT_PROJECT = "default"
+PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted: "
 
 
 def positive_int(text: str) -> int:
     """argparse type: a whole number of at least 1."""
+    return _whole_number(text, 1, "must be at least 1")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    return _whole_number(text, 0, "must not be negative")
+
+
+def _whole_number(text: str, minimum: int, refusal: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(refusal)
     return value
 
 
@@ -39,17 +65,108 @@ def _positive_float(text: str) -> float:
     return value
 
 
+# --- defaults from the environment: flag > variable > built-in default ----------------------
+
+# option dest -> (variable, argparse type, built-in default). An option listed here has default
+# None in argparse; `fill_environment_defaults` puts in the variable's value, else the default.
+ENVIRONMENT_DEFAULTS: dict[str, tuple[str, Callable[[str], object], object]] = {
+    "inventory": ("ANKPLAN_INVENTORY", str, None),
+    "forks": ("ANKPLAN_FORKS", positive_int, DEFAULT_FORKS),
+}
+
+
+def fill_environment_defaults(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
+    """Options not given on the command line take their ANKPLAN_* variable, else the default.
+
+    A variable with a bad value is an error naming the variable, as a bad flag would be."""
+    for dest, (variable, convert, default) in ENVIRONMENT_DEFAULTS.items():
+        if not hasattr(args, dest) or getattr(args, dest) is not None:
+            continue
+        text = environ.get(variable, "")
+        try:
+            setattr(args, dest, convert(text) if text else default)
+        except argparse.ArgumentTypeError as error:
+            raise AnkplanError(f"environment variable {variable}={text!r}: {error}",
+                               hint=f"fix or unset {variable}") from None
+
+
+# --- manifests: positional files, -f/--filename, and - for stdin ----------------------------
+
+
+def add_manifest_options(parser: argparse.ArgumentParser, *, names_help: str | None = None,
+                         short_f: bool = True) -> None:
+    """Positional manifest files (and workload names when `names_help` is given), plus
+    -f/--filename FILE (repeatable; only --filename where -f means --follow); `-` is stdin."""
+    if names_help is None:
+        parser.add_argument("words", nargs="*", metavar="FILE",
+                            help="Ankaios manifest file(s); - reads stdin")
+    else:
+        parser.add_argument("words", nargs="*", metavar="NAME|FILE", help=(
+            f"{names_help}, and the manifest file(s): a word containing '.' or '/' is a file "
+            "(workload names cannot contain either), every other word is a workload name; "
+            "- reads stdin"))
+    flags = ("-f", "--filename") if short_f else ("--filename",)
+    parser.add_argument(*flags, "-m", "--manifest", dest="filenames", action="append",
+                        default=[], metavar="FILE",
+                        help="a manifest file, explicitly (repeatable; - reads stdin)")
+
+
+def manifest_words(args: argparse.Namespace, *, names: bool = False,
+                   ) -> tuple[list[str], list[str]]:
+    """(workload names, manifest files) from the positional words and -f/--filename."""
+    words = list(args.words)
+    name_words = [word for word in words if names and not is_file_word(word)]
+    files = list(args.filenames) + [word for word in words if not names or is_file_word(word)]
+    if not files:
+        raise AnkplanError("no manifest file given",
+                           hint="name it like `examples/police/manifest.yaml`, or with "
+                                "--filename FILE (- reads stdin)")
+    if files.count("-") > 1:
+        raise AnkplanError("stdin (-) can be given only once")
+    return name_words, files
+
+
+def is_file_word(word: str) -> bool:
+    """True for a word that names a manifest file rather than a workload."""
+    return word == "-" or "." in word or "/" in word
+
+
+def load_manifest_from_args(args: argparse.Namespace, env: Env, *,
+                            stdin: str | None = None) -> Manifest:
+    """The manifest of args.files; `-` is `stdin` when given, else read from the Env's stdin."""
+    files = list(args.files)
+    if "-" in files and stdin is None:
+        stdin = env.stdin.read()
+    return load_manifest(files, agent_override=getattr(args, "agent", None), stdin=stdin)
+
+
+# --- output format ---------------------------------------------------------------------------
+
+
+def add_output_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                      choices: Sequence[str], *, help: str,
+                      format_alias: bool = False) -> None:
+    """-o/--output FORMAT (and --format, the older spelling, where it existed)."""
+    flags = ("-o", "--output", "--format") if format_alias else ("-o", "--output")
+    parser.add_argument(*flags, dest="output", choices=tuple(choices), default=choices[0],
+                        metavar="FORMAT", help=f"{help} (one of: {', '.join(choices)})")
+
+
+# --- nodes -----------------------------------------------------------------------------------
+
+
 def add_node_options(parser: argparse.ArgumentParser) -> None:
     """Add -i/--inventory, --ssh-config, --forks, --accept-new-host-keys, --timeout, --project."""
     group = parser.add_argument_group("nodes")
     group.add_argument("-i", "--inventory", metavar="FILE", default=None,
-                       help="inventory mapping agents to nodes (default: every agent on the "
-                            "local Podman)")
+                       help="inventory mapping agents to nodes (default: $ANKPLAN_INVENTORY, "
+                            "else every agent on the local Podman)")
     group.add_argument("--ssh-config", metavar="FILE", default=None,
                        help="ssh_config for HostName/User/Port/IdentityFile (default "
                             "~/.ssh/config when present; '' for none)")
-    group.add_argument("--forks", type=positive_int, default=DEFAULT_FORKS, metavar="N",
-                       help=f"nodes handled in parallel (default {DEFAULT_FORKS})")
+    group.add_argument("--forks", type=positive_int, default=None, metavar="N",
+                       help=f"nodes handled in parallel (default: $ANKPLAN_FORKS, else "
+                            f"{DEFAULT_FORKS})")
     group.add_argument("--accept-new-host-keys", action="store_true",
                        help="learn host keys of UNKNOWN nodes into known_hosts (a changed key "
                             "is always refused)")
@@ -66,11 +183,127 @@ def load_inventory_from_args(args: argparse.Namespace) -> Inventory:
     return load_inventory(args.inventory, ssh_config=args.ssh_config)
 
 
-def open_pool(args: argparse.Namespace, *,
+def open_pool(args: argparse.Namespace, env: Env, *,
               retry_failed_after: float | None = None) -> TransportPool:
     """A connection pool for this run; use it as a context manager so it closes everything.
 
     `retry_failed_after`: seconds after which a node whose connect failed is tried again (for
     long-running commands such as watch; one-shot commands keep the first failure)."""
-    return TransportPool(accept_new_host_keys=bool(args.accept_new_host_keys),
-                         retry_failed_after=retry_failed_after)
+    return env.pool(accept_new_host_keys=bool(args.accept_new_host_keys),
+                    retry_failed_after=retry_failed_after)
+
+
+def default_project(first_file: str) -> str:
+    """The project name derived from the first manifest's folder, e.g. examples/police -> police.
+
+    Lower-cased, every run of characters outside [a-z0-9_-] turned into "-", at most 63
+    characters; "default" when nothing is left.
+    """
+    folder = Path.cwd() if first_file == "-" else Path(first_file).resolve().parent
+    name = re.sub(r"[^a-z0-9_-]+", "-", folder.name.lower()).strip("-_")[:63]
+    return name or DEFAULT_PROJECT
+
+
+def project_name(args: argparse.Namespace) -> str:
+    """--project, checked, or the default derived from the manifest."""
+    if args.project is None:
+        if not args.files:
+            raise AnkplanError("which project? give the manifest, or --project NAME")
+        return default_project(args.files[0])
+    if not PROJECT_PATTERN.match(args.project):
+        raise AnkplanError(f"invalid project name {args.project!r}",
+                           hint="use 1-63 characters from a-z, 0-9, _ and -, starting with a "
+                                "letter or digit")
+    return str(args.project)
+
+
+# --- changing nodes: apply, delete, destroy --------------------------------------------------
+
+
+def add_apply_options(parser: argparse.ArgumentParser) -> None:
+    """Options of every command that changes nodes: apply, delete, destroy."""
+    group = parser.add_argument_group("apply")
+    group.add_argument("-y", "--yes", action="store_true",
+                       help="do not ask for confirmation (needed when stdin is no terminal)")
+    group.add_argument("--parallelism", type=positive_int, default=10, metavar="N",
+                       help="podman commands running at once over all nodes (default 10)")
+    group.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS",
+                       help="wait this long for another apply's lock (default 0: refuse)")
+    group.add_argument("--stop-timeout", type=int, default=10, metavar="SECONDS",
+                       help="seconds between SIGTERM and SIGKILL when stopping (default 10)")
+    add_output_option(group, ("text", "json"),
+                      help="text for people; json: NDJSON records (plan, events, summary)")
+    for action in parser._actions:
+        if action.dest == "timeout":
+            action.default = DEFAULT_WAIT_TIMEOUT
+            action.help = ("limit for every wait (dependency condition, container start) and "
+                           f"podman command (default {DEFAULT_WAIT_TIMEOUT:g})")
+
+
+@contextmanager
+def lock_nodes(args: argparse.Namespace, pool: TransportPool,
+               nodes: Sequence[Node]) -> Iterator[None]:
+    """Hold the apply lock on `nodes` for the block."""
+    from ankplan.executors.lock import acquire_locks, this_process
+
+    holder = this_process(["ankplan", args.command, *args.files])
+    with acquire_locks(pool, nodes, holder=holder, lock_timeout=args.lock_timeout,
+                       forks=args.forks):
+        yield
+
+
+def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: Manifest,
+              inventory: Inventory, pool: TransportPool, confirm: bool = True,
+              verb: str = "Apply") -> ExitStatus:
+    """Show the plan, confirm, execute it with progress, and report; the exit status."""
+    from ankplan.cli.views.apply import Progress, json_line, render_summary_text, summary_record
+    from ankplan.executors.apply import ApplyOptions, apply_plan
+
+    _show_plan(args, env, the_plan)
+    if the_plan.errors:
+        count = len(the_plan.errors)
+        raise PlanError(f"the plan is incomplete ({count} error{'s' if count != 1 else ''}); "
+                        "nothing was changed", detail="\n".join(the_plan.errors),
+                        hint="fix the errors listed above")
+    if the_plan.is_empty():
+        if args.output == "json":
+            env.stdout.write(json_line({"type": "summary", "converged": True, "results": []}))
+        return ExitStatus.SUCCESS
+    if confirm and not args.yes and not _confirmed(env, verb):
+        env.stderr.write(f"{verb} cancelled.\n")
+        return ExitStatus.ERROR
+    options = ApplyOptions(parallelism=args.parallelism, timeout=args.timeout,
+                           stop_timeout=args.stop_timeout)
+    cancel = threading.Event()
+    interrupts = signals_set(cancel, env, "finishing running podman commands, starting nothing new")
+    with interrupts, Progress(env, args.output, the_plan.changes()) as progress:
+        result = apply_plan(the_plan, pool=pool, inventory=inventory, manifest=manifest,
+                            options=options, on_event=progress, cancel=cancel)
+    if args.output == "json":
+        env.stdout.write(json_line(summary_record(result)))
+    else:
+        env.stdout.write("\n" + render_summary_text(result, verb))
+    if cancel.is_set():
+        return ExitStatus.CTRL_C
+    return ExitStatus.SUCCESS if result.converged else ExitStatus.ERROR
+
+
+def _show_plan(args: argparse.Namespace, env: Env, the_plan: Plan) -> None:
+    from ankplan.cli.views.apply import json_line
+    from ankplan.cli.views.plan import plan_document, render_plan_text
+
+    if args.output == "json":
+        env.stdout.write(json_line({"type": "plan", "plan": plan_document(the_plan)}))
+    else:
+        env.stdout.write(render_plan_text(the_plan, color=env.colors))
+    env.stdout.flush()
+
+
+def _confirmed(env: Env, verb: str) -> bool:
+    """Ask on a terminal; without one, refuse and tell to pass --yes."""
+    if not env.stdin_isatty:
+        raise AnkplanError(f"{verb.lower()} needs confirmation, but stdin is not a terminal",
+                           hint="pass --yes to go ahead without asking (e.g. in CI)")
+    env.stderr.write("\n" + PROMPT)
+    env.stderr.flush()
+    return env.stdin.readline().strip() == "yes"

@@ -77,7 +77,9 @@ def _dependency_problems(workload: Workload, by_name: dict[str, Workload], defin
         location = where(workload.name, join_pointer("/dependencies", target_name), True)
         target = by_name.get(target_name)
         if target_name not in defined:
-            close = difflib.get_close_matches(target_name, sorted(defined), n=1)
+            # Never the workload itself: depending on yourself is no fix for a typo.
+            others = sorted(defined - {workload.name})
+            close = difflib.get_close_matches(target_name, others, n=1)
             hint = f"did you mean '{close[0]}'?" if close else \
                 f"define '{target_name}' or remove the dependency"
             yield _diagnostic(Severity.WARNING, "unknown-dependency",

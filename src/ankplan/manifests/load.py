@@ -14,19 +14,28 @@ from typing import Any
 from ankplan.errors import Diagnostic, Location, ManifestError, Severity
 from ankplan.manifests.build import AGENT_NAME, BuiltWorkload, WorkloadSource, build_workload
 from ankplan.manifests.checks import Locate, check_workloads
-from ankplan.manifests.yaml_reader import LoadedDocument, join_pointer, location_of, read_yaml_file
+from ankplan.manifests.yaml_reader import (
+    LoadedDocument,
+    join_pointer,
+    location_of,
+    parse_yaml_text,
+    read_yaml_file,
+)
 from ankplan.model import Manifest
 from ankplan.schemas import schema_diagnostics
 
 API_VERSIONS = ("v1", "v0.1")  # accepted apiVersion values; v0.1 is deprecated
+STDIN_NAME = "<stdin>"  # how a manifest read from stdin (`-`) is named in diagnostics
 
 
-def load_manifest(paths: Sequence[str], *, agent_override: str | None = None) -> Manifest:
+def load_manifest(paths: Sequence[str], *, agent_override: str | None = None,
+                  stdin: str | None = None) -> Manifest:
     """The validated manifest of `paths`; raises ManifestError carrying every diagnostic.
 
-    Warnings do not fail loading; they are kept in Manifest.warnings.
+    Warnings do not fail loading; they are kept in Manifest.warnings. The path `-` stands for
+    the text `stdin` (read by the caller), shown as <stdin> in diagnostics.
     """
-    manifest, diagnostics = check_manifest(paths, agent_override=agent_override)
+    manifest, diagnostics = check_manifest(paths, agent_override=agent_override, stdin=stdin)
     if manifest is None:
         errors = sum(1 for diagnostic in diagnostics if diagnostic.is_error)
         noun = "error" if errors == 1 else "errors"
@@ -36,16 +45,19 @@ def load_manifest(paths: Sequence[str], *, agent_override: str | None = None) ->
 
 
 def check_manifest(paths: Sequence[str], *, agent_override: str | None = None,
-                   ) -> tuple[Manifest | None, tuple[Diagnostic, ...]]:
+                   stdin: str | None = None) -> tuple[Manifest | None, tuple[Diagnostic, ...]]:
     """Validate `paths` together; the manifest is None when any error was found.
 
     Never raises for bad content: every problem, error or warning, is in the diagnostics,
-    errors first, each group in file order.
+    errors first, each group in file order. The path `-` stands for the text `stdin`.
     """
     diagnostics: list[Diagnostic] = list(_override_problems(agent_override))
     documents: list[_Document] = []
     for path in paths:
-        doc, problems = read_yaml_file(path)
+        if path == "-" and stdin is not None:
+            doc, problems = parse_yaml_text(stdin, STDIN_NAME)
+        else:
+            doc, problems = read_yaml_file(path)
         diagnostics.extend(problems)
         if doc is not None:
             checked, problems = _check_document(doc)

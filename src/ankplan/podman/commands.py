@@ -63,11 +63,13 @@ def rm_argv(node: Node, container: str, force: bool = False, *, ignore: bool = T
 
 
 def logs_argv(node: Node, container: str, follow: bool = False, tail: int | None = None,
-              since: str | None = None) -> Argv:
-    """`podman logs [--follow] [--tail N] [--since T] -- CONTAINER`."""
+              since: str | None = None, timestamps: bool = False) -> Argv:
+    """`podman logs [--follow] [--timestamps] [--tail N] [--since T] -- CONTAINER`."""
     options: list[str] = []
     if follow:
         options.append("--follow")
+    if timestamps:
+        options.append("--timestamps")
     if tail is not None:
         options += ["--tail", str(int(tail))]
     if since:

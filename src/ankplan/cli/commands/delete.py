@@ -1,4 +1,4 @@
-"""`ankplan delete WORKLOAD... -f FILE` and `ankplan destroy FILE...`: graceful removal.
+"""`ankplan delete WORKLOAD... FILE...` and `ankplan destroy FILE...`: graceful removal.
 
 Does I/O like apply (lock, observe, podman stop/rm). Both build their plan with the planner, so
 removals run dependents first and are shown before anything happens: delete removes the named
@@ -11,13 +11,22 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from ankplan.cli.commands.apply import add_apply_options, carry_out, lock_nodes
-from ankplan.cli.commands.plan import DEFAULT_PROJECT, PROJECT_PATTERN, default_project
 from ankplan.cli.env import Env, ExitStatus
-from ankplan.cli.options import add_node_options, load_inventory_from_args, open_pool
+from ankplan.cli.options import (
+    add_apply_options,
+    add_manifest_options,
+    add_node_options,
+    carry_out,
+    is_file_word,
+    load_inventory_from_args,
+    load_manifest_from_args,
+    lock_nodes,
+    manifest_words,
+    open_pool,
+    project_name,
+)
 from ankplan.errors import AnkplanError
 from ankplan.executors.observe import observe_nodes
-from ankplan.manifests.load import load_manifest
 from ankplan.model import ActionKind, AddCondition, Manifest, Plan
 from ankplan.planner.plan import plan
 
@@ -29,19 +38,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Stop (SIGTERM, then SIGKILL after --stop-timeout) and remove the "
                     "containers of the named workloads on every node, dependents first, after "
                     "showing what will go. The manifest is not changed: the next apply "
-                    "re-creates them.")
-    delete.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="workload name(s)")
-    delete.add_argument("-f", "--file", dest="files", action="append", default=[],
-                        metavar="FILE", help="the Ankaios manifest (repeatable); names the "
-                                             "project unless --project is given")
+                    "re-creates them. The manifest names the project unless --project is "
+                    "given.")
+    add_manifest_options(delete, names_help="the workload name(s) to delete")
     _common(delete)
     delete.set_defaults(func=run_delete)
     destroy = subparsers.add_parser(
         "destroy", help="stop and remove every container of the project on every node",
         description="Stop and remove every container carrying this project's label on every "
-                    "node of the inventory, dependents first, after showing what will go.")
-    destroy.add_argument("files", nargs="+", metavar="FILE",
-                         help="the Ankaios manifest file(s); they name the project")
+                    "node of the inventory, dependents first, after showing what will go. "
+                    "The manifest file(s) name the project.")
+    add_manifest_options(destroy)
     _common(destroy)
     destroy.set_defaults(func=run_destroy)
 
@@ -51,21 +58,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add_apply_options(parser)
 
 
-def _project(args: argparse.Namespace) -> str:
-    if args.project is not None:
-        if not PROJECT_PATTERN.match(args.project):
-            raise AnkplanError(f"invalid project name {args.project!r}",
-                               hint="use 1-63 characters from a-z, 0-9, _ and -")
-        return str(args.project)
-    if not args.files:
-        raise AnkplanError("which project? give the manifest with -f FILE, or --project NAME")
-    return default_project(args.files[0]) or DEFAULT_PROJECT
-
-
 def run_delete(args: argparse.Namespace, env: Env) -> ExitStatus:
     """Remove the named workloads' containers."""
-    manifest = load_manifest(args.files) if args.files else Manifest(api_version="v1")
-    names = frozenset(args.workloads)
+    workload_names, args.files = _names_and_files(args)
+    if not workload_names:
+        raise AnkplanError("no workload named",
+                           hint="e.g. `ankplan delete kuksa-bridge examples/police/manifest.yaml`")
+    manifest = load_manifest_from_args(args, env) if args.files else Manifest(api_version="v1")
+    names = frozenset(workload_names)
     kept = replace(manifest, workloads=tuple(w for w in manifest.workloads
                                              if w.name not in names))
     for warning in _running_dependents(manifest, names):
@@ -74,9 +74,18 @@ def run_delete(args: argparse.Namespace, env: Env) -> ExitStatus:
                    detail="named by `ankplan delete`")
 
 
+def _names_and_files(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """(names, files); with --project and no file every word is a name (no manifest needed)."""
+    if args.project is not None and not args.filenames and not any(
+            is_file_word(word) for word in args.words):
+        return list(args.words), []
+    return manifest_words(args, names=True)
+
+
 def run_destroy(args: argparse.Namespace, env: Env) -> ExitStatus:
     """Remove every container of the project."""
-    load_manifest(args.files)  # the files must be valid manifests: they name the project
+    _, args.files = manifest_words(args)
+    load_manifest_from_args(args, env)  # the files must be valid manifests: they name the project
     return _remove(args, env, Manifest(api_version="v1"), targets=(), verb="Destroy",
                    detail="`ankplan destroy` removes every container of the project")
 
@@ -85,8 +94,8 @@ def _remove(args: argparse.Namespace, env: Env, manifest: Manifest, *,
             targets: tuple[str, ...], verb: str, detail: str) -> ExitStatus:
     """Plan against `manifest` (which lacks what must go), keep only removals, carry out."""
     inventory = load_inventory_from_args(args)
-    project = _project(args)
-    with open_pool(args) as pool, lock_nodes(args, pool, inventory.nodes):
+    project = project_name(args)
+    with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes):
         live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
         full = plan(manifest, inventory, live, project=project, targets=targets)
         removals = tuple(s for s in full.steps if s.action.kind is ActionKind.REMOVE)

@@ -1,8 +1,9 @@
-"""`ankplan logs WORKLOAD... FILE... [-f] [--tail N] [--since T]`: a workload's container logs.
+"""`ankplan logs WORKLOAD... FILE... [-f] [-n N] [-t] [--since T]`: a workload's container logs.
 
 Does I/O: observes the workloads' nodes (one `podman ps` each), finds each workload's container
 by its labels, then runs `podman logs` there over the kept connection; with -f the output is
-streamed until every container ends or Ctrl-C. Several workloads get `name | ` prefixes.
+streamed until every container ends or Ctrl-C (exit 130). Several workloads get `name | `
+prefixes. The options are podman's: -f/--follow, -n/--tail, -t/--timestamps, --since.
 """
 
 from __future__ import annotations
@@ -14,14 +15,20 @@ import threading
 from dataclasses import dataclass
 
 from ankplan import podman
-from ankplan.cli.commands.get import add_manifest_words, split_words
-from ankplan.cli.commands.plan import project_name
 from ankplan.cli.env import Env, ExitStatus, signals_set
-from ankplan.cli.options import add_node_options, load_inventory_from_args, open_pool
+from ankplan.cli.options import (
+    add_manifest_options,
+    add_node_options,
+    load_inventory_from_args,
+    load_manifest_from_args,
+    manifest_words,
+    non_negative_int,
+    open_pool,
+    project_name,
+)
 from ankplan.errors import AnkplanError
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import StreamHandle, TransportPool
-from ankplan.manifests.load import load_manifest
 from ankplan.model import Inventory, Manifest, Node
 from ankplan.planner.workload_status import find_container
 
@@ -44,29 +51,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Print the logs of each named workload's container on the node that runs "
                     "it (found by ankplan's labels, not by name). With several workloads each "
                     "line starts with `name | `.")
-    add_manifest_words(parser, "the workload name(s)")
+    add_manifest_options(parser, names_help="the workload name(s)", short_f=False)
     add_node_options(parser)
     parser.add_argument("--agent", metavar="NAME", default=None,
                         help="run every workload on this agent (like `ank apply --agent`)")
     parser.add_argument("-f", "--follow", action="store_true",
                         help="keep printing new lines until the containers end or Ctrl-C")
-    parser.add_argument("-t", "--tail", type=int, default=None, metavar="N",
+    parser.add_argument("-n", "--tail", type=non_negative_int, default=None, metavar="N",
                         help="only the last N lines of each container")
-    parser.add_argument("-s", "--since", default=None, metavar="T",
+    parser.add_argument("-t", "--timestamps", action="store_true",
+                        help="start each line with its time (RFC 3339)")
+    parser.add_argument("--since", default=None, metavar="T",
                         help="only lines since T (RFC 3339 time, or a duration such as 10m)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     """Find each workload's container, then print or follow its logs."""
-    names, files = split_words(args.words, args.manifest)
+    names, args.files = manifest_words(args, names=True)
     if not names:
         raise AnkplanError("no workload named", hint="e.g. `ankplan logs kuksa-bridge "
                                                      "examples/police/manifest.yaml`")
-    args.files = files
-    manifest = load_manifest(files, agent_override=args.agent)
+    manifest = load_manifest_from_args(args, env)
     inventory = load_inventory_from_args(args)
-    with open_pool(args) as pool:
+    with open_pool(args, env) as pool:
         targets = find_targets(pool, manifest, inventory, project_name(args), names,
                                forks=args.forks, timeout=args.timeout)
         prefixes = _prefixes(env, [t.workload_name for t in targets])
@@ -111,7 +119,7 @@ def logs_command(target: Target, args: argparse.Namespace) -> tuple[str, ...]:
     """`sh -c 'exec podman logs ... 2>&1'`: the container's stdout and stderr in their order;
     `exec` so that closing the stream ends podman itself."""
     argv = podman.logs_argv(target.node, target.container_id, follow=bool(args.follow),
-                            tail=args.tail, since=args.since)
+                            tail=args.tail, since=args.since, timestamps=args.timestamps)
     return ("sh", "-c", "exec " + shlex.join(argv) + " 2>&1")
 
 

@@ -1,30 +1,34 @@
 """`ankplan plan FILE...`: observe the nodes, compute the plan, print it, optionally save it.
 
 Does I/O: reads the manifest and inventory, runs one `podman ps` per node (read-only), writes
-the plan file given with -o. Exit 0 no changes, 1 error, 2 changes (only --detailed-exitcode).
+the plan file given with --out. Exit 0 no changes, 1 error, 2 changes (only --detailed-exitcode).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ankplan.cli.env import Env, ExitStatus
-from ankplan.cli.options import add_node_options, load_inventory_from_args, open_pool
-from ankplan.cli.views.plan import render_plan_json, render_plan_text
+from ankplan.cli.options import (
+    add_manifest_options,
+    add_node_options,
+    add_output_option,
+    load_inventory_from_args,
+    load_manifest_from_args,
+    manifest_words,
+    open_pool,
+    project_name,
+)
+from ankplan.cli.views.plan import render_plan_errors, render_plan_json, render_plan_text
 from ankplan.errors import AnkplanError
 from ankplan.executors.observe import observe_nodes
-from ankplan.manifests.load import load_manifest
 from ankplan.model import Plan
 from ankplan.planfile.savedplan import dumps_saved_plan, make_saved_plan
 from ankplan.planner.plan import plan
-
-PROJECT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-DEFAULT_PROJECT = "default"
 
 
 def register(
@@ -36,7 +40,7 @@ def register(
         description="Compare the manifest with what runs on the nodes and show, per node, "
                     "which workloads would be created, replaced, started or removed, and why. "
                     "Changes nothing.")
-    parser.add_argument("files", nargs="+", metavar="FILE", help="Ankaios manifest file(s)")
+    add_manifest_options(parser)
     add_node_options(parser)
     parser.add_argument("--agent", metavar="NAME", default=None,
                         help="run every workload on this agent (like `ank apply --agent`)")
@@ -44,35 +48,13 @@ def register(
                         help="plan only this workload and its dependencies (repeatable)")
     parser.add_argument("--no-prune", action="store_true",
                         help="keep containers of workloads that are no longer in the manifest")
-    parser.add_argument("--output", choices=("text", "json"), default="text",
-                        help="text for people, json for programs (docs/plan-json.md)")
-    parser.add_argument("-o", "--out", metavar="PLANFILE", default=None,
-                        help="save the plan for `ankplan apply PLANFILE`")
+    add_output_option(parser, ("text", "json"),
+                      help="text for people, json for programs (docs/plan-json.md)")
+    parser.add_argument("--out", "-out", metavar="PLANFILE", default=None,
+                        help="save the plan for `ankplan apply PLANFILE` (also -out=PLANFILE)")
     parser.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 2 when there are changes (0 none, 1 error)")
     parser.set_defaults(func=run)
-
-
-def default_project(first_file: str) -> str:
-    """The project name derived from the first manifest's folder, e.g. examples/police -> police.
-
-    Lower-cased, every run of characters outside [a-z0-9_-] turned into "-", at most 63
-    characters; "default" when nothing is left.
-    """
-    folder = Path.cwd() if first_file == "-" else Path(first_file).resolve().parent
-    name = re.sub(r"[^a-z0-9_-]+", "-", folder.name.lower()).strip("-_")[:63]
-    return name or DEFAULT_PROJECT
-
-
-def project_name(args: argparse.Namespace) -> str:
-    """--project, checked, or the default derived from the manifest."""
-    if args.project is None:
-        return default_project(args.files[0])
-    if not PROJECT_PATTERN.match(args.project):
-        raise AnkplanError(f"invalid project name {args.project!r}",
-                           hint="use 1-63 characters from a-z, 0-9, _ and -, starting with a "
-                                "letter or digit")
-    return str(args.project)
 
 
 def write_plan_file(path: str, text: str) -> None:
@@ -99,13 +81,15 @@ def exit_status(result: Plan, detailed: bool) -> ExitStatus:
 
 def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     """Observe, plan, print, and save when asked."""
-    manifest = load_manifest(args.files, agent_override=args.agent)
+    _, args.files = manifest_words(args)
+    manifest = load_manifest_from_args(args, env)
     inventory = load_inventory_from_args(args)
     project = project_name(args)
-    with open_pool(args) as pool:
+    with open_pool(args, env) as pool:
         live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
     result = plan(manifest, inventory, live, project=project, targets=tuple(args.target),
                   prune=not args.no_prune)
+    env.stderr.write(render_plan_errors(result))
     if args.output == "json":
         env.stdout.write(render_plan_json(result))
     else:

@@ -87,7 +87,7 @@ class Progress:
 
         table = Table(box=None, pad_edge=False, header_style="bold")
         for column in ("WORKLOAD", "NODE", "STATE", "ELAPSED"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=True, overflow="ellipsis")  # never fold a cell
         now = time.monotonic() - self._began
         with self._lock:
             rows = list(self._rows.values())

@@ -81,9 +81,11 @@ def _node_names(steps: Iterable[PlanStep]) -> list[str]:
 
 
 def render_plan_text(plan: Plan, *, color: bool = False) -> str:
-    """The plan for people: changes grouped by node, reasons indented, errors, then a summary.
+    """The plan for people: changes grouped by node, reasons indented, then a summary.
 
-    Unchanged workloads are not listed but counted. Ends with a newline.
+    Unchanged workloads are not listed but counted. A plan with errors has no summary counts
+    (they would be wrong) but says it is incomplete; the errors themselves are rendered by
+    `render_plan_errors`, for stderr. Ends with a newline.
     """
     changes = plan.changes()
     lines: list[str] = []
@@ -95,23 +97,23 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
                 if step.action.node_name == node_name:
                     lines += _step_lines(step, color)
             lines.append("")
-    for error in plan.errors:
-        lines.append(f"Error: {error}")
-    if plan.errors:
-        lines.append("")
     unchanged = plan.count(ActionKind.NOOP)
     if unchanged:
         lines.append(f"({unchanged} unchanged workload{'s' if unchanged != 1 else ''} hidden)")
     if plan.errors:
-        lines.append(summary_line(plan))
         count = len(plan.errors)
         lines.append(f"The plan is incomplete: {count} error{'s' if count != 1 else ''} "
-                     "above; it cannot be applied.")
+                     "(shown on stderr); it cannot be applied.")
     elif changes:
         lines.append(summary_line(plan))
     else:
         lines.append("No changes. Your workloads match the manifest.")
     return "\n".join(lines) + "\n"
+
+
+def render_plan_errors(plan: Plan) -> str:
+    """`ankplan: error: ...`, one line per error of an incomplete plan (for stderr)."""
+    return "".join(f"ankplan: error: {error}\n" for error in plan.errors)
 
 
 def render_plan_steps(plan: Plan) -> str:
@@ -157,7 +159,12 @@ def plan_summary(plan: Plan) -> dict[str, int]:
 
 def render_plan_json(plan: Plan) -> str:
     """The plan as the versioned JSON document of docs/plan-json.md (format_version 1.0)."""
-    document = {
+    return json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+def plan_document(plan: Plan) -> dict[str, object]:
+    """The JSON document of `render_plan_json` as Python data."""
+    return {
         "format_version": JSON_FORMAT_VERSION,
         "project": plan.project,
         "complete": not plan.errors,
@@ -167,4 +174,3 @@ def render_plan_json(plan: Plan) -> str:
         "actions": [_action_json(step) for step in plan.steps],
         "fingerprints": dict(plan.fingerprints),
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

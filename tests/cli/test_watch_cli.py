@@ -1,0 +1,86 @@
+"""`ankplan watch` through `main(argv, env)`, with fake nodes in the Env (tests/cli/clirun.py).
+
+The watch loop against real SSH nodes, and the signals, are in tests/integration/test_watch.py.
+"""
+
+# ruff: noqa: F401, F811 - the fixtures `fleet` and `files` come from clirun
+from __future__ import annotations
+
+import json
+import time
+
+from clirun import MANIFEST, StaticNode, files, fleet, run_cli
+
+from ankplan.cli.commands.watch import backoff_delays, duration, exit_status
+from ankplan.cli.env import ExitStatus
+from ankplan.cli.views.watch import event_line
+from ankplan.executors.watch import WatchEvent, WatchOptions, WatchResult
+from ankplan.planner.restarts import BackoffPolicy
+
+
+def test_watch_cli_lines_and_exit_code(fleet: dict[str, StaticNode], files: list[str]) -> None:
+    status, out, err = run_cli("watch", *files, "--duration", "0.3", "--tick", "0.1",
+                               "--until-stable", "--settle", "5s", nodes=fleet)
+    assert status == ExitStatus.NOT_STABLE, err
+    assert "node1/zenoh-router Running(Ok)" in out
+    assert "node2/kuksa-bridge Pending(WaitingToStart): waiting for carla-spawner" in out
+    assert "node3/camera-bridge AgentDisconnected: node unreachable: connection refused" in out
+    assert "restart: ON_FAILURE restarts Failed(ExecFailed)" in out  # carla-spawner
+    assert "Watch ended after" in err and "NOT stable before --duration" in err
+
+
+def test_watch_cli_json_records(fleet: dict[str, StaticNode], files: list[str]) -> None:
+    _, out, _ = run_cli("watch", *files, "--duration", "0.2", "--tick", "0.1", "--output",
+                             "json", nodes=fleet)
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records[-1]["type"] == "summary" and records[-1]["exit_code"] == 0
+    event = next(r for r in records if r.get("workload") == "zenoh-router")
+    assert set(event) == {"type", "time", "node", "workload", "from", "to", "reason", "kind"}
+
+
+def test_watch_option_parsing() -> None:
+    assert duration("90") == 90.0 and duration("1m30s") == 90.0
+    assert backoff_delays("0,5, 10,20,30s") == (0, 5, 10, 20, 30)
+    status, _, err = run_cli("watch", "m.yaml", "--backoff", "0,x", nodes=fleet)
+    assert status == 1 and "not a duration: 'x'" in err
+    status, _, err = run_cli("watch", "m.yaml", "--duration", "-3", nodes=fleet)
+    assert status == 1 and "must not be negative" in err
+
+
+def test_watch_exit_status() -> None:
+    options = WatchOptions(project="p", until_stable=True, backoff=BackoffPolicy())
+    result = WatchResult(stable=False, gave_up=(), interrupted=False, ticks=1, elapsed=1.0,
+                         restarts=0)
+    assert exit_status(result, options) is ExitStatus.NOT_STABLE
+    stable = WatchResult(stable=True, gave_up=(), interrupted=False, ticks=1, elapsed=1.0,
+                         restarts=0)
+    assert exit_status(stable, options) is ExitStatus.SUCCESS
+    gave_up = WatchResult(stable=True, gave_up=("x",), interrupted=False, ticks=1, elapsed=1.0,
+                          restarts=3)
+    assert exit_status(gave_up, options) is ExitStatus.GAVE_UP
+    interrupted = WatchResult(stable=False, gave_up=("x",), interrupted=True, ticks=1,
+                              elapsed=1.0, restarts=3)
+    assert exit_status(interrupted, options) is ExitStatus.CTRL_C  # 130, as apply and logs -f
+
+
+def test_watch_manifest_by_filename_and_stdin(fleet: dict[str, StaticNode],
+                                              files: list[str]) -> None:
+    manifest, *rest = files
+    for words, stdin in ((["-f", manifest], ""), (["--filename", manifest], ""),
+                         (["-"], MANIFEST)):
+        status, out, err = run_cli("watch", *words, *rest, "--duration", "0.2", "--tick", "0.1",
+                                   "-o", "json", nodes=fleet, stdin=stdin)
+        assert status == 0, err
+        assert json.loads(out.splitlines()[-1])["type"] == "summary"
+
+
+def test_event_lines() -> None:
+    when = time.mktime((2026, 11, 27, 12, 3, 4, 0, 0, -1))
+    change = WatchEvent(time=when, node="node1", workload="kuksa-bridge",
+                        from_state="Running(Ok)", to_state="Failed(ExecFailed)",
+                        reason="Exit code: '1'")
+    assert event_line(change) == (
+        "12:03:04 node1/kuksa-bridge Running(Ok) -> Failed(ExecFailed): Exit code: '1'")
+    restart = WatchEvent(time=when, node="node1", workload="kuksa-bridge", from_state="x",
+                         to_state="Pending(Starting)", reason="ON_FAILURE ...", kind="restart")
+    assert event_line(restart) == "12:03:04 node1/kuksa-bridge restart: ON_FAILURE ..."

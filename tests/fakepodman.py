@@ -1,0 +1,214 @@
+"""A fake Podman node for tests: a Transport that simulates podman's containers.
+
+It keeps containers per node and answers the commands ankplan sends (ps, run, start, stop, rm,
+logs, healthcheck run, and the `sh` scripts of the apply lock and of `logs`), recording every
+argv with its time. A workload's command args choose its behaviour: `serve` runs forever,
+`slow SECONDS` stays "created" that long before running, `job SECONDS CODE` exits with CODE
+after SECONDS, `badimage` makes `podman run` fail, `hang` stays "created" forever, `crash`
+exits 1 at once.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import shlex
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ankplan.executors.transport import CommandResult, StreamHandle
+from ankplan.model import Node
+
+_ids = itertools.count(1)
+
+
+def new_id() -> str:
+    """A fresh 64-hex-digit container id."""
+    return f"{next(_ids):064x}"
+
+
+class FakeStream(StreamHandle):
+    """A finished command's output as a stream; writing and closing do nothing."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(io.StringIO(text))
+
+    def write(self, text: str) -> None:
+        pass
+
+    def exit_code(self) -> int | None:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    name: str
+    labels: dict[str, str]
+    args: tuple[str, ...]
+    health_cmd: bool
+    created: float
+    started: float = 0.0
+    stopped: float = 0.0  # when `podman stop` ran
+    healthy: bool = False
+
+    def state(self, now: float) -> tuple[str, int]:
+        """(podman state, exit code) at `now`."""
+        if self.stopped:
+            return "exited", 0
+        if not self.started:
+            return "created", 0
+        mode, *rest = self.args or ("serve",)
+        age = now - self.started
+        if mode == "hang" or (mode == "slow" and age < float(rest[0])):
+            return "created", 0
+        if mode == "job" and age >= float(rest[0]):
+            return "exited", int(rest[1])
+        if mode == "crash":
+            return "exited", 1
+        return "running", 0
+
+    def ps_entry(self, now: float) -> dict[str, object]:
+        state, code = self.state(now)
+        health = ""
+        if self.health_cmd and state == "running":
+            health = " (healthy)" if self.healthy else " (starting)"
+        return {"Id": self.id, "Names": [self.name], "Image": "localhost/img:1", "State": state,
+                "ExitCode": code, "StartedAt": int(self.started), "Labels": self.labels,
+                "Status": f"Up{health}" if state == "running" else state}
+
+
+@dataclass
+class FakeNode:
+    """Simulated podman on one node; thread-safe; records (time, argv) of every call."""
+
+    node: Node
+    containers: dict[str, FakeContainer] = field(default_factory=dict)
+    calls: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
+    run_delay: float = 0.0  # seconds every `podman run` takes
+    locks_taken: int = 0
+    active: int = 0
+    max_active: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, argv: Sequence[str], *, timeout: float,
+            stdin: str | None = None) -> CommandResult:
+        argv = tuple(argv)
+        with self.lock:
+            self.calls.append((time.monotonic(), argv))
+        if argv[0] == "sh":
+            return self._shell(argv)
+        command = argv[1]
+        if command in ("run", "start", "stop"):
+            return self._counted(command, argv)
+        return self._answer(command, argv)
+
+    def _counted(self, command: str, argv: tuple[str, ...]) -> CommandResult:
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            if command == "run":
+                time.sleep(self.run_delay)
+            with self.lock:
+                return self._answer(command, argv)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def _answer(self, command: str, argv: tuple[str, ...]) -> CommandResult:
+        now = time.monotonic()
+        if command == "ps":
+            entries = [c.ps_entry(now) for c in self.containers.values()]
+            return ok(json.dumps(entries))
+        if command == "run":
+            return self._run(argv, now)
+        if command == "info":
+            return ok(json.dumps({
+                "version": {"Version": "4.3.1"}, "host": {"ociRuntime": {"name": "runc"}},
+                "store": {"containerStore": {"number": len(self.containers)}}}))
+        container = self.containers.get(argv[-1])
+        if command == "start" and container:
+            container.started, container.stopped = now, 0.0
+        elif command == "stop" and container:
+            container.stopped = now
+        elif command == "rm":
+            self.containers.pop(argv[-1], None)
+        elif command == "logs":
+            return ok("line 1\nERROR: lost connection to router:80\n")
+        elif command == "healthcheck" and container:
+            container.healthy = True
+        return ok("")
+
+    def _run(self, argv: tuple[str, ...], now: float) -> CommandResult:
+        words = list(argv[argv.index("run") + 1:])
+        name, labels, health = "", {}, False
+        while words[0].startswith("-"):
+            word = words.pop(0)
+            if word == "--name":
+                name = words.pop(0)
+            elif word.startswith("--label="):
+                key, _, value = word[len("--label="):].partition("=")
+                labels[key] = value
+            elif word.startswith("--health-cmd"):
+                health = True
+        args = tuple(words[1:])
+        if args[:1] == ("badimage",):
+            return CommandResult(exit_code=125, stdout="", duration=0.0,
+                                 stderr="Error: localhost/nope: image not known\n")
+        if any(c.name == name for c in self.containers.values()):
+            return CommandResult(exit_code=125, stdout="", duration=0.0,
+                                 stderr=f'Error: the container name "{name}" is already in use')
+        container_id = new_id()
+        self.containers[container_id] = FakeContainer(
+            id=container_id, name=name, labels=labels, args=args, health_cmd=health,
+            created=now, started=now)
+        return ok(container_id + "\n")
+
+    def _shell(self, argv: tuple[str, ...]) -> CommandResult:
+        """`sh -c SCRIPT ...`: the apply lock's path, or `exec podman logs ... 2>&1`."""
+        if "cksum" in argv[2]:
+            return ok(f"/run/ankplan/apply-{self.node.name}.lock\n")
+        if argv[2].startswith("exec ") and " logs " in argv[2]:
+            return self.run(tuple(shlex.split(argv[2].removeprefix("exec ")))[:-1], timeout=1)
+        return CommandResult(exit_code=127, stdout="", stderr="sh: unknown script", duration=0.0)
+
+    def open_stream(self, argv: Sequence[str], *, timeout: float) -> StreamHandle:
+        """The apply lock (always free: answers LOCKED) or `logs --follow` (the logs, then
+        the end, as when the container stops)."""
+        argv = tuple(argv)
+        with self.lock:
+            self.calls.append((time.monotonic(), argv))
+        if argv[0] == "sh" and "flock" in argv[2]:
+            self.locks_taken += 1
+            return FakeStream("LOCKED\n")
+        return FakeStream(self._shell(argv).stdout)
+
+    def close(self) -> None:
+        pass
+
+    # --- what the tests read ---
+
+    def first_call(self, command: str, name: str) -> float:
+        """When `podman COMMAND` was first called for container/workload `name`."""
+        for when, argv in self.calls:
+            if argv[1] == command and (name in argv or f"--name={name}" in argv
+                                       or self._id_of(name) in argv):
+                return when
+        raise AssertionError(f"no podman {command} for {name}")
+
+    def _id_of(self, name: str) -> str:
+        return next((c.id for c in self.containers.values() if c.name == name), "-")
+
+    def count(self, command: str) -> int:
+        return sum(1 for _, argv in self.calls if argv[1] == command)
+
+
+def ok(stdout: str) -> CommandResult:
+    return CommandResult(exit_code=0, stdout=stdout, stderr="", duration=0.0)
