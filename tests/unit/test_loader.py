@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -221,9 +223,19 @@ def test_size_limit(tmp_path: Path) -> None:
     assert summary == "file is too large (2004 bytes; the limit is 1 KiB)"
 
 
-def test_unbounded_device_is_read_only_up_to_the_limit() -> None:
-    code, _, _, summary = read("/dev/zero", max_bytes=4096)
-    assert code == "file-too-large" and "more than 4097 bytes" in summary
+def test_devices_fifos_and_sockets_are_refused_without_reading(tmp_path: Path) -> None:
+    fifo = tmp_path / "manifest.yaml"
+    os.mkfifo(fifo)  # no writer: an open() without O_NONBLOCK would wait for ever
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "sock.yaml"))
+    try:
+        assert read("/dev/zero") == ("not-a-file", 0, 0,
+                                     "is a character device, not a regular file")
+        assert read(fifo) == ("not-a-file", 0, 0, "is a FIFO (named pipe), not a regular file")
+        assert read(tmp_path / "sock.yaml") == ("not-a-file", 0, 0,
+                                                "is a socket, not a regular file")
+    finally:
+        server.close()
 
 
 def test_binary_file_with_nul(tmp_path: Path) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import yaml
 
 from ankplan.errors import Diagnostic, Location, Severity
+from ankplan.files import FileTooLargeError, NotRegularFileError, read_regular
 from ankplan.manifests.yaml_builder import MAX_DEPTH, Builder, BuildStop
 
 # Characters YAML allows in a stream (YAML 1.2 "c-printable"); anything else is refused early.
@@ -99,15 +99,16 @@ def join_pointer(pointer: str, *tokens: object) -> str:
 
 def _read_bounded(path: str, max_bytes: int) -> tuple[bytes, Diagnostic | None]:
     try:
-        status = os.stat(path)
-        if stat.S_ISDIR(status.st_mode):
+        return read_regular(path, max_bytes=max_bytes), None
+    except NotRegularFileError as error:
+        if error.kind == "a directory":
             return b"", _error(path, "not-a-file", "is a directory, not a manifest file", 0, 0,
                                "pass the YAML file inside it, e.g. " +
                                os.path.join(path, "manifest.yaml"))
-        if status.st_size > max_bytes:
-            return b"", _too_large(path, status.st_size, max_bytes)
-        with open(path, "rb") as stream:
-            raw = stream.read(max_bytes + 1)
+        return b"", _error(path, "not-a-file", f"is {error.kind}, not a regular file", 0, 0,
+                           "pass the path of a YAML file")
+    except FileTooLargeError as error:
+        return b"", _too_large(path, error.size, max_bytes)
     except FileNotFoundError:
         return b"", _error(path, "file-not-found", "no such file", 0, 0,
                            "check the path; it is relative to the current directory")
@@ -115,9 +116,6 @@ def _read_bounded(path: str, max_bytes: int) -> tuple[bytes, Diagnostic | None]:
         return b"", _error(path, "read-error", "permission denied", 0, 0)
     except OSError as error:
         return b"", _error(path, "read-error", f"cannot read: {error.strerror or error}", 0, 0)
-    if len(raw) > max_bytes:
-        return b"", _too_large(path, len(raw), max_bytes)
-    return raw, None
 
 
 def _too_large(path: str, size: int, max_bytes: int) -> Diagnostic:

@@ -25,9 +25,12 @@ from ankplan.cli.options import (
 )
 from ankplan.errors import AnkplanError, PlanError
 from ankplan.executors.observe import observe_nodes
+from ankplan.files import read_regular_text
 from ankplan.model import Manifest, Plan
 from ankplan.planfile.savedplan import FORMAT, SavedPlan, loads_saved_plan, stale_nodes
 from ankplan.planner.plan import plan
+
+SAVED_PLAN_MAX_BYTES = 64 * 1024 * 1024
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,10 +84,9 @@ def read_saved_plan(files: list[str], stdin: str | None = None) -> SavedPlan | N
 
 def _peek(path: str) -> str | None:
     try:
-        with open(path, encoding="utf-8") as stream:
-            return stream.read()
+        return read_regular_text(path, max_bytes=SAVED_PLAN_MAX_BYTES)
     except (OSError, UnicodeDecodeError):
-        return None  # load_manifest reports it
+        return None  # load_manifest reports it (a FIFO or device too, without blocking)
 
 
 def _looks_saved(text: str | None) -> bool:

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from ankplan.cli.env import Env
 from ankplan.errors import Diagnostic
+from ankplan.files import read_regular
 
 FORMATS = ("text", "json", "github")
 JSON_FORMAT_VERSION = 1
@@ -154,9 +155,8 @@ class _Sources:
 
 def _read_lines(path: str) -> list[str] | None:
     try:
-        with open(path, "rb") as stream:
-            raw = stream.read(8 * 1024 * 1024)
-    except OSError:
+        raw = read_regular(path, max_bytes=8 * 1024 * 1024)
+    except OSError:  # gone, unreadable, too large, or not a regular file (never blocks)
         return None
     if b"\0" in raw:
         return None
