@@ -154,6 +154,9 @@ class Node:
     known_hosts_file: str = ""  # "" means ~/.ssh/known_hosts
     connect_timeout: float = 10.0  # seconds, for TCP connect and SSH handshake
     podman: tuple[str, ...] = ("podman",)  # argv prefix, e.g. ("sudo", "podman")
+    proxy_jump: Node | None = None  # reached through this host (ssh_config ProxyJump)
+    identities_only: bool = False  # offer only identity_file, not ssh-agent keys
+    hash_known_hosts: bool = False  # learned host keys are written hashed
 
     @property
     def address(self) -> str:

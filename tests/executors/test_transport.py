@@ -3,6 +3,7 @@ error translation with paramiko faked only at SSHClient."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import socket
@@ -17,7 +18,7 @@ import paramiko
 import pytest
 
 from ankplan.errors import ConnectError, RemoteCommandError
-from ankplan.executors import ssh
+from ankplan.executors import ssh_connect
 from ankplan.executors.transport import (
     CommandResult,
     LocalTransport,
@@ -278,9 +279,6 @@ class FakeSSHClient:
         self.closed = False
         FakeSSHClient.instances.append(self)
 
-    def load_host_keys(self, filename: str) -> None:
-        self.host_keys_file = filename
-
     def set_missing_host_key_policy(self, policy: Any) -> None:
         self.policy = policy
 
@@ -288,6 +286,7 @@ class FakeSSHClient:
         self.connect_kwargs = {"hostname": hostname, **kwargs}
         if FakeSSHClient.errors:
             raise FakeSSHClient.errors.pop(0)
+        self.policy.missing_host_key(self, hostname, SERVER_KEY)  # paramiko always asks it
 
     def get_transport(self) -> FakeParamikoTransport:
         return FakeParamikoTransport(FakeSSHClient.channel)
@@ -306,13 +305,13 @@ SERVER_KEY = _server_key()
 
 @pytest.fixture()
 def fake_ssh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Node:
-    monkeypatch.setattr(ssh.paramiko, "SSHClient", FakeSSHClient)
-    monkeypatch.setattr(ssh.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(ssh_connect.paramiko, "SSHClient", FakeSSHClient)
+    monkeypatch.setattr(ssh_connect.time, "sleep", lambda seconds: None)
     FakeSSHClient.errors = []
     FakeSSHClient.instances = []
     FakeSSHClient.channel = FakeChannel()
     known_hosts = tmp_path / "known_hosts"
-    known_hosts.write_text("")
+    known_hosts.write_text(f"[10.231.0.11]:2222,h ssh-ed25519 {SERVER_KEY.get_base64()}\n")
     return Node(name="node1", connection=Connection.SSH, host="10.231.0.11", port=2222,
                 user="root", known_hosts_file=str(known_hosts), connect_timeout=3)
 
@@ -333,8 +332,9 @@ def test_ssh_connect_options_are_strict_and_bounded(fake_ssh: Node) -> None:
     assert kwargs["hostname"] == "10.231.0.11" and kwargs["port"] == 2222
     assert kwargs["username"] == "root"
     assert kwargs["timeout"] == kwargs["banner_timeout"] == kwargs["auth_timeout"] == 3
-    assert kwargs["allow_agent"] is True and kwargs["look_for_keys"] is True
-    assert FakeSSHClient.instances[0].host_keys_file == fake_ssh.known_hosts_file
+    assert kwargs["allow_agent"] is True and kwargs["look_for_keys"] is False
+    assert kwargs["sock"] is None  # no ProxyJump
+    assert FakeSSHClient.instances[0].policy.known.path == fake_ssh.known_hosts_file
     assert FakeSSHClient.instances[0].policy.learn is False
     assert transport.host_key_status == "known"  # type: ignore[attr-defined]
     assert transport.host_key.startswith("ssh-ed25519 SHA256:")  # type: ignore[attr-defined]
@@ -365,10 +365,6 @@ def test_ssh_run_timeout_closes_channel(fake_ssh: Node) -> None:
      "firewall"),
     (paramiko.AuthenticationException("Authentication failed."),
      "authentication failed for user root on 10.231.0.11:2222", "authorized_keys"),
-    (paramiko.BadHostKeyException("10.231.0.11", SERVER_KEY, SERVER_KEY),
-     "host key of 10.231.0.11:2222 has CHANGED", "ssh-keygen -R [10.231.0.11]:2222 -f "),
-    (ssh._UnknownHostKey("[10.231.0.11]:2222", SERVER_KEY),
-     "host key of 10.231.0.11:2222 is not known (ssh-ed25519 SHA256:", "--accept-new-host-keys"),
     (OSError(113, "No route to host"), "no route to host 10.231.0.11:2222", "host up"),
     (paramiko.SSHException("No authentication methods available"),
      "authentication failed for user root on 10.231.0.11:2222: no key to offer", "ssh-add"),
@@ -407,18 +403,73 @@ def test_ssh_missing_known_hosts(fake_ssh: Node, tmp_path: Path) -> None:
     assert FakeSSHClient.instances[0].policy.learn is True
 
 
-def test_learn_policy_appends_unknown_host(tmp_path: Path) -> None:
-    known_hosts = tmp_path / "known_hosts"
-    known_hosts.write_text("other ssh-ed25519 AAAA\n")
-    client = paramiko.SSHClient()
-    policy = ssh._StrictPolicy(known_hosts, learn=True)
-    policy.missing_host_key(client, "[h]:2222", SERVER_KEY)
-    lines = known_hosts.read_text().splitlines()
-    assert lines[0] == "other ssh-ed25519 AAAA"
-    assert lines[1] == f"[h]:2222 ssh-ed25519 {SERVER_KEY.get_base64()}"
-    assert policy.learned
-    with pytest.raises(ssh._UnknownHostKey):
-        ssh._StrictPolicy(known_hosts, learn=False).missing_host_key(client, "x", SERVER_KEY)
+OTHER_KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIMgaikwv+IRp9CZIxcDiC1VckEcVjq1RRkty5JK31G3l"
+
+
+def test_unknown_host_refused_then_learned_as_openssh_writes_it(fake_ssh: Node) -> None:
+    known_hosts = Path(fake_ssh.known_hosts_file)
+    known_hosts.write_text(f"other ssh-ed25519 {OTHER_KEY}")  # no newline at the end
+    caught = connect_error(fake_ssh)
+    assert "host key of 10.231.0.11:2222 is not known (ssh-ed25519 SHA256:" in caught.reason
+    assert "--accept-new-host-keys" in caught.hint
+    transport = connect(fake_ssh, accept_new_host_keys=True)
+    assert transport.host_key_status == "learned"  # type: ignore[attr-defined]
+    assert known_hosts.read_text().splitlines() == [
+        f"other ssh-ed25519 {OTHER_KEY}", f"[10.231.0.11]:2222 ssh-ed25519 {SERVER_KEY.get_base64()}"]
+    assert connect(fake_ssh).host_key_status == "known"  # type: ignore[attr-defined]
+
+
+def test_learned_key_hashed_with_hash_known_hosts(fake_ssh: Node) -> None:
+    known_hosts = Path(fake_ssh.known_hosts_file)
+    known_hosts.write_text("")
+    node = dataclasses.replace(fake_ssh, hash_known_hosts=True)
+    connect(node, accept_new_host_keys=True)
+    line = known_hosts.read_text()
+    assert line.startswith("|1|") and "10.231.0.11" not in line
+    found = subprocess.run(["ssh-keygen", "-F", "[10.231.0.11]:2222", "-f", str(known_hosts)],
+                           capture_output=True, text=True, check=False)
+    assert "found: line 1" in found.stdout  # OpenSSH finds what we wrote
+
+
+def test_changed_key_refused_even_with_accept_new(fake_ssh: Node) -> None:
+    known_hosts = Path(fake_ssh.known_hosts_file)
+    known_hosts.write_text(f"# keys\n\n[10.231.0.11]:2222 ssh-ed25519 {OTHER_KEY}\n")
+    for accept_new in (False, True):
+        FakeSSHClient.errors = []
+        with pytest.raises(ConnectError) as caught:
+            connect(fake_ssh, accept_new_host_keys=accept_new)
+        assert "has CHANGED (expected ssh-ed25519 SHA256:" in caught.value.reason
+        assert f"from {known_hosts}:3, got ssh-ed25519 SHA256:" in caught.value.reason
+        assert caught.value.hint.endswith(f"ssh-keygen -R [10.231.0.11]:2222 -f {known_hosts}")
+    assert OTHER_KEY in known_hosts.read_text() and SERVER_KEY.get_base64() not in \
+        known_hosts.read_text()
+
+
+def test_revoked_key_refused_with_file_and_line(fake_ssh: Node) -> None:
+    known_hosts = Path(fake_ssh.known_hosts_file)
+    known_hosts.write_text(f"[10.231.0.11]:2222 ssh-ed25519 {SERVER_KEY.get_base64()}\n"
+                           f"@revoked * ssh-ed25519 {SERVER_KEY.get_base64()}\n")
+    caught = connect_error(fake_ssh)
+    assert caught.reason.startswith("host key of 10.231.0.11:2222 (ssh-ed25519 SHA256:")
+    assert f"is REVOKED by {known_hosts}:2; refusing to connect" in caught.reason
+
+
+def test_cert_authority_and_malformed_lines_warned_not_fatal(
+        fake_ssh: Node, caplog: pytest.LogCaptureFixture) -> None:
+    known_hosts = Path(fake_ssh.known_hosts_file)
+    known_hosts.write_text(f"@cert-authority *.lab,[10.231.0.*]:* ssh-ed25519 {OTHER_KEY}\n"
+                           "garbage\n@foo h ssh-ed25519 AAAA\n"
+                           f"[10.231.0.?]:2222,other ssh-ed25519 {OTHER_KEY}\n"
+                           f"[10.231.0.11]:2222 ssh-ed25519 {SERVER_KEY.get_base64()}\n")
+    with caplog.at_level("WARNING", logger="ankplan"):
+        assert connect(fake_ssh).host_key_status == "known"  # type: ignore[attr-defined]
+    warnings = [record.getMessage() for record in caplog.records]
+    assert warnings == [
+        f"{known_hosts}:2: expected a host pattern, a key type and a key; line skipped",
+        (f"{known_hosts}:3: unknown marker '@foo' (known: @cert-authority, @revoked); "
+         "line skipped"),
+        (f"{known_hosts}:1: @cert-authority line skipped for [10.231.0.11]:2222: ankplan does "
+         "not support host certificates")]
 
 
 def _keygen(path: Path, *extra: str) -> Path:

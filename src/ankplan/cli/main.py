@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import difflib
 import importlib
+import logging
 import re
 import sys
 import traceback
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from ankplan import __version__
 from ankplan.cli.env import Env, ExitStatus
-from ankplan.errors import AnkplanError, DiagnosticsError
+from ankplan.errors import AnkplanError, DiagnosticsError, one_line
 
 # Each module registers its sub-commands with `register(subparsers)`; the parser's `func`
 # default is then called as func(args, env) -> ExitStatus.
@@ -103,7 +104,8 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         from ankplan.cli.options import fill_environment_defaults
 
         fill_environment_defaults(args, env.environ)
-        return int(args.func(args, env))
+        with _warnings_to(env):
+            return int(args.func(args, env))
     except _ArgumentError as error:
         env.stderr.write(f"{error.message}\n")
         return ExitStatus.ERROR
@@ -133,6 +135,35 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         env.stderr.write(f"ankplan: internal error: {type(error).__name__}: {error}\n"
                          "  re-run with --debug for the traceback, and please report it\n")
         return ExitStatus.ERROR
+
+
+class _WarningLines(logging.Handler):
+    """Writes each warning ankplan's modules log as one `ankplan: warning:` line, once."""
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(logging.WARNING)
+        self.env = env
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = one_line(record.getMessage())
+        with self.lock or contextlib.nullcontext():
+            if message in self.seen:
+                return
+            self.seen.add(message)
+        self.env.stderr.write(f"ankplan: warning: {message}\n")
+
+
+@contextlib.contextmanager
+def _warnings_to(env: Env) -> Iterator[None]:
+    """While inside, warnings logged under the `ankplan` logger go to env.stderr."""
+    logger = logging.getLogger("ankplan")
+    handler = _WarningLines(env)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def _take_late_positionals(parser: argparse.ArgumentParser, args: argparse.Namespace,

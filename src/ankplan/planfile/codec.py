@@ -205,7 +205,9 @@ def node_to_json(node: Node) -> JSONObject:
     return {"name": node.name, "connection": node.connection.value, "host": node.host,
             "port": node.port, "user": node.user, "identity_file": node.identity_file,
             "known_hosts_file": node.known_hosts_file, "connect_timeout": node.connect_timeout,
-            "podman": list(node.podman)}
+            "podman": list(node.podman),
+            "proxy_jump": node_to_json(node.proxy_jump) if node.proxy_jump else None,
+            "identities_only": node.identities_only, "hash_known_hosts": node.hash_known_hosts}
 
 
 def node_from_json(value: object, where: str = "node") -> Node:
@@ -216,7 +218,11 @@ def node_from_json(value: object, where: str = "node") -> Node:
                 user=reader.text("user", ""), identity_file=reader.text("identity_file", ""),
                 known_hosts_file=reader.text("known_hosts_file", ""),
                 connect_timeout=float(reader.number("connect_timeout", 10.0)),
-                podman=reader.words("podman") or ("podman",))
+                podman=reader.words("podman") or ("podman",),
+                proxy_jump=(node_from_json(reader.data["proxy_jump"], f"{where}.proxy_jump")
+                            if reader.data.get("proxy_jump") is not None else None),
+                identities_only=reader.flag("identities_only"),
+                hash_known_hosts=reader.flag("hash_known_hosts"))
 
 
 def inventory_to_json(inventory: Inventory) -> JSONObject:
