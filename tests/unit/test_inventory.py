@@ -269,3 +269,102 @@ def test_shipped_examples_load(name: str) -> None:
     assert inventory.nodes
     for agent, node_name in inventory.agents:
         assert inventory.node(node_name) is not None, agent
+
+
+# --- the same checks and words in every format -----------------------------------------------
+
+
+def located_summaries(inventory: Path, ssh_config: Path | None = None) -> list[str]:
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(str(inventory), ssh_config=str(ssh_config) if ssh_config else "")
+    return [d.summary for d in caught.value.diagnostics if d.location and d.location.line]
+
+
+@pytest.mark.parametrize(("yaml_value", "config_value", "problem"), [
+    ("0", "0", "0 is less than the minimum of 1"),
+    ("-1", "-1", "-1 is less than the minimum of 1"),
+    ("65536", "65536", "65536 is greater than the maximum of 65535"),
+    ("99999999999999999999", "99999999999999999999",
+     "99999999999999999999 is greater than the maximum of 65535"),
+    ("ssh", "ssh", "expected an integer, got string 'ssh'"),
+])
+def test_port_problems_worded_alike_in_every_format(tmp_path: Path, yaml_value: str,
+                                                    config_value: str, problem: str) -> None:
+    native = tmp_path / "native.yaml"
+    native.write_text(f"nodes: {{n1: {{host: h, port: {yaml_value}}}}}\n")
+    ansible = tmp_path / "ansible.yaml"
+    ansible.write_text(f"all: {{hosts: {{n1: {{ansible_port: {yaml_value}}}}}}}\n")
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(f"Host n1\n  Port {config_value}\n")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("nodes: {n1: {connection: ssh}}\n")
+    assert located_summaries(native) == [f"nodes.n1.port: {problem}"]
+    assert located_summaries(ansible) == [f"all.hosts.n1.ansible_port: {problem}"]
+    assert located_summaries(plain, ssh_config) == [f"Port: {problem}"]
+
+
+@pytest.mark.parametrize(("key", "ansible_key", "config_key", "value", "problem"), [
+    ("host", "ansible_host", "HostName", "bad host",
+     "invalid host 'bad host': contains whitespace or control characters"),
+    ("host", "ansible_host", "HostName", "-oProxyCommand=x",
+     "invalid host '-oProxyCommand=x': not a host name or IP address"),
+    ("host", "ansible_host", "HostName", "", "empty host is not allowed"),
+    ("user", "ansible_user", "User", "a;b", "invalid user 'a;b': contains ';'"),
+    ("user", "ansible_user", "User", "-l", "invalid user '-l': starts with '-'"),
+    ("user", "ansible_user", "User", "", "empty user is not allowed"),
+])
+def test_host_and_user_problems_worded_alike(tmp_path: Path, key: str, ansible_key: str,
+                                             config_key: str, value: str, problem: str) -> None:
+    native = tmp_path / "native.yaml"
+    native.write_text(f"nodes: {{n1: {{connection: ssh, {key}: '{value}'}}}}\n")
+    ansible = tmp_path / "ansible.yaml"
+    ansible.write_text(f"all: {{hosts: {{n1: {{{ansible_key}: '{value}'}}}}}}\n")
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(f'Host n1\n  {config_key} "{value}"\n')
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("nodes: {n1: {connection: ssh}}\n")
+    assert located_summaries(native) == [f"nodes.n1.{key}: {problem}"]
+    assert located_summaries(ansible) == [f"all.hosts.n1.{ansible_key}: {problem}"]
+    assert located_summaries(plain, ssh_config) == [f"{config_key}: {problem}"]
+
+
+@pytest.mark.parametrize("host", ["10.0.0.1", "::1", "fe80::1%eth0", "node-1.lab.example.",
+                                  "police_agent", "a" * 63 + ".lab"])
+def test_sane_hosts_pass(tmp_path: Path, host: str) -> None:
+    _, nodes = load(tmp_path, f"nodes: {{n1: {{host: '{host}'}}}}\n")
+    assert nodes["n1"].host == host
+
+
+def test_ansible_group_port_checked_once_where_it_is_written(tmp_path: Path) -> None:
+    found = errors(tmp_path, """\
+        all:
+          children:
+            lab:
+              vars: {ansible_port: 0}
+              hosts: {a: , b: , c: {ansible_port: 22}}
+        """)
+    assert found == [("invalid-variable", 4, 28,
+                      "all.children.lab.vars.ansible_port: 0 is less than the minimum of 1")]
+
+
+@pytest.mark.parametrize("text", [
+    "# hosts\n[vehicles]\npolice_agent ansible_host=10.0.0.1\n[vehicles:vars]\nansible_user=root\n",
+    "police_agent ansible_host=10.0.0.1 ansible_port=2222\nother_agent\n",
+    "[all]\nhost1\n",
+])
+def test_ini_inventory_refused_with_the_conversion_command(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "hosts"
+    path.write_text(text)
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(str(path), ssh_config="")
+    assert caught.value.summary == f"inventory {path} is an Ansible INI inventory"
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.hint == f"convert it: ansible-inventory -i {path} --list -y > inventory.yaml"
+    assert diagnostic.location is not None and diagnostic.location.line == text.count(
+        "\n", 0, text.index(next(line for line in text.splitlines()
+                                 if not line.startswith("#")))) + 1
+
+
+def test_yaml_that_is_no_mapping_is_not_taken_for_ini(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="is invalid"):
+        load_inventory(write(tmp_path, "- a\n- b\n"), ssh_config="")

@@ -158,7 +158,7 @@ def host_field_matches(field: str, name: str) -> bool:
             return False
         salt, digest = parts
         return hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), digest)
-    return host_patterns_match(tuple(field.split(",")), name)
+    return host_patterns_match(tuple(field.split(",")), name, fold_case=True)
 
 
 def check_host_key(known: tuple[KnownHosts, ...], name: str, key_type: str,

@@ -1,25 +1,31 @@
 """Load an inventory (ankplan's own YAML format or an Ansible YAML inventory) into `Inventory`.
 
 Reads the inventory file and ~/.ssh/config; everything after reading is pure. Every problem is
-collected as a Diagnostic with file:line:col and raised together as InventoryError.
+collected as a Diagnostic with file:line:col and raised together as InventoryError; an Ansible
+INI inventory is recognised and refused with the command that converts it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ankplan.errors import Diagnostic, InventoryError, Severity
-from ankplan.inventories.ansible import is_ansible_inventory, read_ansible_hosts
+from ankplan.errors import Diagnostic, InventoryError, Location, Severity
+from ankplan.files import NotRegularFileError, read_regular
+from ankplan.inventories.ansible import ini_line, is_ansible_inventory, read_ansible_hosts
+from ankplan.inventories.ssh_config import read_ssh_config
+from ankplan.inventories.ssh_nodes import SshResolver
+from ankplan.inventories.values import host_problem, user_problem
 from ankplan.manifests.yaml_reader import LoadedDocument, location_of, read_yaml_file
 from ankplan.model import Connection, Inventory, Node
 from ankplan.schemas import schema_diagnostics
+from ankplan.schemas.messages import with_subject
 
-if TYPE_CHECKING:  # paramiko costs ~0.1 s to import; only ssh_config parsing needs it
-    import paramiko
+log = logging.getLogger(__name__)
 
 LOCAL_NODE = "local"
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
@@ -44,6 +50,8 @@ def load_inventory(path: str | None, *, ssh_config: str | None = None) -> Invent
     if path is None:
         return default_inventory()
     doc, diagnostics = read_yaml_file(path)
+    if doc is None or not isinstance(doc.data, dict):
+        _refuse_ini(path)
     _raise_on_errors(path, diagnostics)
     assert doc is not None
     if not isinstance(doc.data, dict):
@@ -51,15 +59,31 @@ def load_inventory(path: str | None, *, ssh_config: str | None = None) -> Invent
                                        "an inventory must be a YAML mapping"),))
     data: dict[str, Any] = doc.data  # type: ignore[assignment]
     base_dir = Path(doc.path).resolve().parent
-    lookup = _ssh_config_lookup(path, ssh_config)
+    resolver = _ssh_resolver(ssh_config)
     if is_ansible_inventory(data) and not NATIVE_KEYS & data.keys():
         hosts, diagnostics = read_ansible_hosts(doc)
         _raise_on_errors(path, diagnostics)
-        nodes = {name: _build_node(name, fields, base_dir, lookup) for name, fields in hosts}
+        nodes = {name: _build_node(name, fields, base_dir, resolver) for name, fields in hosts}
+        _raise_on_ssh_config_errors(resolver)
         agents = {name: name for name in nodes}
         return _inventory(doc, nodes, agents, None)
     _raise_on_errors(path, schema_diagnostics(doc, "inventory"))
-    return _native(doc, base_dir, lookup)
+    return _native(doc, base_dir, resolver)
+
+
+def _refuse_ini(path: str) -> None:
+    """Raise for an Ansible INI inventory (YAML reads it as garbage or a plain string)."""
+    try:
+        text = read_regular(path, max_bytes=4 * 1024 * 1024).decode("utf-8", "replace")
+    except OSError:
+        return  # read_yaml_file reported it
+    line = ini_line(text)
+    if line:
+        raise InventoryError(f"inventory {path} is an Ansible INI inventory", (Diagnostic(
+            severity=Severity.ERROR, code="ini-inventory",
+            summary="an Ansible INI inventory; ankplan reads YAML inventories only",
+            hint=f"convert it: ansible-inventory -i {path} --list -y > inventory.yaml",
+            location=Location(file=path, line=line, column=1)),))
 
 
 def _raise_on_errors(path: str, diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
@@ -83,7 +107,7 @@ def pointer_of(*parts: str) -> str:
 # --- ankplan's own format --------------------------------------------------------------------
 
 
-def _native(doc: LoadedDocument, base_dir: Path, lookup: _SshLookup) -> Inventory:
+def _native(doc: LoadedDocument, base_dir: Path, resolver: SshResolver) -> Inventory:
     data: Mapping[str, Any] = doc.data  # type: ignore[assignment]  # checked by the schema
     defaults = data.get("defaults") or {}
     declared = {name: {**defaults, **(fields or {})}
@@ -103,9 +127,11 @@ def _native(doc: LoadedDocument, base_dir: Path, lookup: _SshLookup) -> Inventor
                                   f"default_node '{default_node}' is not a node under nodes",
                                   _known_nodes_hint(declared)))
     diagnostics += _podman_problems(doc, data)
+    diagnostics += _value_problems(doc, data)
     _raise_on_errors(doc.path, diagnostics)
-    nodes = {name: _build_node(name, fields, base_dir, lookup)
+    nodes = {name: _build_node(name, fields, base_dir, resolver)
              for name, fields in declared.items()}
+    _raise_on_ssh_config_errors(resolver)
     return _inventory(doc, nodes, agents, default_node)
 
 
@@ -152,12 +178,32 @@ def _known_nodes_hint(declared: Mapping[str, Any]) -> str:
     return f"known nodes: {names}"
 
 
+def _value_problems(doc: LoadedDocument, data: Mapping[str, Any]) -> list[Diagnostic]:
+    """Hosts and users that are not host names or IP addresses, or not login names (the
+    schema checks their types and ports; Ansible and ssh_config values get the same checks)."""
+    problems = []
+    for section in _sections(data):
+        value = _dig(data, section)
+        for key, check in (("host", host_problem), ("user", user_problem)):
+            given = value.get(key) if isinstance(value, dict) else None
+            problem = check(given) if isinstance(given, str) and given else None
+            if problem:
+                pointer = pointer_of(*section, key)
+                problems.append(_error(doc, pointer, "invalid-value",
+                                       with_subject(pointer, problem)))
+    return problems
+
+
+def _sections(data: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Where node settings may be written: defaults, each node, each agent."""
+    return [("defaults",), *(("nodes", name) for name in data.get("nodes") or {}),
+            *(("agents", name) for name in data.get("agents") or {})]
+
+
 def _podman_problems(doc: LoadedDocument, data: Mapping[str, Any]) -> list[Diagnostic]:
     """A podman command that splits into no words (e.g. "  " or unbalanced quotes)."""
     problems = []
-    sections = [("defaults",), *(("nodes", name) for name in data.get("nodes") or {}),
-                *(("agents", name) for name in data.get("agents") or {})]
-    for section in sections:
+    for section in _sections(data):
         value = _dig(data, section)
         podman = value.get("podman") if isinstance(value, dict) else None
         if isinstance(podman, str) and not _split_podman(podman):
@@ -193,52 +239,64 @@ def _inventory(doc: LoadedDocument, nodes: Mapping[str, Node], agents: Mapping[s
 # --- building nodes --------------------------------------------------------------------------
 
 
-class _SshLookup:
-    """Looks hosts up in an ssh_config file; a no-op without one."""
-
-    def __init__(self, config: paramiko.SSHConfig | None) -> None:
-        self._config = config
-
-    def __call__(self, host: str) -> Mapping[str, Any]:
-        return self._config.lookup(host) if self._config is not None else {}
-
-
-def _ssh_config_lookup(inventory_path: str, ssh_config: str | None) -> _SshLookup:
+def _ssh_resolver(ssh_config: str | None) -> SshResolver:
+    """The ssh_config to look nodes up in: None reads ~/.ssh/config when it exists, "" none."""
     if ssh_config == "":
-        return _SshLookup(None)
-    path = Path(os.path.expanduser(ssh_config or DEFAULT_SSH_CONFIG))
-    if not path.is_file():
-        if ssh_config is None:
-            return _SshLookup(None)
-        raise InventoryError(f"ssh config {path} not found", ())
-    import paramiko
-
+        return SshResolver(None)
+    path = os.path.expanduser(ssh_config or DEFAULT_SSH_CONFIG)
     try:
-        return _SshLookup(paramiko.SSHConfig.from_path(str(path)))
-    except (OSError, paramiko.ConfigParseError) as error:
-        raise InventoryError(f"cannot read ssh config {path}: {error}", ()) from None
+        config = read_ssh_config(path)
+    except FileNotFoundError:
+        if ssh_config is None:
+            return SshResolver(None)
+        raise InventoryError(f"ssh config {path} not found", ()) from None
+    except OSError as error:
+        hint = ("give --ssh-config a regular file ('' for none)"
+                if isinstance(error, NotRegularFileError) else "")
+        raise InventoryError(f"cannot read ssh config {path}", (Diagnostic(
+            severity=Severity.ERROR, code="not-a-file" if hint else "read-error",
+            summary=str(error.strerror or error), hint=hint,
+            location=Location(file=path)),)) from None
+    for problem in config.problems:
+        log.warning("%s: %s", problem.location, problem.summary)
+    return SshResolver(config)
+
+
+def _raise_on_ssh_config_errors(resolver: SshResolver) -> None:
+    errors = [problem for problem in resolver.problems if problem.is_error]
+    if errors and resolver.config is not None:
+        raise InventoryError(f"ssh config {resolver.config.path} is invalid ({len(errors)} "
+                             f"error{'s' if len(errors) != 1 else ''})", tuple(errors))
 
 
 def _build_node(name: str, fields: Mapping[str, Any], base_dir: Path,
-                lookup: _SshLookup) -> Node:
+                resolver: SshResolver) -> Node:
     """A Node from merged settings; ssh_config fills what the inventory leaves unset."""
     connection = Connection(fields.get("connection") or ("ssh" if fields.get("host") else "local"))
     if connection is Connection.LOCAL:
         return Node(name=name, connection=connection,
                     podman=_split_podman(fields.get("podman") or "podman"))
-    found = lookup(str(fields.get("host") or name))
-    identity = fields.get("identity_file") or _first_existing(found.get("identityfile") or [])
-    known_hosts = fields.get("known_hosts_file") or _first(found.get("userknownhostsfile"))
+    given = frozenset(key for key, setting in (("hostname", "host"), ("user", "user"),
+                                               ("port", "port")) if fields.get(setting))
+    timeout = float(fields.get("connect_timeout") or 0)
+    found = resolver.settings(str(fields.get("host") or name), user=str(fields.get("user") or ""),
+                              port=fields.get("port"), given=given,
+                              connect_timeout=timeout or 10.0)
+    identity = fields.get("identity_file") or found.identity_file
+    known_hosts = fields.get("known_hosts_file") or found.known_hosts_file
     return Node(
         name=name,
         connection=connection,
-        host=str(fields.get("host") or found.get("hostname") or name),
-        port=int(fields.get("port") or _as_port(found.get("port")) or 22),
-        user=str(fields.get("user") or found.get("user") or ""),
+        host=str(fields.get("host") or found.hostname or name),
+        port=int(fields.get("port") or found.port or 22),
+        user=str(fields.get("user") or found.user or ""),
         identity_file=_resolve(identity, base_dir),
         known_hosts_file=_resolve(known_hosts, base_dir),
-        connect_timeout=float(fields.get("connect_timeout") or 10.0),
+        connect_timeout=timeout or found.connect_timeout or 10.0,
         podman=_split_podman(fields.get("podman") or "podman"),
+        proxy_jump=found.proxy_jump,
+        identities_only=found.identities_only,
+        hash_known_hosts=found.hash_known_hosts,
     )
 
 
@@ -248,24 +306,3 @@ def _resolve(path: str | None, base_dir: Path) -> str:
         return ""
     expanded = Path(os.path.expanduser(str(path)))
     return str(expanded if expanded.is_absolute() else base_dir / expanded)
-
-
-def _first(value: Any) -> str:
-    if isinstance(value, list):
-        return str(value[0]) if value else ""
-    return str(value.split()[0]) if isinstance(value, str) and value.strip() else ""
-
-
-def _first_existing(candidates: list[str]) -> str:
-    for candidate in candidates:
-        if Path(os.path.expanduser(candidate)).is_file():
-            return candidate
-    return ""
-
-
-def _as_port(value: Any) -> int:
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        return 0
-    return port if 0 < port < 65536 else 0

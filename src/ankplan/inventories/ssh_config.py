@@ -250,13 +250,17 @@ def wildcard_match(text: str, pattern: str) -> bool:
     return all(char == "*" for char in pattern[p:])
 
 
-def host_patterns_match(patterns: tuple[str, ...], host: str) -> bool:
-    """A `Host` line: some pattern matches and no negated one does (case-insensitive)."""
-    host = host.lower()
+def host_patterns_match(patterns: tuple[str, ...], host: str, *, fold_case: bool = False) -> bool:
+    """Some pattern matches `host` and no negated one (`!p`) does, as on a `Host` line.
+
+    `fold_case`: compare in lower case, as `Match host` and known_hosts do (a `Host` line is
+    case-sensitive in OpenSSH)."""
+    if fold_case:
+        host, patterns = host.lower(), tuple(pattern.lower() for pattern in patterns)
     matched = False
     for pattern in patterns:
         negated = pattern.startswith("!")
-        if wildcard_match(host, pattern.lower().removeprefix("!")):
+        if wildcard_match(host, pattern.removeprefix("!")):
             if negated:
                 return False
             matched = True
@@ -264,8 +268,8 @@ def host_patterns_match(patterns: tuple[str, ...], host: str) -> bool:
 
 
 def pattern_list_match(patterns: str, value: str) -> bool:
-    """A comma list as in `Match host a,b,!c` (OpenSSH's match_pattern_list)."""
-    return host_patterns_match(tuple(patterns.split(",")), value)
+    """A comma list as in `Match host a,b,!c` (OpenSSH's match_pattern_list, case-folded)."""
+    return host_patterns_match(tuple(patterns.split(",")), value, fold_case=True)
 
 
 def _match_holds(condition: Condition, state: dict[str, str], found: Found) -> bool:

@@ -53,7 +53,7 @@ def describe_error(error: ValidationError, base_pointer: str, locate: Locate,
         yield from _missing_keys(error, pointer, full, locate)
     else:
         summary, hint, code = _value_message(error)
-        yield _diagnostic(code, _with_subject(full, summary), hint, locate(pointer, False))
+        yield _diagnostic(code, with_subject(full, summary), hint, locate(pointer, False))
 
 
 def _value_message(error: ValidationError) -> tuple[str, str, str]:
@@ -80,7 +80,7 @@ def _type_message(value: object, expected: object) -> tuple[str, str, str]:
     if "string" in names and isinstance(value, (bool, int, float)):
         text = str(value).lower() if isinstance(value, bool) else str(value)
         hint = f'quote it: "{text}"'
-    return f"expected {wanted}, got {_kind(value)}", hint, "wrong-type"
+    return f"expected {wanted}, got {value_kind(value)}", hint, "wrong-type"
 
 
 def _either(words: list[str]) -> str:
@@ -108,7 +108,7 @@ def _bad_key_name(error: ValidationError, pointer: str, full: str,
     key_pointer = pointer + "/" + _escape(key)
     if full in ("/workloads", "/configs"):
         full = ""
-    return _diagnostic("invalid-name", _with_subject(full, summary), hint,
+    return _diagnostic("invalid-name", with_subject(full, summary), hint,
                        locate(key_pointer, True))
 
 
@@ -192,7 +192,8 @@ def _subject(full_pointer: str) -> str:
     return " ".join(text for text in (head, path) if text)
 
 
-def _with_subject(full_pointer: str, summary: str) -> str:
+def with_subject(full_pointer: str, summary: str) -> str:
+    """`summary` prefixed with where it applies, e.g. "nodes.a.port: 0 is less than ..."."""
     subject = _subject(full_pointer)
     return f"{subject}: {summary}" if subject else summary
 
@@ -212,10 +213,11 @@ def _unescape(token: str) -> str:
 def _show(value: object) -> str:
     if isinstance(value, str):
         return f"'{value}'" if len(value) <= 60 else f"'{value[:57]}...'"
-    return _kind(value)
+    return value_kind(value)
 
 
-def _kind(value: object) -> str:
+def value_kind(value: object) -> str:
+    """How a value is named in messages: "number 5", "string 'x'", "a list"."""
     if value is None:
         return "nothing (an empty value)"
     if isinstance(value, bool):
