@@ -415,7 +415,8 @@ def test_unknown_host_refused_then_learned_as_openssh_writes_it(fake_ssh: Node) 
     transport = connect(fake_ssh, accept_new_host_keys=True)
     assert transport.host_key_status == "learned"  # type: ignore[attr-defined]
     assert known_hosts.read_text().splitlines() == [
-        f"other ssh-ed25519 {OTHER_KEY}", f"[10.231.0.11]:2222 ssh-ed25519 {SERVER_KEY.get_base64()}"]
+        f"other ssh-ed25519 {OTHER_KEY}",
+        f"[10.231.0.11]:2222 ssh-ed25519 {SERVER_KEY.get_base64()}"]
     assert connect(fake_ssh).host_key_status == "known"  # type: ignore[attr-defined]
 
 

@@ -371,9 +371,10 @@ def _connect(node: Node, accept_new: bool, sock: paramiko.Channel | None,
     policy = _OpenSshPolicy(node, known, learn=accept_new)
     client.set_missing_host_key_policy(policy)
     timeout = node.connect_timeout
+    identities = None if pkey else _default_identities()  # paramiko takes a list of files too
     try:
         client.connect(node.host or node.name, port=node.port, username=node.user or None,
-                       pkey=pkey, key_filename=None if pkey else _default_identities(),
+                       pkey=pkey, key_filename=identities,  # type: ignore[arg-type]
                        look_for_keys=False,
                        allow_agent=not node.identities_only,
                        timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,

@@ -224,11 +224,10 @@ def _holds(condition: Condition, decided: dict[Condition, bool], host: str, user
         if condition.kind == "host":
             decided[condition] = host_patterns_match(condition.args, host)
         else:
-            hostname = found.get("hostname")
+            hostname, found_user = found.get("hostname"), found.get("user")
             state = {"host": hostname.value.replace("%h", host) if hostname else host,
                      "originalhost": host, "localuser": local_user,
-                     "user": user or (found.get("user").value if found.get("user")
-                                      else local_user)}
+                     "user": user or (found_user.value if found_user else local_user)}
             decided[condition] = _match_holds(condition, state, found)
     return decided[condition]
 

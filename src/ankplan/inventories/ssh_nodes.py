@@ -142,10 +142,10 @@ class SshResolver:
             return None
         value = parse_port(option.value)
         problem = port_problem(value)
-        if problem:
+        if problem or not isinstance(value, int):
             self._error(option, f"{option.name}: {problem}")
             return None
-        return int(value)  # type: ignore[call-overload]
+        return value
 
     def _timeout(self, option: Option | None) -> float | None:
         if option is None or option.value == "none":
