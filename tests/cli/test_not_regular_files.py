@@ -1,6 +1,7 @@
 """A FIFO (or socket, device, directory) given for any file ankplan reads is refused at once with
 one located line; nothing waits on it. Each command runs in-process with main(argv, env), in a
 thread that must finish within seconds (a FIFO without a writer would block an open() for ever).
+Also: what those files make ankplan warn about reaches stderr once, as `ankplan: warning:`.
 """
 
 from __future__ import annotations
@@ -136,3 +137,19 @@ def test_directory_and_device_refused_too(tmp_path: Path) -> None:
     status, lines = run_cli("nodes", "-i", str(inventory), "--ssh-config", "")
     assert lines[0] == (f"ankplan: error: node n1: identity file {tmp_path} is a directory, "
                         "not a regular file")
+
+
+def test_ssh_config_warnings_printed_once_each_on_stderr(tmp_path: Path) -> None:
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text("Host n1 n2\n  ProxyCommand nc %h %p\n  HostName 127.0.0.1\n"
+                          f"  UserKnownHostsFile {tmp_path}/missing_known_hosts\n")
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("defaults: {connection: ssh}\nnodes: {n1: {}, n2: {}}\n")
+    status, lines = run_cli("nodes", "-i", str(inventory), "--ssh-config", str(ssh_config))
+    assert status == 1
+    warning = (f"ankplan: warning: {ssh_config}:2: ProxyCommand is not supported by ankplan and "
+               "is ignored")
+    assert lines.count(warning) == 1 and lines[0] == warning
+    assert [line for line in lines if line.startswith("ankplan: error:")] == [
+        f"ankplan: error: node {name}: known_hosts file {tmp_path}/missing_known_hosts not found"
+        for name in ("n1", "n2")]
