@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ankplan's demo, tests and benchmarks need on a fresh Debian/Ubuntu machine:
-# podman, runc, openssh-server, busybox-static, zsh, fish (apt, only when missing), and a Python
-# venv in .venv with ankplan and its test dependencies. Safe to run again.
+# podman, runc, openssh-server, busybox-static, iptables, zsh, fish (apt, only when missing), and
+# a Python venv in .venv with ankplan and its test dependencies. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,7 @@ command -v runc >/dev/null 2>&1 || need+=(runc)
 [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)  # test_proxy_jump hides a node
 # zsh and fish: the tests check that `ankplan completion zsh|fish` parse and complete there.
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v fish >/dev/null 2>&1 || need+=(fish)

@@ -111,8 +111,10 @@ def _parse_line(fields: list[str], path: str, number: int) -> HostKeyLine | str:
     if not _KEY_TYPE.fullmatch(key_type):
         return f"not a key type: {key_type[:40]!r}"
     blob = _decode_blob(encoded)
-    if blob is None or _blob_type(blob) != key_type:
-        return f"the {key_type} key is not valid base64 of a {key_type} key"
+    if blob is None:
+        return "the key is not valid base64"
+    if _blob_type(blob) != key_type:
+        return f"the key is not a {key_type[:40]} key"
     return HostKeyLine(path=path, line=number, marker=marker, hosts=hosts, key_type=key_type,
                        key_blob=blob)
 
