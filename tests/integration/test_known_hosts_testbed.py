@@ -97,8 +97,8 @@ def test_markers_wildcards_hashes_and_several_keys(testbed: Any, tmp_path: Path)
     lines = known_hosts.read_text().splitlines()
     ca_line = lines.index(next(line for line in lines if line.startswith("@cert-authority"))) + 1
     assert sorted(stderr) == sorted(
-        [f"ankplan: warning: {known_hosts}:{len(lines)}: expected a host pattern, a key type "
-         "and a key; line skipped"]
+        [(f"ankplan: warning: {known_hosts}:{len(lines)}: expected a host pattern, a key type "
+         "and a key; line skipped")]
         + [f"ankplan: warning: {known_hosts}:{ca_line}: @cert-authority line skipped for {host}: "
            "ankplan does not support host certificates" for host in (host1, host2, host3)])
     for name in ("node1", "node2", "node3"):  # OpenSSH accepts the same file (markers aside)
@@ -136,6 +136,6 @@ def test_fifo_as_a_nodes_key_file_fails_that_node_at_once(testbed: Any, tmp_path
     assert status == 1
     assert [name for name, node in sorted(report.items()) if node["ok"]] == ["node1", "node3"]
     assert report["node1"]["podman_version"] == "4.3.1"  # the others really were reached
-    assert stderr == [f"ankplan: error: node node2: identity file {fifo} is a FIFO (named pipe), "
-                      "not a regular file",
+    assert stderr == [(f"ankplan: error: node node2: identity file {fifo} is a FIFO (named pipe), "
+                      "not a regular file"),
                       "  hint: give identity_file as the path of a private key file"]

@@ -113,8 +113,8 @@ def test_apply_and_destroy_through_the_jump_host(node3_behind_node1: Any,
               "--project", project)
     status, stdout, stderr = run_cli("apply", "--yes", str(manifest), *common)
     assert status == 0, stderr
-    seen = subprocess.run(["ssh", "-F", str(config), "node3", "podman ps --format '{{.Names}} "
-                           "{{.Labels}}'"], capture_output=True, text=True, timeout=60,
+    seen = subprocess.run(["ssh", "-F", str(config), "node3", ("podman ps --format '{{.Names}} "
+                           "{{.Labels}}'")], capture_output=True, text=True, timeout=60,
                           check=False)  # OpenSSH through the same jump host
     assert seen.returncode == 0, seen.stderr
     assert "behind-jump" in seen.stdout and project in seen.stdout
@@ -122,8 +122,8 @@ def test_apply_and_destroy_through_the_jump_host(node3_behind_node1: Any,
     assert status == 0 and "No changes." in stdout
     status, stdout, stderr = run_cli("destroy", "--yes", str(manifest), *common)
     assert status == 0, stderr
-    gone = subprocess.run(["ssh", "-F", str(config), "node3", "podman ps -a --format "
-                           "'{{.Names}}'"], capture_output=True, text=True, timeout=60,
+    gone = subprocess.run(["ssh", "-F", str(config), "node3", ("podman ps -a --format "
+                           "'{{.Names}}'")], capture_output=True, text=True, timeout=60,
                           check=False)
     assert gone.returncode == 0 and "behind-jump" not in gone.stdout
 
