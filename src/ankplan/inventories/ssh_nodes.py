@@ -119,7 +119,7 @@ class SshResolver:
         jump = self._jump(found.get("proxyjump"), timeout or connect_timeout, depth)
         return SshSettings(
             hostname=hostname, user=user_value, port=port_value,
-            identity_file=_first_regular(identities),
+            identity_file=_first_existing(identities),
             known_hosts_file=(expand_tokens(known_hosts.value, tokens, home)
                               if known_hosts is not None and known_hosts.value != "none"
                               else ""),
@@ -242,9 +242,11 @@ def _yes(option: Option | None) -> bool:
     return option is not None and option.value.lower() == "yes"
 
 
-def _first_regular(paths: list[str]) -> str:
+def _first_existing(paths: list[str]) -> str:
+    """The first IdentityFile that exists (ssh skips missing ones); one that is no regular
+    file is taken too, so that connecting refuses it with a clear error."""
     for path in paths:
-        if os.path.isfile(path):
+        if os.path.lexists(path):
             return path
     return ""
 
