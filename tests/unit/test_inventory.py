@@ -280,27 +280,32 @@ def located_summaries(inventory: Path, ssh_config: Path | None = None) -> list[s
     return [d.summary for d in caught.value.diagnostics if d.location and d.location.line]
 
 
-@pytest.mark.parametrize(("yaml_value", "config_value", "problem"), [
-    ("0", "0", "0 is less than the minimum of 1"),
-    ("-1", "-1", "-1 is less than the minimum of 1"),
-    ("65536", "65536", "65536 is greater than the maximum of 65535"),
-    ("99999999999999999999", "99999999999999999999",
-     "99999999999999999999 is greater than the maximum of 65535"),
-    ("ssh", "ssh", "expected an integer, got string 'ssh'"),
+def in_three_formats(tmp_path: Path, native: str, ansible: str,
+                     ssh_config_line: str) -> tuple[list[str], ...]:
+    """The located error summaries of node n1 written natively (`native`: its settings), in
+    Ansible YAML (`ansible`: its host variables) and in an ssh_config `Host n1` block."""
+    (tmp_path / "native.yaml").write_text(f"nodes: {{n1: {{{native}}}}}\n")
+    (tmp_path / "ansible.yaml").write_text(f"all: {{hosts: {{n1: {{{ansible}}}}}}}\n")
+    (tmp_path / "ssh_config").write_text(f"Host n1\n  {ssh_config_line}\n")
+    (tmp_path / "plain.yaml").write_text("nodes: {n1: {connection: ssh}}\n")
+    return (located_summaries(tmp_path / "native.yaml"),
+            located_summaries(tmp_path / "ansible.yaml"),
+            located_summaries(tmp_path / "plain.yaml", tmp_path / "ssh_config"))
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("0", "0 is less than the minimum of 1"),
+    ("-1", "-1 is less than the minimum of 1"),
+    ("65536", "65536 is greater than the maximum of 65535"),
+    ("99999999999999999999", "99999999999999999999 is greater than the maximum of 65535"),
+    ("ssh", "expected an integer, got string 'ssh'"),
 ])
-def test_port_problems_worded_alike_in_every_format(tmp_path: Path, yaml_value: str,
-                                                    config_value: str, problem: str) -> None:
-    native = tmp_path / "native.yaml"
-    native.write_text(f"nodes: {{n1: {{host: h, port: {yaml_value}}}}}\n")
-    ansible = tmp_path / "ansible.yaml"
-    ansible.write_text(f"all: {{hosts: {{n1: {{ansible_port: {yaml_value}}}}}}}\n")
-    ssh_config = tmp_path / "ssh_config"
-    ssh_config.write_text(f"Host n1\n  Port {config_value}\n")
-    plain = tmp_path / "plain.yaml"
-    plain.write_text("nodes: {n1: {connection: ssh}}\n")
-    assert located_summaries(native) == [f"nodes.n1.port: {problem}"]
-    assert located_summaries(ansible) == [f"all.hosts.n1.ansible_port: {problem}"]
-    assert located_summaries(plain, ssh_config) == [f"Port: {problem}"]
+def test_port_problems_worded_alike_in_every_format(tmp_path: Path, value: str,
+                                                    problem: str) -> None:
+    assert in_three_formats(tmp_path, f"host: h, port: {value}", f"ansible_port: {value}",
+                            f"Port {value}") == (
+        [f"nodes.n1.port: {problem}"], [f"all.hosts.n1.ansible_port: {problem}"],
+        [f"Port: {problem}"])
 
 
 @pytest.mark.parametrize(("key", "ansible_key", "config_key", "value", "problem"), [
@@ -315,17 +320,10 @@ def test_port_problems_worded_alike_in_every_format(tmp_path: Path, yaml_value: 
 ])
 def test_host_and_user_problems_worded_alike(tmp_path: Path, key: str, ansible_key: str,
                                              config_key: str, value: str, problem: str) -> None:
-    native = tmp_path / "native.yaml"
-    native.write_text(f"nodes: {{n1: {{connection: ssh, {key}: '{value}'}}}}\n")
-    ansible = tmp_path / "ansible.yaml"
-    ansible.write_text(f"all: {{hosts: {{n1: {{{ansible_key}: '{value}'}}}}}}\n")
-    ssh_config = tmp_path / "ssh_config"
-    ssh_config.write_text(f'Host n1\n  {config_key} "{value}"\n')
-    plain = tmp_path / "plain.yaml"
-    plain.write_text("nodes: {n1: {connection: ssh}}\n")
-    assert located_summaries(native) == [f"nodes.n1.{key}: {problem}"]
-    assert located_summaries(ansible) == [f"all.hosts.n1.{ansible_key}: {problem}"]
-    assert located_summaries(plain, ssh_config) == [f"{config_key}: {problem}"]
+    assert in_three_formats(tmp_path, f"connection: ssh, {key}: '{value}'",
+                            f"{ansible_key}: '{value}'", f'{config_key} "{value}"') == (
+        [f"nodes.n1.{key}: {problem}"], [f"all.hosts.n1.{ansible_key}: {problem}"],
+        [f"{config_key}: {problem}"])
 
 
 @pytest.mark.parametrize("host", ["10.0.0.1", "::1", "fe80::1%eth0", "node-1.lab.example.",
