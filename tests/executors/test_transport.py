@@ -505,3 +505,22 @@ def test_identity_file_problems(fake_ssh: Node, tmp_path: Path) -> None:
     garbage.write_text("not a key\n")
     garbage.chmod(0o600)
     assert "not a usable private key" in connect_error(node_with(garbage)).reason
+
+
+def test_identities_only_offers_no_agent_keys(fake_ssh: Node, tmp_path: Path) -> None:
+    key = _keygen(tmp_path / "id")
+    connect(dataclasses.replace(fake_ssh, identity_file=str(key), identities_only=True))
+    kwargs = FakeSSHClient.instances[-1].connect_kwargs
+    assert kwargs["allow_agent"] is False and isinstance(kwargs["pkey"], paramiko.PKey)
+
+
+def test_host_key_types_known_for_the_host_are_asked_for_first() -> None:
+    left, right = socket.socketpair()
+    try:
+        transport = ssh_connect._transport_factory(("ecdsa-sha2-nistp256", "ssh-rsa"))(left)
+        offered = list(transport.get_security_options().key_types)
+        assert offered[:3] == ["ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"]
+        assert "ssh-ed25519" in offered[3:]  # the others stay, after them
+    finally:
+        left.close()
+        right.close()

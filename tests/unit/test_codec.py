@@ -98,6 +98,19 @@ def test_inventory_round_trip_and_defaults() -> None:
     assert node_from_json({"name": "n", "connection": "local"}) == Node(name="n")
 
 
+def test_jump_hosts_and_ssh_flags_round_trip() -> None:
+    gate = Node(name="admin@gate:2200", connection=Connection.SSH, host="10.0.0.1", port=2200,
+                user="admin", identities_only=True, hash_known_hosts=True)
+    hop = Node(name="hop", connection=Connection.SSH, host="10.9.0.1", proxy_jump=gate)
+    inner = Node(name="inner", connection=Connection.SSH, host="10.9.0.3", proxy_jump=hop)
+    inventory = Inventory(nodes=(inner,), agents=())
+    assert inventory_from_json(json.loads(json.dumps(inventory_to_json(inventory)))) == inventory
+    with pytest.raises(PlanError, match=r"inventory.nodes\[0\].proxy_jump.identities_only must "
+                                        "be true or false"):
+        inventory_from_json({"nodes": [{"name": "n", "connection": "ssh", "proxy_jump": {
+            "name": "j", "connection": "ssh", "identities_only": "yes"}}]})
+
+
 class Colour(str, enum.Enum):
     RED = "red"
 
