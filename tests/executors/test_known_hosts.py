@@ -129,7 +129,7 @@ def test_verdicts(known_hosts_file: Path, keys: dict[str, Path], name: str, key:
                   verdict: kh.Verdict, line: int | None) -> None:
     known = kh.read_known_hosts(str(known_hosts_file))
     key_type, key_blob = blob(keys[key])
-    check = kh.check_host_key((known,), name, key_type, key_blob)
+    check = kh.check_host_key(kh.lines_for((known,), name), key_type, key_blob)
     assert check.verdict is verdict
     assert (check.line.line if check.line else None) == line
 
@@ -137,16 +137,18 @@ def test_verdicts(known_hosts_file: Path, keys: dict[str, Path], name: str, key:
 def test_cert_authority_lines_are_reported_for_warning(known_hosts_file: Path,
                                                        keys: dict[str, Path]) -> None:
     known = kh.read_known_hosts(str(known_hosts_file))
-    check = kh.check_host_key((known,), "foo.example.com", *blob(keys["a"]))
+    check = kh.check_host_key(kh.lines_for((known,), "foo.example.com"), *blob(keys["a"]))
     assert [line.line for line in check.skipped_authorities] == [2]
-    assert kh.check_host_key((known,), "node1", *blob(keys["a"])).skipped_authorities == ()
+    assert kh.check_host_key(kh.lines_for((known,), "node1"), *blob(keys["a"])
+                             ).skipped_authorities == ()
 
 
 def test_known_key_types_in_file_order(known_hosts_file: Path) -> None:
     known = kh.read_known_hosts(str(known_hosts_file))
-    assert kh.known_key_types((known,), "node1") == ("ssh-ed25519", "ecdsa-sha2-nistp256")
-    assert kh.known_key_types((known,), "hax") == ("ssh-rsa",)
-    assert kh.known_key_types((known,), "nowhere") == ()
+    assert kh.known_key_types(kh.lines_for((known,), "node1")) == (
+        "ssh-ed25519", "ecdsa-sha2-nistp256")
+    assert kh.known_key_types(kh.lines_for((known,), "hax")) == ("ssh-rsa",)
+    assert kh.known_key_types(kh.lines_for((known,), "nowhere")) == ()
 
 
 @pytest.mark.parametrize(("text", "pattern", "expected"), [
@@ -171,8 +173,8 @@ def test_learned_lines_are_found_by_openssh(tmp_path: Path, keys: dict[str, Path
     assert openssh_lookup(path, "[10.0.0.9]:2222") == [(2, "")]
     assert openssh_lookup(path, "node9") == [(3, "")]
     known = kh.read_known_hosts(str(path))
-    assert kh.check_host_key((known,), "node9", key_type, kh.base64.b64decode(encoded)
-                             ).verdict is kh.Verdict.OK
+    assert kh.check_host_key(kh.lines_for((known,), "node9"), key_type,
+                             kh.base64.b64decode(encoded)).verdict is kh.Verdict.OK
 
 
 def test_a_fifo_is_refused_not_read(tmp_path: Path) -> None:

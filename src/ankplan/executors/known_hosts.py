@@ -15,12 +15,16 @@ import hmac
 import os
 import re
 import struct
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ankplan.files import append_regular, read_regular
+from ankplan.files import append_regular, check_regular, read_regular
 from ankplan.inventories.ssh_config import host_patterns_match
 
 MARKERS = ("@cert-authority", "@revoked")
+_CACHE: dict[str, tuple[tuple[int, ...], KnownHosts]] = {}  # path -> (stat signature, parse)
+_CACHE_LOCK = threading.Lock()
 HASH_MAGIC = "|1|"
 _KEY_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._+-]*")
 
@@ -44,6 +48,8 @@ class HostKeyLine:
     hosts: str  # the host field as written: "a,b,!c", "[h]:2222" or "|1|salt|hash"
     key_type: str  # e.g. "ssh-ed25519"
     key_blob: bytes  # the decoded public key
+    salt: bytes = b""  # of a hashed host field, decoded once
+    digest: bytes = b""
 
     @property
     def where(self) -> str:
@@ -52,6 +58,8 @@ class HostKeyLine:
 
     def matches(self, name: str) -> bool:
         """True when this line's host field covers `name` ("host" or "[host]:port")."""
+        if self.salt:
+            return _hash_matches(self.salt, self.digest, name)
         return host_field_matches(self.hosts, name)
 
 
@@ -106,8 +114,12 @@ def _parse_line(fields: list[str], path: str, number: int) -> HostKeyLine | str:
     if len(fields) < 3:
         return "expected a host pattern, a key type and a key"
     hosts, key_type, encoded = fields[:3]
-    if hosts.startswith(HASH_MAGIC) and _hashed_parts(hosts) is None:
-        return "malformed hashed host name"
+    salt, digest = b"", b""
+    if hosts.startswith(HASH_MAGIC):
+        parts = _hashed_parts(hosts)
+        if parts is None:
+            return "malformed hashed host name"
+        salt, digest = parts
     if not _KEY_TYPE.fullmatch(key_type):
         return f"not a key type: {key_type[:40]!r}"
     blob = _decode_blob(encoded)
@@ -116,7 +128,7 @@ def _parse_line(fields: list[str], path: str, number: int) -> HostKeyLine | str:
     if _blob_type(blob) != key_type:
         return f"the key is not a {key_type[:40]} key"
     return HostKeyLine(path=path, line=number, marker=marker, hosts=hosts, key_type=key_type,
-                       key_blob=blob)
+                       key_blob=blob, salt=salt, digest=digest)
 
 
 def _decode_blob(encoded: str) -> bytes | None:
@@ -150,30 +162,37 @@ def _hashed_parts(field: str) -> tuple[bytes, bytes] | None:
 # --- matching --------------------------------------------------------------------------------
 
 
+def _hash_matches(salt: bytes, digest: bytes, name: str) -> bool:
+    """`|1|salt|digest` names `name`: HMAC-SHA1 of the lower-cased name, keyed by the salt."""
+    given = hmac.new(salt, name.lower().encode(), hashlib.sha1).digest()
+    return hmac.compare_digest(given, digest)
+
+
 def host_field_matches(field: str, name: str) -> bool:
     """OpenSSH's match_hostname: a hashed name, or a comma list of patterns where one negated
     pattern (`!p`) that matches vetoes the line. Case-insensitive, `*` and `?` wildcards."""
-    name = name.lower()
     if field.startswith(HASH_MAGIC):
         parts = _hashed_parts(field)
-        if parts is None:
-            return False
-        salt, digest = parts
-        return hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), digest)
+        return parts is not None and _hash_matches(*parts, name)
     return host_patterns_match(tuple(field.split(",")), name, fold_case=True)
 
 
-def check_host_key(known: tuple[KnownHosts, ...], name: str, key_type: str,
+def lines_for(known: Sequence[KnownHosts], name: str) -> tuple[HostKeyLine, ...]:
+    """Every line, of every file, whose host field covers `name`, in file order."""
+    return tuple(line for hosts in known for line in hosts.lines if line.matches(name))
+
+
+def check_host_key(lines: Sequence[HostKeyLine], key_type: str,
                    key_blob: bytes) -> HostKeyCheck:
-    """OpenSSH's verdict on `name` presenting the key `key_blob` of type `key_type`."""
-    matching = [line for hosts in known for line in hosts.lines if line.matches(name)]
-    authorities = tuple(line for line in matching if line.marker == "@cert-authority")
-    revoked = next((line for line in matching
+    """OpenSSH's verdict on a host presenting the key `key_blob` of type `key_type`, given the
+    known_hosts `lines` for that host (from `lines_for`)."""
+    authorities = tuple(line for line in lines if line.marker == "@cert-authority")
+    revoked = next((line for line in lines
                     if line.marker == "@revoked" and line.key_blob == key_blob), None)
     if revoked is not None:
         return HostKeyCheck(verdict=Verdict.REVOKED, line=revoked,
                             skipped_authorities=authorities)
-    plain = [line for line in matching if not line.marker]
+    plain = [line for line in lines if not line.marker]
     holding = next((line for line in plain if line.key_blob == key_blob), None)
     if holding is not None:
         return HostKeyCheck(verdict=Verdict.OK, line=holding, skipped_authorities=authorities)
@@ -184,14 +203,9 @@ def check_host_key(known: tuple[KnownHosts, ...], name: str, key_type: str,
     return HostKeyCheck(verdict=Verdict.UNKNOWN, skipped_authorities=authorities)
 
 
-def known_key_types(known: tuple[KnownHosts, ...], name: str) -> tuple[str, ...]:
-    """Key types of the plain lines for `name`, in file order (to ask the server for them)."""
-    types: list[str] = []
-    for hosts in known:
-        for line in hosts.lines:
-            if not line.marker and line.key_type not in types and line.matches(name):
-                types.append(line.key_type)
-    return tuple(types)
+def known_key_types(lines: Sequence[HostKeyLine]) -> tuple[str, ...]:
+    """Key types of the plain `lines` of a host, in file order (to ask the server for them)."""
+    return tuple(dict.fromkeys(line.key_type for line in lines if not line.marker))
 
 
 def entry_text(name: str, key_type: str, key_base64: str, *, hashed: bool,
@@ -200,7 +214,7 @@ def entry_text(name: str, key_type: str, key_base64: str, *, hashed: bool,
     if not hashed:
         return f"{name} {key_type} {key_base64}\n"
     salt = salt if salt is not None else os.urandom(20)
-    digest = hmac.new(salt, name.lower().encode(), hashlib.sha1).digest()
+    digest = hmac.new(salt, name.lower().encode(), hashlib.sha1).digest()  # as _hash_matches
     field = f"{HASH_MAGIC}{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
     return f"{field} {key_type} {key_base64}\n"
 
@@ -209,9 +223,19 @@ def entry_text(name: str, key_type: str, key_base64: str, *, hashed: bool,
 
 
 def read_known_hosts(path: str) -> KnownHosts:
-    """Read and parse the known_hosts file at `path` (OSError when it cannot be read)."""
-    text = read_regular(path).decode("utf-8", "replace")
-    return parse_known_hosts(text, path)
+    """Read and parse the known_hosts file at `path` (OSError when it cannot be read).
+
+    Nodes connecting in parallel share one parse while the file stays the same."""
+    status = check_regular(path)
+    signature = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(path)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+    known = parse_known_hosts(read_regular(path).decode("utf-8", "replace"), path)
+    with _CACHE_LOCK:
+        _CACHE[path] = (signature, known)
+    return known
 
 
 def learn_host_key(path: str, name: str, key_type: str, key_base64: str, *,

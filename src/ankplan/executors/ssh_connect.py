@@ -103,13 +103,14 @@ class _OpenSshPolicy(paramiko.MissingHostKeyPolicy):
     def __init__(self, node: Node, known: kh.KnownHosts, learn: bool) -> None:
         self.node = node
         self.known = known
+        self.lines = kh.lines_for((known,), host_key_name(node))
         self.learn = learn
         self.learned = False
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
         name = host_key_name(self.node)
-        check = kh.check_host_key((self.known,), name, key.get_name(), key.asbytes())
+        check = kh.check_host_key(self.lines, key.get_name(), key.asbytes())
         for line in check.skipped_authorities:
             log.warning("%s: @cert-authority line skipped for %s: ankplan does not support "
                         "host certificates", line.where, name)
@@ -379,8 +380,7 @@ def _connect(node: Node, accept_new: bool, sock: paramiko.Channel | None,
                        allow_agent=not node.identities_only,
                        timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
                        channel_timeout=timeout, sock=sock,
-                       transport_factory=_transport_factory(
-                           kh.known_key_types((known,), host_key_name(node))))
+                       transport_factory=_transport_factory(kh.known_key_types(policy.lines)))
     except (paramiko.SSHException, OSError, EOFError) as error:
         client.close()
         raise _translate(node, error, known.path) from None
