@@ -47,7 +47,10 @@ def check_regular(path: str | os.PathLike[str]) -> os.stat_result:
 
     Raises FileNotFoundError, PermissionError and other OSErrors as os.stat does.
     """
-    status = os.stat(path)
+    try:
+        status = os.stat(path)
+    except ValueError:  # a NUL byte: no file can have that name
+        raise OSError(errno.EINVAL, "the path contains a NUL byte", os.fspath(path)) from None
     if not stat.S_ISREG(status.st_mode):
         raise NotRegularFileError(os.fspath(path), file_kind(status.st_mode))
     return status

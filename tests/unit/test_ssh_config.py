@@ -233,3 +233,15 @@ def test_unreadable_lines_and_includes_are_warned(tmp_path: Path,
         f"{ssh_config}:2:1: User: unbalanced quotes; line skipped",
         (f"{ssh_config}:3:11: cannot read included file {tmp_path}/missing.conf: No such file "
         "or directory; skipped")]
+
+
+def test_an_include_with_a_nul_byte_is_a_warning_not_a_crash(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_bytes(b"Include /tmp/a\x00b\nHost n1\n  User root\n")
+    with caplog.at_level(logging.WARNING, logger="ankplan"):
+        nodes = load(tmp_path, "defaults: {connection: ssh}\nnodes: {n1: {}}\n", ssh_config)
+    assert nodes["n1"].user == "root"
+    assert [record.getMessage() for record in caplog.records] == [
+        f"{ssh_config}:1:9: cannot read included file /tmp/a\x00b: the path contains a NUL "
+        "byte; skipped"]
