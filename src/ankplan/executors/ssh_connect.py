@@ -140,8 +140,10 @@ def _read_known_hosts(node: Node, accept_new: bool) -> kh.KnownHosts:
     try:
         known = kh.read_known_hosts(str(path))
     except OSError as error:
+        hint = ("give known_hosts_file (or UserKnownHostsFile) as a regular file"
+                if isinstance(error, NotRegularFileError) else "")
         raise _fail(node, f"cannot read known_hosts file {path}: {error.strerror or error}",
-                    "give known_hosts_file (or UserKnownHostsFile) as a regular file") from None
+                    hint) from None
     for warning in known.warnings:
         log.warning("%s", warning)
     return known
