@@ -243,5 +243,5 @@ def test_an_include_with_a_nul_byte_is_a_warning_not_a_crash(
         nodes = load(tmp_path, "defaults: {connection: ssh}\nnodes: {n1: {}}\n", ssh_config)
     assert nodes["n1"].user == "root"
     assert [record.getMessage() for record in caplog.records] == [
-        f"{ssh_config}:1:9: cannot read included file /tmp/a\\x00b: the path contains a NUL "
-        "byte; skipped"]
+        (f"{ssh_config}:1:9: cannot read included file /tmp/a\\x00b: the path contains a NUL "
+        "byte; skipped")]
