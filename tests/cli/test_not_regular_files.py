@@ -6,39 +6,25 @@ Also: what those files make ankplan warn about reaches stderr once, as `ankplan:
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from pathlib import Path
 
 import pytest
-
-from ankplan.cli import main as cli_main
-from ankplan.cli.env import Env
-
-MANIFEST = """\
-apiVersion: v1
-workloads:
-  web:
-    runtime: podman
-    agent: agent_A
-    runtimeConfig: |
-      image: localhost/web:1
-"""
+from clirun import MANIFEST, Result
+from clirun import run_cli as run_in_process
 
 
 def run_cli(*argv: str, limit: float = 10.0) -> tuple[int, list[str]]:
-    """Exit status and stderr lines of `ankplan argv`; fails if it runs longer than `limit`."""
-    stderr = io.StringIO()
-    env = Env(stdout=io.StringIO(), stderr=stderr, stdin=io.StringIO(""), environ={},
-              stdout_isatty=False, stderr_isatty=False, stdin_isatty=False)
-    result: list[int] = []
-    worker = threading.Thread(target=lambda: result.append(cli_main.main(list(argv), env)),
+    """Exit status and stderr lines of `ankplan argv` with the real transports; fails if it
+    runs longer than `limit` seconds."""
+    result: list[Result] = []
+    worker = threading.Thread(target=lambda: result.append(run_in_process(*argv, nodes=None)),
                               daemon=True)
     worker.start()
     worker.join(limit)
     assert result, f"ankplan {' '.join(argv)} still runs after {limit} s (blocked on a file?)"
-    return result[0], stderr.getvalue().splitlines()
+    return result[0].status, result[0].err.splitlines()
 
 
 @pytest.fixture
@@ -62,7 +48,7 @@ def ssh_inventory(tmp_path: Path, **settings: str) -> Path:
     path = tmp_path / "inventory.yaml"
     path.write_text("nodes:\n  n1: {" + ", ".join(f"{k}: '{v}'" if k != "port" else f"{k}: {v}"
                                                   for k, v in fields.items()) + "}\n"
-                    "agents: {agent_A: n1}\n")
+                    "default_node: n1\n")
     return path
 
 
