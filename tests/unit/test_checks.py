@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ankplan.errors import Location, Severity
-from ankplan.manifests.checks import check_workloads, scan_options
+from ankplan.manifests.checks import check_workloads
 from ankplan.model import AddCondition, Dependency, PodmanConfig, RestartPolicy, Workload
 
 
@@ -153,10 +153,19 @@ def test_option_location_points_at_the_option() -> None:
     assert seen == [("w", "/runtimeConfig/commandOptions/2", False)]
 
 
-def test_scan_options_skips_values() -> None:
-    assert list(scan_options(["--network", "host", "-dit", "-e", "--rm", "-lx=1", "img"])) == [
-        (0, "--network", "host"), (2, "-d", None), (2, "-i", None), (2, "-t", None),
-        (3, "-e", "--rm"), (5, "-l", "x=1")]
+def test_options_are_read_as_podman_reads_them() -> None:
+    """`-e --rm` is an env named `--rm` (no warning); `-dit` holds -d; `--replace=false` is off."""
+    options = ("--network", "host", "-dit", "-e", "--rm", "--replace=false", "-lankplan.x=1")
+    codes = [(d.summary.split(": commandOptions ")[1][:12], d.location.pointer if d.location
+              else "") for d in check_workloads([workload("w", options=options)])]
+    assert codes == [("set -d: ankp", "/workloads/w/runtimeConfig/commandOptions/2"),
+                     ("set label 'a", "/workloads/w/runtimeConfig/commandOptions/6")]
+
+
+def test_an_option_missing_its_value_at_the_end_is_an_error() -> None:
+    """Appended before the image, a trailing `-p` would take the image as its value."""
+    [diagnostic] = check_workloads([workload("w", options=("--cpus", "1", "-p"))])
+    assert diagnostic.is_error and "end with -p, which takes a value" in diagnostic.summary
 
 
 def test_errors_and_warnings_are_kept_apart_by_severity() -> None:

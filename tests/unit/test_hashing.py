@@ -31,16 +31,14 @@ from ankplan.planner.hashing import (
     HASH_VERSION,
     LABEL_DEPENDENCIES,
     canonical_spec,
-    env_assignments,
     hash_version,
     labels_for,
-    mask_env,
     parse_dependencies_label,
     parse_spec_label,
     spec_hash,
     spec_matches,
-    without_env,
 )
+from ankplan.podman.options import mask_options
 
 
 def podman(name: str = "web", *, image: str = "localhost/web:1", agent: str = "agent_A",
@@ -240,19 +238,40 @@ def test_unreadable_spec_labels(text: str) -> None:
     assert parse_dependencies_label(text) == ()
 
 
-# --- env helpers -----------------------------------------------------------------------------
+# --- secrets in options ----------------------------------------------------------------------
+
+# Hashes the previous release gave (recorded before the one tokenizer replaced its env parser):
+# every env spelling it recognised must keep its hash, or an upgrade replaces those containers.
+RECORDED_V1 = [
+    (("-e", "A=1"), "1d8a3ac5b6be7beebad0ace8260c657e51997692bc7c615d103ee03c3882f551"),
+    (("--env", "A=1"), "1d8a3ac5b6be7beebad0ace8260c657e51997692bc7c615d103ee03c3882f551"),
+    (("--env=A=1",), "1d8a3ac5b6be7beebad0ace8260c657e51997692bc7c615d103ee03c3882f551"),
+    (("-eA=1",), "1d8a3ac5b6be7beebad0ace8260c657e51997692bc7c615d103ee03c3882f551"),
+    (("-e", "PASSTHROUGH"), "6fd9deab889c4969bd52f9889f273e310d6ab242930f5f6c865f3fc7af015c87"),
+    (("--cpus", "1", "-e", "A=1", "--env", "B", "--env=C=3", "-eD=4", "-p", "80:80"),
+     "c1383d3e865bbeff193419a508a3d0dd0aae8b6c887327307008b175a711daf0"),
+    (("-p", "8080:80", "--network", "host", "--health-cmd", "true"),
+     "3f3c27191d3523ccc894ecb6ed574dbaa462eb61dd0decfa907976dac9eae42b"),
+    (("-it", "--rm"), "9985337544fd0572ca5be2ba0d032cfa1d2427f3a115f3578a70b45b0eef71a4"),
+    (("--env-file", "/etc/x.env"),
+     "29dd465a8fe38c7f2b3c95c729ebbba0a5eda3524bee57b21c3ae4f39e7e03cc"),
+]
 
 
-def test_env_assignments_and_without_env() -> None:
-    options = ("--cpus", "1", "-e", "A=1", "--env", "B", "--env=C=3", "-eD=4", "-p", "80:80")
-    assert env_assignments(options) == (("A", "1"), ("B", None), ("C", "3"), ("D", "4"))
-    assert without_env(options) == ("--cpus", "1", "-p", "80:80")
+@pytest.mark.parametrize(("options", "digest"), RECORDED_V1)
+def test_v1_hashes_of_the_previous_release_are_kept(options: tuple[str, ...],
+                                                    digest: str) -> None:
+    workload = Workload(name="w", agent="a", runtime="podman", runtime_config_text="x",
+                        runtime_config=PodmanConfig(image="localhost/x:1", command_options=options))
+    assert spec_hash(workload) == f"v1:{digest}"
 
 
-def test_mask_env_keeps_spelling_and_hides_values() -> None:
-    options = ("-e", "A=1", "--env", "B", "--env=C=x=y", "-eD=4", "--env-file", "f", "-e")
-    assert mask_env(options) == ("-e", "A=***", "--env", "B", "--env=C=***", "-eD=***",
-                                 "--env-file", "f", "-e")
+def test_combined_short_flags_no_longer_keep_the_value_in_the_spec() -> None:
+    """`-ie PASSWORD=s3cr3t` was stored in clear by the previous release; now as a digest."""
+    spec = canonical_spec(podman(options=("-ie", "PASSWORD=s3cr3t", "-itePIN=1234")))
+    assert spec["commandOptions"] == ["-i", "--env", "PASSWORD=sha256:eb118eeb2a08d6c7",
+                                      "-it", "--env", "PIN=sha256:d7c359f8a3605ed5"]
+    assert "s3cr3t" not in json.dumps(spec) and "1234" not in json.dumps(spec)
 
 
 @given(st.lists(st.tuples(st.from_regex(r"[A-Z_]{1,8}", fullmatch=True),
@@ -268,6 +287,6 @@ def test_mask_env_never_shows_a_value(pairs: list[tuple[str, str]], forms: list[
             options.append(f"--env={name}={secret}")
         else:
             options.append(f"-e{name}={secret}")
-    shown = " ".join(mask_env(options))
+    shown = " ".join(mask_options(options))
     assert "SECRET" not in shown
     assert "SECRET" not in json.dumps(canonical_spec(podman(options=tuple(options))))

@@ -13,22 +13,10 @@ from ankplan.errors import Diagnostic, Location, Severity
 from ankplan.manifests.yaml_reader import join_pointer
 from ankplan.model import LABEL_PREFIX, AddCondition, RestartPolicy, Workload
 from ankplan.planner.graph import find_cycles
+from ankplan.podman.options import RUN, Token, tokenize
 
 # locate(workload_name, pointer relative to the workload, key) -> where that sits in the file.
 Locate = Callable[[str, str, bool], Location | None]
-
-# podman run options that take a value as the next argument (enough to skip their values).
-_VALUE_OPTIONS = {
-    "-a", "--attach", "-e", "--env", "--env-file", "-h", "--hostname", "-l", "--label",
-    "--label-file", "-m", "--memory", "--mount", "--name", "--network", "--net", "-p",
-    "--publish", "--pod", "-u", "--user", "-v", "--volume", "-w", "--workdir", "--entrypoint",
-    "--add-host", "--cpus", "--cap-add", "--cap-drop", "--device", "--dns", "--restart",
-    "--security-opt", "--tmpfs", "--ulimit", "--log-driver", "--log-opt", "--pull",
-    "--health-cmd", "--health-interval", "--stop-timeout", "--stop-signal", "--ip",
-    "--memory-swap", "--cpu-shares", "--userns", "--uts", "--ipc", "--pid", "--group-add",
-}
-_SHORT_WITH_VALUE = set("aehlmpuvw")
-
 
 def check_workloads(workloads: Sequence[Workload], *, defined_names: Iterable[str] | None = None,
                     locate: Locate | None = None) -> tuple[Diagnostic, ...]:
@@ -115,18 +103,18 @@ def _condition_problems(workload: Workload, condition: AddCondition, target: Wor
 def _option_problems(workload: Workload, where: _Where) -> Iterator[Diagnostic]:
     if workload.podman is None:
         return
-    for index, flag, value in scan_options(workload.podman.command_options):
-        found = _option_problem(flag, value)
+    for token in tokenize(workload.podman.command_options):
+        found = _option_problem(token)
         if found is not None:
             severity, summary, hint = found
-            location = where(workload.name, f"/runtimeConfig/commandOptions/{index}")
+            location = where(workload.name, f"/runtimeConfig/commandOptions/{token.word}")
             yield _diagnostic(severity, "conflicting-option",
                               f"workload '{workload.name}': commandOptions {summary}", hint,
                               location)
 
 
 _REMEDY = {
-    "-d": "remove -d", "--detach": "remove --detach",
+    "--detach": "remove {flag}",
     "--restart": "remove --restart; use restartPolicy: ON_FAILURE or ALWAYS",
     "label": "ankplan sets these labels to track its containers; use another prefix",
     "--name": "remove --name; ankplan names the container after the workload",
@@ -135,53 +123,34 @@ _REMEDY = {
 }
 
 
-def _option_problem(flag: str, value: str | None) -> tuple[Severity, str, str] | None:
+def _option_problem(token: Token) -> tuple[Severity, str, str] | None:
     """(severity, what is wrong, hint) for one podman option, or None when it is fine."""
-    if flag in ("-d", "--detach"):
+    flag, value = token.spelling, token.value
+    if token.name in ("--detach", "--rm", "--replace") and (value or "").lower() == "false":
+        return None  # `--rm=false` turns the flag off
+    if token.name == "--detach":
         return Severity.ERROR, f"set {flag}: ankplan starts containers detached itself", \
-            _REMEDY[flag]
-    if flag == "--restart":
+            _REMEDY["--detach"].format(flag=flag)
+    if token.name == "--restart":
         return Severity.ERROR, ("set --restart: podman's restart policy fights restartPolicy, "
-                                "which ankplan manages"), _REMEDY[flag]
-    if flag in ("-l", "--label") and (value or "").startswith(LABEL_PREFIX):
+                                "which ankplan manages"), _REMEDY["--restart"]
+    if token.name == "--label" and (value or "").startswith(LABEL_PREFIX):
         return Severity.ERROR, (f"set label '{value}' in ankplan's own namespace "
                                 f"'{LABEL_PREFIX}*'"), _REMEDY["label"]
-    if flag == "--name":
+    if token.name == "--name":
         return Severity.WARNING, ("set --name: the container will not be named after the "
-                                  "workload"), _REMEDY[flag]
-    if flag == "--rm":
+                                  "workload"), _REMEDY["--name"]
+    if token.name == "--rm":
         return Severity.WARNING, ("set --rm: the container vanishes when it exits, so its exit "
                                   "state is lost (Ankaios reports Failed(Lost)) and ankplan "
-                                  "re-creates it"), _REMEDY[flag]
-    if flag == "--replace":
+                                  "re-creates it"), _REMEDY["--rm"]
+    if token.name == "--replace":
         return Severity.WARNING, ("set --replace: podman may remove a container of the same "
-                                  "name that ankplan does not own"), _REMEDY[flag]
+                                  "name that ankplan does not own"), _REMEDY["--replace"]
+    if token.is_option and token.value is None and RUN.takes_value(token.name):
+        return Severity.ERROR, (f"end with {flag}, which takes a value: podman would take the "
+                                "image for it"), f"give {flag} its value, or remove it"
     return None
-
-
-def scan_options(options: Sequence[str]) -> Iterator[tuple[int, str, str | None]]:
-    """(index, flag, value) for each option in a podman argv fragment; values are skipped."""
-    index = 0
-    while index < len(options):
-        start, token = index, options[index]
-        if token.startswith("--") and len(token) > 2:
-            flag, equals, value = token.partition("=")
-            if not equals and flag in _VALUE_OPTIONS and index + 1 < len(options):
-                index += 1
-                value = options[index]
-            yield start, flag, value if (equals or index > start) else None
-        elif token.startswith("-") and len(token) > 1:
-            for position, letter in enumerate(token[1:], start=2):
-                if letter not in _SHORT_WITH_VALUE:
-                    yield start, "-" + letter, None
-                    continue
-                value = token[position:]
-                if not value and index + 1 < len(options):
-                    index += 1
-                    value = options[index]
-                yield start, "-" + letter, value or None
-                break
-        index += 1
 
 
 def _diagnostic(severity: Severity, code: str, summary: str, hint: str,

@@ -10,15 +10,24 @@ import difflib
 import json
 from collections.abc import Mapping, Sequence
 
-from ankplan.planner.hashing import DIGEST_PREFIX, env_assignments, mask_env, without_env
+from ankplan.planner.hashing import DIGEST_PREFIX
+from ankplan.podman.options import (
+    ENV,
+    KUBE_PLAY,
+    RUN,
+    OptionTable,
+    env_assignments,
+    mask_options,
+    rewrite,
+)
 
 # Fields in the order a reader expects them; unknown fields follow, sorted.
 FIELD_ORDER = (
     "runtime", "agent", "image", "runtimeConfig", "manifest", "generalOptions",
     "commandOptions", "playOptions", "commandArgs", "controlInterfaceTarget", "files",
 )
-# List fields that may carry `-e NAME=VALUE`; their env part is diffed by name only.
-ENV_FIELDS = frozenset({"commandOptions", "playOptions"})
+# List fields that are podman option lists: their env part is diffed by name only.
+OPTION_FIELDS: dict[str, OptionTable] = {"commandOptions": RUN, "playOptions": KUBE_PLAY}
 NONE = "(none)"
 MAX_VALUE = 80  # characters of a value shown before it is cut
 
@@ -44,9 +53,10 @@ def _as_words(value: object) -> list[str]:
     return [] if value is None else [str(value)]
 
 
-def diff_words(field: str, old: Sequence[str], new: Sequence[str]) -> tuple[str, ...]:
-    """`field: -"a" +"b"` for two option lists; empty when equal. Env values are masked."""
-    old_shown, new_shown = mask_env(old), mask_env(new)
+def diff_words(field: str, old: Sequence[str], new: Sequence[str],
+               table: OptionTable = RUN) -> tuple[str, ...]:
+    """`field: -"a" +"b"` for two option lists; empty when equal. Secret values are masked."""
+    old_shown, new_shown = mask_options(old, table), mask_options(new, table)
     changes: list[str] = []
     matcher = difflib.SequenceMatcher(a=old_shown, b=new_shown, autojunk=False)
     for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
@@ -57,9 +67,10 @@ def diff_words(field: str, old: Sequence[str], new: Sequence[str]) -> tuple[str,
     return (f"{field}: {' '.join(changes)}",) if changes else ()
 
 
-def diff_env(old: Sequence[str], new: Sequence[str]) -> tuple[str, ...]:
+def diff_env(old: Sequence[str], new: Sequence[str],
+             table: OptionTable = RUN) -> tuple[str, ...]:
     """`env NAME added|removed|changed` per variable set by env options; values never shown."""
-    old_env, new_env = dict(env_assignments(old)), dict(env_assignments(new))
+    old_env, new_env = dict(env_assignments(old, table)), dict(env_assignments(new, table))
     lines: list[str] = []
     for name in sorted(set(old_env) | set(new_env)):
         if name not in old_env:
@@ -69,6 +80,10 @@ def diff_env(old: Sequence[str], new: Sequence[str]) -> tuple[str, ...]:
         elif old_env[name] != new_env[name]:
             lines.append(f"env {name} changed")
     return tuple(lines)
+
+
+def _without_env(words: Sequence[str], table: OptionTable) -> tuple[str, ...]:
+    return rewrite(words, lambda token: () if token.name == ENV else None, table)
 
 
 def _files_by_mount(value: object) -> dict[str, object]:
@@ -98,9 +113,11 @@ def _diff_field(key: str, old: object, new: object) -> tuple[str, ...]:
         return diff_files(old, new)
     if isinstance(old, list) or isinstance(new, list):
         old_words, new_words = _as_words(old), _as_words(new)
-        if key in ENV_FIELDS:
-            return (diff_words(key, without_env(old_words), without_env(new_words))
-                    + diff_env(old_words, new_words))
+        table = OPTION_FIELDS.get(key)
+        if table is not None:
+            return (diff_words(key, _without_env(old_words, table),
+                               _without_env(new_words, table), table)
+                    + diff_env(old_words, new_words, table))
         return diff_words(key, old_words, new_words)
     digests = [v for v in (old, new) if isinstance(v, str) and v.startswith(DIGEST_PREFIX)]
     if digests and old is not None and new is not None:

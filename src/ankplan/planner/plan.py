@@ -37,6 +37,7 @@ from ankplan.planner.hashing import (
 )
 from ankplan.planner.liveindex import LiveIndex, NodeLookup, index_live
 from ankplan.planner.order import order_steps
+from ankplan.podman.options import last_value
 
 # Podman states of a container that exists but was never started: `plan` starts it.
 NEVER_STARTED = frozenset({"created", "configured", "initialized"})
@@ -59,14 +60,8 @@ class _Context:
 def container_name(workload: Workload) -> str:
     """The container's name: the workload's, unless commandOptions give `--name` (it wins)."""
     config = workload.podman
-    name = workload.name
-    options = config.command_options if config else ()
-    for index, option in enumerate(options):
-        if option == "--name" and index + 1 < len(options):
-            name = options[index + 1]
-        elif option.startswith("--name="):
-            name = option[len("--name="):]
-    return name
+    given = last_value(config.command_options, "--name") if config else None
+    return given or workload.name
 
 
 def owned_containers(live: LiveState, project: str) -> tuple[ObservedContainer, ...]:

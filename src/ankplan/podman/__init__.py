@@ -15,7 +15,8 @@ from ankplan.podman.commands import (
     stop_argv,
 )
 from ankplan.podman.health import HealthCheck, parse_go_duration, parse_health_check
-from ankplan.podman.masking import MASK, mask_argv
+from ankplan.podman.masking import mask_argv
+from ankplan.podman.options import MASK
 from ankplan.podman.parsers import (
     PodmanInfo,
     PodmanOutputError,

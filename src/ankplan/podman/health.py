@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ankplan.errors import PlanError
+from ankplan.podman.options import has_option, last_value
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
@@ -38,32 +39,21 @@ def parse_go_duration(text: str) -> float:
     return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
 
 
-def _option_value(options: Sequence[str], name: str) -> str | None:
-    """The value of the last `--name VALUE` or `--name=VALUE` in `options`, or None."""
-    value: str | None = None
-    for index, option in enumerate(options):
-        if option == name and index + 1 < len(options):
-            value = options[index + 1]
-        elif option.startswith(name + "="):
-            value = option[len(name) + 1:]
-    return value
-
-
 def parse_health_check(command_options: Sequence[str]) -> HealthCheck | None:
     """The health check defined by --health-* options, or None (none given, `none`, disabled).
 
     Defaults are podman's: interval 30s, retries 3, timeout 30s, start period 0s.
     """
-    command = _option_value(command_options, "--health-cmd")
+    command = last_value(command_options, "--health-cmd")
     if command is None or command.strip().lower() in ("", "none"):
         return None
-    if "--no-healthcheck" in command_options:
+    if has_option(command_options, "--no-healthcheck"):
         return None
     try:
         return HealthCheck(
             command=command,
             interval=_duration_option(command_options, "--health-interval", 30.0),
-            retries=int(_option_value(command_options, "--health-retries") or 3),
+            retries=int(last_value(command_options, "--health-retries") or 3),
             timeout=_duration_option(command_options, "--health-timeout", 30.0),
             start_period=_duration_option(command_options, "--health-start-period", 0.0),
         )
@@ -73,7 +63,7 @@ def parse_health_check(command_options: Sequence[str]) -> HealthCheck | None:
 
 
 def _duration_option(options: Sequence[str], name: str, default: float) -> float:
-    value = _option_value(options, name)
+    value = last_value(options, name)
     if value is None:
         return default
     try:

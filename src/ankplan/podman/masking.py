@@ -1,6 +1,7 @@
-"""Secret masking for argv shown in logs and messages: env values and the spec label as `***`.
+"""Secret masking for whole podman command lines shown in logs and messages.
 
-Pure: no I/O.
+Pure: no I/O. Built on the one tokenizer (podman/options.py): env values, `--creds` passwords and
+the `ankplan.spec` label are shown as `***`.
 """
 
 from __future__ import annotations
@@ -8,38 +9,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ankplan.model import LABEL_SPEC
+from ankplan.podman.options import (
+    GLOBAL,
+    KUBE_PLAY,
+    MASK,
+    RUN,
+    OptionTable,
+    mask_options,
+    tokenize,
+)
 
 Argv = tuple[str, ...]
 
-MASK = "***"
-_ENV_OPTIONS = ("-e", "--env")
+# A whole command line mixes podman's own options, a subcommand's and the container's
+# arguments. Read it with every option that takes a value in any of them, so no value is taken
+# for an option; words after the image are read as options too, which only ever masks more.
+ARGV = OptionTable(valued=RUN.valued | KUBE_PLAY.valued | GLOBAL.valued,
+                   flags=RUN.flags | KUBE_PLAY.flags | GLOBAL.flags, short=RUN.short)
+_SPEC_LABEL = LABEL_SPEC + "="
 
 
 def mask_argv(argv: Sequence[str]) -> Argv:
-    """`argv` for logs and messages: environment values and the spec label shown as `***`.
+    """`argv` for logs and messages: secret values and the spec label shown as `***`.
 
-    Masks `-e NAME=v`, `--env NAME=v`, `--env=NAME=v`, `-eNAME=v` and the `ankplan.spec`
-    label, whose canonical spec may repeat those values.
+    Masks env values in every spelling podman accepts (`-e N=v`, `-eN=v`, `-e=N=v`,
+    `--env N=v`, `--env=N=v`, combined flags such as `-ie N=v`), `--env-merge`, `--creds` and
+    the `ankplan.spec` label, whose canonical spec is never needed in a log line.
     """
-    masked: list[str] = []
-    previous = ""
-    for word in argv:
-        if previous in _ENV_OPTIONS or previous == "--label":
-            masked.append(_mask_assignment(word, label=previous == "--label"))
-        elif word.startswith("--env="):
-            masked.append("--env=" + _mask_assignment(word[len("--env="):]))
-        elif word.startswith("-e") and not word.startswith("--") and len(word) > 2:
-            masked.append("-e" + _mask_assignment(word[2:]))
-        elif word.startswith("--label="):
-            masked.append("--label=" + _mask_assignment(word[len("--label="):], label=True))
-        else:
-            masked.append(word)
-        previous = word
+    masked = list(mask_options(argv, ARGV))
+    for token in tokenize(argv, ARGV):
+        if token.name == "--label" and token.value is not None \
+                and token.value.startswith(_SPEC_LABEL):
+            word = masked[token.value_word]
+            masked[token.value_word] = word[:token.value_start] + _SPEC_LABEL + MASK
     return tuple(masked)
-
-
-def _mask_assignment(word: str, *, label: bool = False) -> str:
-    name, equals, _ = word.partition("=")
-    if not equals or (label and name != LABEL_SPEC):
-        return word
-    return f"{name}={MASK}"

@@ -1,7 +1,7 @@
 """Renders a Plan for people (Terraform-style text) and for programs (versioned JSON).
 
 Pure: returns strings; the CLI prints them. The JSON format is documented in docs/plan-json.md.
-Reason lines come from the planner, which never puts env values in them; `mask_env` is applied
+Reason lines come from the planner, which never puts env values in them; `mask_argv` is applied
 to every argv-like word here as a second guard.
 """
 
@@ -11,7 +11,8 @@ import json
 from collections.abc import Iterable
 
 from ankplan.model import ActionKind, Plan, PlanStep, Reason
-from ankplan.planner.hashing import mask_env, spec_hash
+from ankplan.planner.hashing import spec_hash
+from ankplan.podman.masking import mask_argv
 
 JSON_FORMAT_VERSION = "1.0"
 
@@ -51,7 +52,7 @@ _COUNTED = (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.START, ActionKind.
 
 def _mask_line(line: str) -> str:
     """A reason line with any `-e NAME=value` / `--env=NAME=value` in it masked."""
-    return " ".join(mask_env(line.split(" ")))
+    return " ".join(mask_argv(line.split(" ")))
 
 
 def _paint(text: str, kind: ActionKind, color: bool) -> str:
