@@ -24,6 +24,9 @@ LABEL_SPEC_HASH = "ankplan.spec-hash"  # "<hash version>:<hex digest>"
 LABEL_SPEC = "ankplan.spec"  # canonical JSON of the hashed spec, for field-level diffs
 LABEL_RESTART_COUNT = "ankplan.restart-count"  # restarts done by watch, carried across re-creates
 LABEL_MANAGED_BY = "ankplan.managed-by"  # "ankplan <version>"
+# Where the container was planned from: "<host>:<real path of each manifest, comma-separated>".
+# Shown for containers of other projects; the previous release did not set it.
+LABEL_SOURCE = "ankplan.source"
 
 
 class RestartPolicy(str, enum.Enum):
@@ -284,6 +287,38 @@ class ExecutionState:
         return f"{self.state}({self.sub_state})" if self.sub_state else self.state
 
 
+# --- project ---------------------------------------------------------------------------------
+
+
+@dataclass(**VALUE)
+class Project:
+    """Which containers a run may change: those labelled `ankplan.project=<name>`.
+
+    docs/projects.md explains how the CLI names a project. `legacy_name` is set only for a name
+    derived from the manifests' location: it is the name the previous release derived for them
+    (the folder's name), and its containers without LABEL_SOURCE count as this project's when
+    their workload is one of `legacy_workloads` (the workloads the manifests define).
+    """
+
+    name: str
+    source: str = ""  # LABEL_SOURCE of the containers this run makes
+    legacy_name: str = ""
+    legacy_workloads: tuple[str, ...] = ()  # sorted
+
+
+@dataclass(**VALUE)
+class KeptContainer:
+    """A container of a project related to this one (same folder name, or made by an older
+    ankplan for it) that the plan leaves alone, and how to adopt it."""
+
+    node_name: str
+    container_name: str
+    container_id: str
+    project: str
+    workload_name: str
+    source: str = ""  # its LABEL_SOURCE; "" when an older ankplan made it
+
+
 # --- plan ------------------------------------------------------------------------------------
 
 
@@ -321,11 +356,20 @@ class Action:
     details: tuple[str, ...] = ()  # human reason lines, e.g. "image: a -> b" (secrets masked)
     workload: Workload | None = None  # the desired workload (None for REMOVE)
     container_id: str = ""  # existing container acted on (REPLACE, START, REMOVE)
+    container_name: str = ""  # its name, when there is one
 
     @property
     def address(self) -> str:
         """`node/workload`, the address used everywhere."""
         return f"{self.node_name}/{self.workload_name}"
+
+    @property
+    def subject(self) -> str:
+        """What people are shown the step acts on: the address, but for a duplicate the
+        container itself (`node/name (id)`), so its removal never reads as the workload's."""
+        if self.reason is Reason.DUPLICATE and self.container_id:
+            return f"{self.node_name}/{self.container_name} ({self.container_id[:12]})"
+        return self.address
 
 
 @dataclass(**VALUE)
@@ -347,6 +391,13 @@ class Plan:
     errors: tuple[str, ...] = ()
     # node name -> fingerprint of what was observed there when planning.
     fingerprints: tuple[tuple[str, str], ...] = ()
+    # Things to know that do not stop the plan (a container with the project's label but no
+    # workload label, ...).
+    warnings: tuple[str, ...] = ()
+    kept: tuple[KeptContainer, ...] = ()  # related projects' containers left alone
+    source: str = ""  # LABEL_SOURCE of the containers the plan makes
+    # Containers an older ankplan made for this project, taken over by id (see Project).
+    adopted: tuple[str, ...] = ()
 
     def changes(self) -> tuple[PlanStep, ...]:
         """The steps that change something (everything but NOOP)."""

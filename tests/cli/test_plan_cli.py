@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import time
@@ -18,7 +19,6 @@ import pytest
 from clirun import run_cli
 from fakepodman import FakeContainer, FakeNode, new_id
 
-from ankplan.cli.options import default_project
 from ankplan.manifests.load import load_manifest
 from ankplan.model import Node
 from ankplan.planfile.savedplan import loads_saved_plan
@@ -66,12 +66,6 @@ def seed_running_copies(node: FakeNode, manifest_path: Path, project: str) -> No
             started=time.monotonic())
 
 
-def test_default_project_from_the_folder(project_dir: Path) -> None:
-    assert default_project(str(project_dir / "manifest.yaml")) == "police-demo"
-    assert default_project("examples/police/manifest.yaml") == "police"
-    assert default_project("/manifest.yaml") == "default"
-
-
 def test_empty_node_plans_creates_and_detailed_exitcode(project_dir: Path,
                                                         local: dict[str, FakeNode]) -> None:
     manifest = str(project_dir / "manifest.yaml")
@@ -109,7 +103,8 @@ def test_output_json_prints_the_plan_on_stdout(project_dir: Path,
                                    "--target", "router", nodes=local)
         document = json.loads(out)
         assert status == 0 and err == "", flags
-        assert document["format_version"] == "1.0" and document["project"] == "police-demo"
+        assert document["format_version"] == "1.1"
+        assert re.fullmatch(r"police-demo-[0-9a-f]{8}", document["project"])
         assert [a["address"] for a in document["actions"]] == ["local/router"]
     assert not (project_dir / "json").exists()  # no longer a plan file named `json`
 
@@ -186,7 +181,9 @@ def test_manifest_from_stdin_and_by_filename(project_dir: Path, local: dict[str,
     by_long = run_cli("plan", "--filename=manifest.yaml", "-o", "json", nodes=local)
     plans = [json.loads(result.out) for result in (by_stdin, by_flag, by_long)]
     assert [p["summary"]["create"] for p in plans] == [2, 2, 2]
-    assert plans[0]["project"] == "police-demo"  # stdin: the project of the current folder
+    # stdin: a project of the current folder (its real path stands for the file's)
+    assert re.fullmatch(r"police-demo-[0-9a-f]{8}", plans[0]["project"])
+    assert plans[1]["project"] == plans[2]["project"] != plans[0]["project"]
     status, _, err = run_cli("plan", nodes=local)
     assert status == 1 and "no manifest file given" in err
 

@@ -2,7 +2,8 @@
 recorded live state and the expected rendered plan.
 
 A case folder: manifest.yaml, inventory.yaml, live.json (planner/livejson.py format), optional
-options.json ({"project": "demo", "targets": [...], "prune": true}) and expected.plan: the text
+options.json ({"project": "demo" or {"name", "legacy_name", "source"}, "targets": [...],
+"prune": true}) and expected.plan: the text
 rendering, then every step (no-ops included) with ids and waits. Rewrite with --update-golden.
 """
 
@@ -21,14 +22,28 @@ from ankplan.cli.views.plan import (
 )
 from ankplan.inventories.load import load_inventory
 from ankplan.manifests.load import load_manifest
-from ankplan.model import ActionKind, Plan
+from ankplan.model import ActionKind, Manifest, Plan, Project
 from ankplan.planfile.livejson import live_state_from_json
-from ankplan.planfile.savedplan import dumps_saved_plan, loads_saved_plan, make_saved_plan
+from ankplan.planfile.savedplan import (
+    dumps_saved_plan,
+    loads_saved_plan,
+    make_saved_plan,
+    saved_workload,
+)
 from ankplan.planner.plan import plan
 
 CASES_DIR = Path(__file__).parent / "cases"
 CASES = sorted(path for path in CASES_DIR.iterdir() if path.is_dir())
 SEPARATOR = "--- steps ---\n"
+
+
+def project_of(value: str | dict[str, str], manifest: Manifest) -> str | Project:
+    """options.json's project: a name, or {"name", "legacy_name", "source"} as the CLI derives
+    it for a manifest's location (the manifest's workloads are the legacy ones)."""
+    if isinstance(value, str):
+        return value
+    return Project(name=value["name"], legacy_name=value.get("legacy_name", ""),
+                   source=value.get("source", ""), legacy_workloads=manifest.names())
 
 
 def plan_case(case: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Plan, str]:
@@ -40,11 +55,15 @@ def plan_case(case: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Plan, str]:
     manifest = load_manifest(["manifest.yaml"], agent_override=options.get("agent"))
     inventory = load_inventory("inventory.yaml", ssh_config="")
     live = live_state_from_json(json.loads((case / "live.json").read_text()))
-    result = plan(manifest, inventory, live, project=options.get("project", "demo"),
+    project = project_of(options.get("project", "demo"), manifest)
+    result = plan(manifest, inventory, live, project=project,
                   targets=tuple(options.get("targets", ())), prune=options.get("prune", True))
     saved = make_saved_plan(result, manifest, inventory, live, created_at="golden")
-    assert loads_saved_plan(dumps_saved_plan(saved)).plan == result  # every case round-trips
-    again = plan(manifest, inventory, live, project=options.get("project", "demo"),
+    loaded = loads_saved_plan(dumps_saved_plan(saved))  # every case round-trips
+    assert loaded.plan == saved.plan and saved.plan.errors == result.errors
+    assert [s.action.workload for s in loaded.plan.steps] == [
+        saved_workload(s.action.workload) if s.action.workload else None for s in result.steps]
+    again = plan(manifest, inventory, live, project=project,
                  targets=tuple(options.get("targets", ())), prune=options.get("prune", True))
     assert again == result and render_plan_json(again) == render_plan_json(result)
     return result, (render_plan_errors(result) + render_plan_text(result) + SEPARATOR

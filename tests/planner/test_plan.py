@@ -180,13 +180,15 @@ def test_default_node_takes_unlisted_agents() -> None:
     assert kinds(result.steps) == [("create", "local/web", "not-found")]
 
 
-def test_project_container_without_workload_label_is_reported_not_removed() -> None:
+def test_project_container_without_workload_label_is_a_warning_not_removed() -> None:
+    """A stray with the project's label does not stop the plan: the rest is still applied."""
     stray = ObservedContainer(id="s" * 64, name="stray", node_name="node1", image="x",
                               state="running", labels=((LABEL_PROJECT, PROJECT),))
-    result = plan(manifest(), INVENTORY, live((stray,)), project=PROJECT)
-    assert result.steps == ()
-    assert result.errors == (("node1: container stray (ssssssssssss) belongs to project 'demo' "
-                             "but has no ankplan.workload label; ankplan leaves it alone"),)
+    result = plan(manifest(workload("web")), INVENTORY, live((stray,)), project=PROJECT)
+    assert kinds(result.steps) == [("create", "node1/web", "not-found")]
+    assert result.errors == ()
+    assert result.warnings == (("node1: container stray (ssssssssssss) has the label of project "
+                                "'demo' but no ankplan.workload label; ankplan leaves it alone"),)
 
 
 def test_blocked_workloads_keep_their_containers_elsewhere() -> None:

@@ -120,8 +120,8 @@ def test_steps_listing_includes_noops_ids_and_waits() -> None:
 def test_json_document_is_stable() -> None:
     document = json.loads(render_plan_json(MIXED))
     assert list(document) == ["format_version", "project", "complete", "changes", "errors",
-                              "summary", "actions", "fingerprints"]
-    assert document["format_version"] == JSON_FORMAT_VERSION == "1.0"
+                              "summary", "actions", "fingerprints", "warnings", "kept"]
+    assert document["format_version"] == JSON_FORMAT_VERSION == "1.1"
     assert document["project"] == "police"
     assert document["complete"] is True and document["changes"] is True
     assert document["summary"] == {"create": 1, "replace": 1, "start": 1, "remove": 1,
@@ -134,7 +134,7 @@ def test_json_document_is_stable() -> None:
         "action": "replace", "reason": "spec-changed",
         "details": ["image: localhost/a:1 -> localhost/a:2"], "depends_on": [2],
         "container_id": "abc", "image": "localhost/a:1",
-        "spec_hash": spec_hash(workload("web")),
+        "spec_hash": spec_hash(workload("web")), "container_name": None,
     }
     assert document["actions"][0]["image"] is None
     assert document["actions"][0]["spec_hash"] is None

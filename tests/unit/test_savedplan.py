@@ -33,6 +33,9 @@ from ankplan.planfile.savedplan import (
     loads_saved_plan,
     make_saved_plan,
     manifest_digest,
+    needs_secrets,
+    restore_secrets,
+    saved_workload,
     stale_nodes,
 )
 from ankplan.planner.hashing import labels_for
@@ -89,7 +92,7 @@ def test_round_trip_keeps_everything_apply_needs() -> None:
     original = saved()
     loaded = loads_saved_plan(dumps_saved_plan(original))
     assert loaded == original
-    assert loaded.plan.steps[0].action.workload == DB  # full workload, every field
+    assert loaded.plan.steps[0].action.workload == saved_workload(DB)  # every field but the text
     assert loaded.inventory == INVENTORY
     assert loaded.project == "police"
     assert loaded.created_at == "2026-01-02T03:04:05+00:00"
@@ -109,7 +112,7 @@ def test_round_trip_of_kube_and_unparsed_workloads() -> None:
 def test_saved_file_header() -> None:
     document = json.loads(dumps_saved_plan(saved()))
     assert document["format"] == "ankplan-saved-plan"
-    assert document["format_version"] == "1.0"
+    assert document["format_version"] == "1.1"
     assert document["project"] == "police"
     assert document["manifest_digest"].startswith("sha256:")
     assert document["snapshots"][0]["containers"][0]["spec_hash"].startswith("v1:")
@@ -249,4 +252,39 @@ def test_custom_container_names_are_watched() -> None:
 def test_saved_text_is_deterministic_json() -> None:
     text = dumps_saved_plan(saved())
     assert text == dumps_saved_plan(saved()) and text.endswith("}\n")
-    assert "secret" in text  # the full workload, env included: hence the 0600 file mode
+    assert "secret" not in text  # env values are kept as digests only
+
+
+def test_secrets_are_digests_in_the_file_and_restored_from_the_manifest() -> None:
+    bundle = saved()
+    loaded = loads_saved_plan(dumps_saved_plan(bundle))
+    [web] = [s.action.workload for s in loaded.plan.steps if s.action.workload_name == "web"]
+    assert web is not None and web.podman is not None
+    assert web.podman.command_options[:1] == ("--env",)
+    assert web.podman.command_options[1].startswith("TOKEN=sha256:")
+    assert needs_secrets(loaded)
+    restored = restore_secrets(loaded, MANIFEST)
+    [web] = [s.action.workload for s in restored.steps if s.action.workload_name == "web"]
+    assert web == WEB
+
+
+def test_a_changed_manifest_cannot_restore_secrets() -> None:
+    other = replace(WEB, runtime_config=replace(WEB.runtime_config, command_options=(
+        "-e", "TOKEN=changed")))
+    changed = replace(MANIFEST, workloads=(DB, KUBE, other))
+    with pytest.raises(PlanError, match="workload web: the manifest changed since the plan"):
+        restore_secrets(saved(), changed)
+    with pytest.raises(PlanError, match="workload web"):
+        restore_secrets(saved(), replace(MANIFEST, workloads=(DB, KUBE)))
+
+
+def test_plans_saved_before_digests_keep_their_values_and_need_no_manifest() -> None:
+    """A 1.0 file holds env values in clear: it still loads and applies as it is."""
+    document = json.loads(dumps_saved_plan(saved()))
+    document["format_version"] = "1.0"
+    for step in document["plan"]["steps"]:
+        spec = step["action"]["spec"]
+        if spec and spec["name"] == "web":
+            spec["runtime_config"]["command_options"] = ["-e", "TOKEN=secret"]
+    old = loads_saved_plan(json.dumps(document))
+    assert not needs_secrets(old)

@@ -8,19 +8,21 @@ through the Env, take the apply lock, prompt for confirmation and run plans on t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
+import os
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ankplan.cli.env import Env, ExitStatus, signals_set
 from ankplan.errors import AnkplanError, PlanError
 from ankplan.inventories.load import load_inventory
 from ankplan.manifests.load import load_manifest
-from ankplan.model import Inventory, Manifest, Node, Plan
+from ankplan.model import Inventory, Manifest, Node, Plan, Project
 
 if TYPE_CHECKING:
     from ankplan.executors.transport import TransportPool
@@ -65,6 +67,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+_PROJECT_HINT = "use 1-63 characters from a-z, 0-9, _ and -, starting with a letter or digit"
+
+
+def project_type(text: str) -> str:
+    """argparse type (and ANKPLAN_PROJECT's): a valid project name."""
+    if not PROJECT_PATTERN.match(text):
+        raise argparse.ArgumentTypeError(f"invalid project name {text!r}; {_PROJECT_HINT}")
+    return text
+
+
 # --- defaults from the environment: flag > variable > built-in default ----------------------
 
 # option dest -> (variable, argparse type, built-in default). An option listed here has default
@@ -72,6 +84,7 @@ def _positive_float(text: str) -> float:
 ENVIRONMENT_DEFAULTS: dict[str, tuple[str, Callable[[str], object], object]] = {
     "inventory": ("ANKPLAN_INVENTORY", str, None),
     "forks": ("ANKPLAN_FORKS", positive_int, DEFAULT_FORKS),
+    "project": ("ANKPLAN_PROJECT", project_type, None),
 }
 
 
@@ -175,7 +188,8 @@ def add_node_options(parser: argparse.ArgumentParser) -> None:
                        help=f"limit for each podman command (default {DEFAULT_COMMAND_TIMEOUT:g})")
     group.add_argument("--project", metavar="NAME", default=None,
                        help="project name stored in the ankplan.project label (default: "
-                            "derived from the manifest)")
+                            "$ANKPLAN_PROJECT, else the manifests' folder name plus a hash of "
+                            "their path; docs/projects.md)")
 
 
 def load_inventory_from_args(args: argparse.Namespace) -> Inventory:
@@ -193,28 +207,74 @@ def open_pool(args: argparse.Namespace, env: Env, *,
                     retry_failed_after=retry_failed_after)
 
 
-def default_project(first_file: str) -> str:
-    """The project name derived from the first manifest's folder, e.g. examples/police -> police.
+# --- the project -----------------------------------------------------------------------------
+
+PROJECT_ENV = "ANKPLAN_PROJECT"
+STDIN_PATH = "<stdin>"  # stands for a manifest read from stdin, in the folder ankplan runs in
+SOURCE_LIMIT = 1024  # characters of the source label; longer path lists are cut with "…"
+_HASH_DIGITS = 8
+
+
+def folder_name(first_file: str) -> str:
+    """The first manifest's folder name as a project name, e.g. examples/police -> police.
 
     Lower-cased, every run of characters outside [a-z0-9_-] turned into "-", at most 63
-    characters; "default" when nothing is left.
+    characters; "default" when nothing is left. The previous release used it as the name.
     """
-    folder = Path.cwd() if first_file == "-" else Path(first_file).resolve().parent
-    name = re.sub(r"[^a-z0-9_-]+", "-", folder.name.lower()).strip("-_")[:63]
+    folder = os.getcwd() if first_file == "-" else os.path.dirname(os.path.realpath(first_file))
+    name = re.sub(r"[^a-z0-9_-]+", "-", os.path.basename(folder).lower()).strip("-_")[:63]
     return name or DEFAULT_PROJECT
 
 
-def project_name(args: argparse.Namespace) -> str:
-    """--project, checked, or the default derived from the manifest."""
-    if args.project is None:
-        if not args.files:
-            raise AnkplanError("which project? give the manifest, or --project NAME")
-        return default_project(args.files[0])
-    if not PROJECT_PATTERN.match(args.project):
-        raise AnkplanError(f"invalid project name {args.project!r}",
-                           hint="use 1-63 characters from a-z, 0-9, _ and -, starting with a "
-                                "letter or digit")
-    return str(args.project)
+def manifest_paths(files: Sequence[str]) -> tuple[str, ...]:
+    """The manifests' absolute real paths, in the order given; stdin as `<cwd>/<stdin>`."""
+    return tuple(os.path.join(os.getcwd(), STDIN_PATH) if path == "-" else os.path.realpath(path)
+                 for path in files)
+
+
+def derived_project_name(folder: str, paths: Sequence[str]) -> str:
+    """`<folder>-<8 hex digits of sha256 of the sorted real paths>`: two manifest sets in
+    different places never share it, the same set always gets it."""
+    digest = hashlib.sha256("\n".join(sorted(set(paths))).encode()).hexdigest()[:_HASH_DIGITS]
+    return f"{folder[:63 - 1 - _HASH_DIGITS]}-{digest}"
+
+
+def source_label(host: str, paths: Sequence[str]) -> str:
+    """`host:/real/path/m.yaml[,/other.yaml]`, cut to SOURCE_LIMIT characters."""
+    text = f"{host}:{','.join(paths)}"
+    return text if len(text) <= SOURCE_LIMIT else text[:SOURCE_LIMIT - 1] + "…"
+
+
+def explicit_project(args: argparse.Namespace) -> str | None:
+    """--project, else $ANKPLAN_PROJECT (already in args), checked; None when neither."""
+    given = getattr(args, "project", None)
+    if given is None:
+        return None
+    if not PROJECT_PATTERN.match(given):
+        raise AnkplanError(f"invalid project name {given!r}", hint=_PROJECT_HINT)
+    return str(given)
+
+
+def project_name(args: argparse.Namespace, manifest: Manifest | None = None) -> Project:
+    """The project of this run, the same way for every command (docs/projects.md).
+
+    Named by --project, else $ANKPLAN_PROJECT: every container with that label is the
+    project's. Else derived from the manifests' real paths (`derived_project_name`), and then
+    the containers the previous release made under the folder's name count too, for the
+    workloads `manifest` defines. New containers record their source (host and paths).
+    """
+    files = list(getattr(args, "files", None) or ())
+    paths = manifest_paths(files)
+    source = source_label(socket.gethostname(), paths) if paths else ""
+    explicit = explicit_project(args)
+    if explicit is not None:
+        return Project(name=explicit, source=source)
+    if not files:
+        raise AnkplanError("which project? give the manifest file(s), or --project NAME",
+                           hint=f"or set {PROJECT_ENV}")
+    legacy = folder_name(files[0])
+    return Project(name=derived_project_name(legacy, paths), source=source, legacy_name=legacy,
+                   legacy_workloads=manifest.names() if manifest is not None else ())
 
 
 # --- changing nodes: apply, delete, destroy --------------------------------------------------
@@ -290,8 +350,9 @@ def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: M
 
 def _show_plan(args: argparse.Namespace, env: Env, the_plan: Plan) -> None:
     from ankplan.cli.views.apply import json_line
-    from ankplan.cli.views.plan import plan_document, render_plan_text
+    from ankplan.cli.views.plan import plan_document, render_plan_text, render_plan_warnings
 
+    env.stderr.write(render_plan_warnings(the_plan))
     if args.output == "json":
         env.stdout.write(json_line({"type": "plan", "plan": plan_document(the_plan)}))
     else:

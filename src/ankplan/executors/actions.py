@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ankplan import podman
 from ankplan.executors.transport import CommandResult, Transport
-from ankplan.model import LABEL_RESTART_COUNT, Action, ActionKind, Node
+from ankplan.model import LABEL_RESTART_COUNT, Action, ActionKind, Node, Project
 from ankplan.planner.hashing import labels_for
 
 RM_TIMEOUT = 60.0  # seconds for `podman rm` of a stopped container
@@ -26,11 +26,14 @@ def remove_container(transport: Transport, node: Node, container_id: str,
     return result
 
 
-def bringup_labels(action: Action, project: str, restart_count: int = 0) -> dict[str, str]:
-    """The labels of the container a create/replace makes (restart count included)."""
+def bringup_labels(action: Action, project: str | Project,
+                   restart_count: int = 0) -> dict[str, str]:
+    """The labels of the container a create/replace makes (restart count included); a
+    `Project` also gives the source label."""
     if action.workload is None:
         raise ValueError(f"{action.address}: the action carries no workload")
-    return {**labels_for(action.workload, project), LABEL_RESTART_COUNT: str(restart_count)}
+    name, source = (project.name, project.source) if isinstance(project, Project) else (project, "")
+    return {**labels_for(action.workload, name, source), LABEL_RESTART_COUNT: str(restart_count)}
 
 
 def bringup_argv(action: Action, node: Node, labels: dict[str, str]) -> tuple[str, ...]:

@@ -45,10 +45,13 @@ from ankplan.model import (
     ActionKind,
     ExecutionState,
     Inventory,
+    LiveState,
     Manifest,
     Node,
     Plan,
+    Project,
 )
+from ankplan.planner.identity import adopt_ids
 from ankplan.planner.plan import NEVER_STARTED
 
 __all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult", "apply_plan",
@@ -101,8 +104,13 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
     nodes = [node for name in node_names if (node := inventory.node(name)) is not None]
     watcher = NodeObserver(pool, nodes, forks=max(1, options.parallelism),
                            timeout=options.timeout)
-    observer = Observer(lambda: watcher.observe(OBSERVE_BUDGET), node_names,
-                        interval=options.poll_interval, board=board)
+    def observe() -> tuple[LiveState, dict[str, float]]:
+        # Containers the plan adopted from an older ankplan keep their old labels: relabel
+        # them in every observation, so dependency waits find them as the plan did.
+        live, began_at = watcher.observe(OBSERVE_BUDGET)
+        return adopt_ids(live, plan.project, plan.adopted), began_at
+
+    observer = Observer(observe, node_names, interval=options.poll_interval, board=board)
     run = _Run(plan, pool, inventory, manifest, options, board, observer, cancel)
     progresses = board.all()
     try:
@@ -125,7 +133,7 @@ def _result(progress: StepProgress) -> StepResult:
                       workload_name=progress.workload_name,
                       outcome=progress.outcome or Outcome.CANCELLED, state=progress.state,
                       reason=progress.reason, elapsed=round(progress.elapsed, 3),
-                      container_id=progress.container_id)
+                      container_id=progress.container_id, subject=progress.step.action.subject)
 
 
 # --- one step ----------------------------------------------------------------------------------
@@ -276,7 +284,7 @@ def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
     if workload is None:
         raise AnkplanError(f"{action.address}: the plan step carries no workload")
     run.board.set_state(progress, "Pending(Starting)", "starting")
-    labels = bringup_labels(action, run.plan.project)
+    labels = bringup_labels(action, Project(name=run.plan.project, source=run.plan.source))
     result = run.podman(node, bringup_argv(action, node, labels), timeout=run.options.timeout)
     if not result.ok:
         verb = "start" if action.kind is ActionKind.START else "run"

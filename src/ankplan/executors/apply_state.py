@@ -49,6 +49,9 @@ class ApplyEvent:
     kind: str = ""  # the step's action kind, e.g. "create"
     elapsed: float = 0.0  # seconds since the step began
     outcome: str = ""  # set on the step's last event: an Outcome value
+    # What people are shown the step acts on: `node/workload`, or a duplicate container as
+    # `node/name (id)` (Action.subject); "" means `node/workload`.
+    subject: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,11 +78,17 @@ class StepResult:
     reason: str  # why, one or more lines
     elapsed: float  # seconds from the start of the run to the end of this step
     container_id: str = ""
+    subject: str = ""  # Action.subject: a duplicate container is named as itself
 
     @property
     def address(self) -> str:
         """`node/workload`."""
         return f"{self.node_name}/{self.workload_name}"
+
+    @property
+    def shown(self) -> str:
+        """What the summary names: the subject, else the address."""
+        return self.subject or self.address
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,7 +223,8 @@ class Board:
         self._on_event(ApplyEvent(
             time=time.time(), node=progress.node_name, workload=progress.workload_name,
             from_state=progress.state, to_state=to_state, message=message,
-            kind=progress.kind.value, elapsed=round(progress.elapsed, 3), outcome=outcome))
+            kind=progress.kind.value, elapsed=round(progress.elapsed, 3), outcome=outcome,
+            subject=progress.step.action.subject))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

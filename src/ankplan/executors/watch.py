@@ -30,6 +30,7 @@ from ankplan.model import (
     Inventory,
     LiveState,
     Manifest,
+    Project,
     Reason,
 )
 from ankplan.planner.plan import plan
@@ -53,7 +54,7 @@ VALUE = {"frozen": True, "slots": True, "kw_only": True}
 class WatchOptions:
     """How the loop runs; durations in seconds."""
 
-    project: str
+    project: str | Project  # a Project also adopts and labels as projects.md says
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     tick: float = 0.5  # a crash is seen and its restart issued within about a second
     duration: float | None = None  # end after this long (None: until interrupted or stable)

@@ -23,7 +23,7 @@ from ankplan.executors.actions import (
     started_container,
 )
 from ankplan.executors.transport import TransportPool
-from ankplan.model import Action, ActionKind, Inventory, Node, Reason, Workload
+from ankplan.model import Action, ActionKind, Inventory, Node, Project, Reason, Workload
 from ankplan.planner.restarts import HealthRecord, for_container, health_due, note_health
 from ankplan.planner.workload_status import WorkloadStatus
 
@@ -50,7 +50,7 @@ def _node(inventory: Inventory, node_name: str) -> Node:
     return node
 
 
-def execute_action(action: Action, *, pool: TransportPool, inventory: Inventory, project: str,
+def execute_action(action: Action, *, pool: TransportPool, inventory: Inventory, project: str | Project,
                    restart_count: int = 0, timeout: float = 30.0,
                    stop_timeout: int = 10) -> str:
     """Stop and remove the old container (replace, remove), then run or start the workload,
@@ -77,7 +77,7 @@ def execute_action(action: Action, *, pool: TransportPool, inventory: Inventory,
     return started_container(action, result)
 
 
-def execute_job(job: Job, *, pool: TransportPool, inventory: Inventory, project: str,
+def execute_job(job: Job, *, pool: TransportPool, inventory: Inventory, project: str | Project,
                 timeout: float, stop_timeout: int, clock: Callable[[], float]) -> None:
     """Run `job.action` and record how it ended on the job; never raises."""
     try:

@@ -18,6 +18,7 @@ from ankplan.model import (
     Connection,
     Dependency,
     Inventory,
+    KeptContainer,
     KubeConfig,
     Node,
     Plan,
@@ -250,7 +251,7 @@ def _step_to_json(step: PlanStep) -> JSONObject:
     return {"id": step.id, "depends_on": list(step.depends_on), "action": {
         "kind": action.kind.value, "node": action.node_name, "workload": action.workload_name,
         "reason": action.reason.value, "details": list(action.details),
-        "container_id": action.container_id,
+        "container_id": action.container_id, "container_name": action.container_name,
         "spec": workload_to_json(action.workload) if action.workload else None}}
 
 
@@ -267,15 +268,32 @@ def _step_from_json(value: object, where: str) -> PlanStep:
                       workload_name=action.text("workload"),
                       reason=action.choice("reason", Reason), details=action.words("details"),
                       container_id=action.text("container_id", ""),
+                      container_name=action.text("container_name", ""),
                       workload=None if spec is None else
                       workload_from_json(spec, f"{where}.action.spec")))
+
+
+def kept_to_json(kept: KeptContainer) -> JSONObject:
+    """A kept container as plan JSON and saved plans show it."""
+    return {"node": kept.node_name, "container": kept.container_name, "id": kept.container_id,
+            "project": kept.project, "workload": kept.workload_name, "source": kept.source}
+
+
+def _kept_from_json(value: object, where: str) -> KeptContainer:
+    reader = Reader(value, where)
+    return KeptContainer(node_name=reader.text("node"), container_name=reader.text("container"),
+                         container_id=reader.text("id"), project=reader.text("project"),
+                         workload_name=reader.text("workload", ""),
+                         source=reader.text("source", ""))
 
 
 def plan_to_json(plan: Plan) -> JSONObject:
     """The whole plan, each step with the full workload it creates."""
     return {"project": plan.project, "steps": [_step_to_json(step) for step in plan.steps],
             "errors": list(plan.errors),
-            "fingerprints": [list(pair) for pair in plan.fingerprints]}
+            "fingerprints": [list(pair) for pair in plan.fingerprints],
+            "warnings": list(plan.warnings), "kept": [kept_to_json(k) for k in plan.kept],
+            "source": plan.source, "adopted": list(plan.adopted)}
 
 
 def plan_from_json(value: object, where: str = "plan") -> Plan:
@@ -284,4 +302,8 @@ def plan_from_json(value: object, where: str = "plan") -> Plan:
     return Plan(project=reader.text("project"),
                 steps=tuple(_step_from_json(s, f"{where}.steps[{i}]")
                             for i, s in enumerate(reader.items("steps"))),
-                errors=reader.words("errors"), fingerprints=reader.pairs("fingerprints"))
+                errors=reader.words("errors"), fingerprints=reader.pairs("fingerprints"),
+                warnings=reader.words("warnings"),
+                kept=tuple(_kept_from_json(k, f"{where}.kept[{i}]")
+                           for i, k in enumerate(reader.items("kept"))),
+                source=reader.text("source", ""), adopted=reader.words("adopted"))

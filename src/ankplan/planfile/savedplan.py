@@ -1,19 +1,30 @@
 """Saved plan files (`ankplan plan -o FILE`): the plan, what it was based on, and staleness.
 
 Pure: `dumps_saved_plan` / `loads_saved_plan` convert to and from text; the CLI reads and
-writes the file. A saved plan holds everything apply needs (full workloads, the inventory) and
-per-node snapshots of what was observed, so `stale_nodes` can say what changed since.
+writes the file. A saved plan holds everything apply needs (full workloads, the inventory) but
+secrets: env values and credentials are kept as digests, and `restore_secrets` takes them from
+the manifest files (recorded by absolute path) when the plan is applied. Per-node snapshots of
+what was observed let `stale_nodes` say what changed since.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ankplan import __version__
 from ankplan.errors import PlanError
-from ankplan.model import Inventory, LiveState, Manifest, Plan
+from ankplan.model import (
+    Inventory,
+    KubeConfig,
+    LiveState,
+    Manifest,
+    Plan,
+    PlanStep,
+    PodmanConfig,
+    Workload,
+)
 from ankplan.planfile.codec import (
     Reader,
     inventory_from_json,
@@ -30,10 +41,13 @@ from ankplan.planfile.fingerprint import (
     snapshot_fingerprint,
     snapshot_to_json,
 )
+from ankplan.planner.hashing import DIGEST_PREFIX, hide_secrets
 from ankplan.planner.plan import container_name
+from ankplan.podman.options import KUBE_PLAY, secret_values
 
 FORMAT = "ankplan-saved-plan"
-FORMAT_VERSION = "1.0"  # major changes are refused by loads_saved_plan
+FORMAT_VERSION = "1.1"  # major changes are refused by loads_saved_plan; 1.1 added
+# manifest_paths and agent, and keeps secrets as digests
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +58,10 @@ class SavedPlan:
     inventory: Inventory
     manifest_digest: str  # "sha256:<hex>" of the canonical manifest content
     manifest_sources: tuple[str, ...] = ()  # the manifest files, as given
+    # The manifest files by absolute path and the --agent the plan was made with: where
+    # `restore_secrets` reads the secret values the plan keeps only as digests.
+    manifest_paths: tuple[str, ...] = ()
+    agent: str | None = None
     snapshots: tuple[NodeSnapshot, ...] = ()  # sorted by node name
     names: tuple[str, ...] = ()  # container names a snapshot watches besides owned ones
     ankplan_version: str = __version__
@@ -66,14 +84,80 @@ def manifest_digest(manifest: Manifest) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def saved_workload(workload: Workload) -> Workload:
+    """`workload` as a saved plan keeps it: secret option values as digests (as in the spec
+    label) and no raw runtimeConfig text; the parsed fields hold everything else apply needs."""
+    config = workload.runtime_config
+    if isinstance(config, PodmanConfig):
+        config = replace(config, command_options=hide_secrets(config.command_options))
+    elif isinstance(config, KubeConfig):
+        config = replace(config, play_options=hide_secrets(config.play_options, KUBE_PLAY))
+    return replace(workload, runtime_config=config, runtime_config_text="")
+
+
+def _holds_digests(workload: Workload) -> bool:
+    """True when a secret of `workload` is a digest (plans saved before 1.1 hold values)."""
+    config = workload.runtime_config
+    if isinstance(config, PodmanConfig):
+        secrets = secret_values(config.command_options)
+    elif isinstance(config, KubeConfig):
+        secrets = secret_values(config.play_options, KUBE_PLAY)
+    else:
+        return False
+    return any(secret.startswith(DIGEST_PREFIX) for secret in secrets)
+
+
+def _saved_steps(plan: Plan) -> Plan:
+    steps = tuple(replace(step, action=replace(step.action,
+                                               workload=saved_workload(step.action.workload)))
+                  if step.action.workload is not None else step for step in plan.steps)
+    return replace(plan, steps=steps)
+
+
 def make_saved_plan(plan: Plan, manifest: Manifest, inventory: Inventory, live: LiveState, *,
-                    created_at: str) -> SavedPlan:
-    """Bundle `plan` with what it was made from, ready for `dumps_saved_plan`."""
+                    created_at: str, manifest_paths: tuple[str, ...] = (),
+                    agent: str | None = None) -> SavedPlan:
+    """Bundle `plan` with what it was made from, ready for `dumps_saved_plan`.
+
+    `manifest_paths`: the manifest files by absolute path, from which `restore_secrets` reads
+    the secret values again when the plan is applied.
+    """
     names = tuple(sorted({container_name(w) for w in manifest.workloads}))
     snapshots = tuple(node_snapshot(obs, plan.project, names) for obs in live.nodes)
-    return SavedPlan(plan=plan, inventory=inventory, manifest_digest=manifest_digest(manifest),
-                     manifest_sources=manifest.sources, snapshots=snapshots, names=names,
-                     created_at=created_at)
+    return SavedPlan(plan=_saved_steps(plan), inventory=inventory,
+                     manifest_digest=manifest_digest(manifest),
+                     manifest_sources=manifest.sources, manifest_paths=manifest_paths,
+                     agent=agent, snapshots=snapshots, names=names, created_at=created_at)
+
+
+def needs_secrets(saved: SavedPlan) -> bool:
+    """True when some step's workload keeps a secret as a digest: apply must restore it."""
+    return any(step.action.workload is not None and _holds_digests(step.action.workload)
+               for step in saved.plan.steps)
+
+
+def restore_secrets(saved: SavedPlan, manifest: Manifest) -> Plan:
+    """The saved plan with each workload that keeps secrets as digests taken from `manifest`
+    (loaded from `saved.manifest_paths`), after checking it is the workload that was planned.
+
+    PlanError when a workload is missing or differs: the plan was made from other values.
+    """
+    by_name = {workload.name: workload for workload in manifest.workloads}
+    steps: list[PlanStep] = []
+    for step in saved.plan.steps:
+        workload = step.action.workload
+        if workload is not None and _holds_digests(workload):
+            source = by_name.get(workload.name)
+            if source is None or saved_workload(source) != workload:
+                raise PlanError(f"workload {workload.name}: the manifest changed since the plan "
+                                "was saved, so its secret values cannot be restored",
+                                detail="a saved plan keeps env values and credentials only as "
+                                       "digests; apply takes them from "
+                                       + ", ".join(saved.manifest_paths or ("(no file)",)),
+                                hint="make and review a new plan: ankplan plan -o FILE ...")
+            step = replace(step, action=replace(step.action, workload=source))
+        steps.append(step)
+    return replace(saved.plan, steps=tuple(steps))
 
 
 def dumps_saved_plan(saved: SavedPlan) -> str:
@@ -86,6 +170,8 @@ def dumps_saved_plan(saved: SavedPlan) -> str:
         "project": saved.project,
         "manifest_digest": saved.manifest_digest,
         "manifest_sources": list(saved.manifest_sources),
+        "manifest_paths": list(saved.manifest_paths),
+        "agent": saved.agent,
         "names": list(saved.names),
         "snapshots": [snapshot_to_json(snapshot) for snapshot in saved.snapshots],
         "inventory": inventory_to_json(saved.inventory),
@@ -144,6 +230,7 @@ def loads_saved_plan(text: str) -> SavedPlan:
         inventory=inventory_from_json(reader.data.get("inventory"), "inventory"),
         manifest_digest=reader.text("manifest_digest"),
         manifest_sources=reader.words("manifest_sources"),
+        manifest_paths=reader.words("manifest_paths"), agent=reader.optional_text("agent"),
         snapshots=tuple(_snapshot_from_json(s, f"snapshots[{i}]")
                         for i, s in enumerate(reader.items("snapshots"))),
         names=reader.words("names"), ankplan_version=reader.text("ankplan_version"),

@@ -19,6 +19,7 @@ from ankplan.model import (
     LABEL_MANAGED_BY,
     LABEL_PROJECT,
     LABEL_RESTART_COUNT,
+    LABEL_SOURCE,
     LABEL_SPEC,
     LABEL_SPEC_HASH,
     LABEL_WORKLOAD,
@@ -206,8 +207,9 @@ def parse_dependencies_label(label_value: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(name), str(cond)) for name, cond in spec.items()))
 
 
-def labels_for(workload: Workload, project: str) -> dict[str, str]:
-    """Every ankplan label of a new container of `workload` in `project`.
+def labels_for(workload: Workload, project: str, source: str = "") -> dict[str, str]:
+    """Every ankplan label of a new container of `workload` in `project`, made from the
+    manifests at `source` ("host:/path/m.yaml"; no source label when "").
 
     The spec label carries secrets only as digests.
     """
@@ -222,4 +224,6 @@ def labels_for(workload: Workload, project: str) -> dict[str, str]:
     }
     if workload.dependencies:
         labels[LABEL_DEPENDENCIES] = dependencies_label(workload)
+    if source:
+        labels[LABEL_SOURCE] = source
     return labels

@@ -10,6 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from ankplan.model import (
+    LABEL_SOURCE,
     LABEL_SPEC,
     Action,
     ActionKind,
@@ -21,6 +22,7 @@ from ankplan.model import (
     ObservedContainer,
     Plan,
     PodmanConfig,
+    Project,
     Reason,
     Workload,
 )
@@ -35,6 +37,7 @@ from ankplan.planner.hashing import (
     parse_spec_label,
     spec_matches,
 )
+from ankplan.planner.identity import adopt_legacy, kept_containers
 from ankplan.planner.liveindex import LiveIndex, NodeLookup, index_live
 from ankplan.planner.order import order_steps
 from ankplan.podman.options import last_value
@@ -62,12 +65,6 @@ def container_name(workload: Workload) -> str:
     config = workload.podman
     given = last_value(config.command_options, "--name") if config else None
     return given or workload.name
-
-
-def owned_containers(live: LiveState, project: str) -> tuple[ObservedContainer, ...]:
-    """This project's containers on the reachable nodes; an unreachable node's are unknown."""
-    return tuple(container for observation in live.nodes if observation.reachable
-                 for container in observation.containers if container.project == project)
 
 
 def _runtime_error(workload: Workload) -> str | None:
@@ -130,7 +127,7 @@ def _select(manifest: Manifest, live: LiveState, project: str, targets: Collecti
     A target that is no longer in the manifest but still has containers is selected too, so
     `--target old` removes just that workload.
     """
-    live_names = {c.workload_name for c in owned_containers(live, project) if c.workload_name}
+    live_names = {c.workload_name for c in live.owned_containers(project) if c.workload_name}
     manifest_names = set(manifest.names())
     if not targets:
         return frozenset(manifest_names | live_names)
@@ -150,7 +147,8 @@ def _action(kind: ActionKind, reason: Reason, node_name: str, workload_name: str
             details: tuple[str, ...] = ()) -> Action:
     return Action(kind=kind, node_name=node_name, workload_name=workload_name, reason=reason,
                   details=details, workload=workload,
-                  container_id=container.id if container else "")
+                  container_id=container.id if container else "",
+                  container_name=container.name if container else "")
 
 
 def _conflict(workload: Workload, node_name: str, index: LiveIndex,
@@ -166,8 +164,12 @@ def _conflict(workload: Workload, node_name: str, index: LiveIndex,
              f"a container of ankplan project {container.project!r}"
              if container.project != project else
              f"the container of workload {container.workload_name!r}")
+    source = container.label(LABEL_SOURCE)
+    origin = f", created from {source}" if source and container.project != project else ""
+    adopt = (f"; to take it over, name its project: --project {container.project}"
+             if container.owned and container.project != project else "")
     return (f"name conflict: {node_name}/{name} is held by {owner} "
-            f"(id {container.id[:12]}); ankplan leaves it alone")
+            f"(id {container.id[:12]}{origin}); ankplan leaves it alone{adopt}")
 
 
 def _keeper_key(workload: Workload, container: ObservedContainer) -> tuple[bool, bool, float, str]:
@@ -221,8 +223,8 @@ def _moved_from(context: _Context, workload: Workload, node_name: str) -> tuple[
 
 def _duplicate_removal(extra: ObservedContainer, keeper: ObservedContainer,
                        node_name: str) -> Action:
-    detail = (f"duplicate container {extra.name} ({extra.id[:12]}); "
-              f"keeps {keeper.name} ({keeper.id[:12]})")
+    detail = (f"a second container labelled as workload {keeper.workload_name}; its container "
+              f"{keeper.name} ({keeper.id[:12]}) stays")
     return _action(ActionKind.REMOVE, Reason.DUPLICATE, node_name, keeper.workload_name,
                    container=extra, details=(detail,))
 
@@ -276,7 +278,7 @@ def _leftover_action(context: _Context, container: ObservedContainer) -> Action 
     return None
 
 
-def _plan_leftovers(context: _Context, errors: list[str]) -> list[Action]:
+def _plan_leftovers(context: _Context, warnings: list[str]) -> list[Action]:
     actions: list[Action] = []
     for observation in context.live.nodes:
         if not observation.reachable:
@@ -285,9 +287,10 @@ def _plan_leftovers(context: _Context, errors: list[str]) -> list[Action]:
             if container.project != context.project:
                 continue  # foreign or another project's: never touched
             if not container.workload_name:
-                errors.append(f"{observation.node_name}: container {container.name} "
-                              f"({container.id[:12]}) belongs to project {context.project!r} "
-                              "but has no ankplan.workload label; ankplan leaves it alone")
+                warnings.append(f"{observation.node_name}: container {container.name} "
+                                f"({container.id[:12]}) has the label of project "
+                                f"{context.project!r} but no ankplan.workload label; ankplan "
+                                "leaves it alone")
                 continue
             action = _leftover_action(context, container)
             if action:
@@ -319,7 +322,7 @@ def _note_running_dependents(manifest: Manifest, actions: list[Action]) -> list[
     return noted
 
 
-def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: str,
+def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: str | Project,
          targets: Collection[str] = (), prune: bool = True) -> Plan:
     """Every step that makes the nodes match the manifest, for the containers of `project`.
 
@@ -331,9 +334,15 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
     `prune`). Foreign and other projects' containers are never touched: one holding a
     workload's name is a plan error. Unknown agents, unsupported runtimes and unreachable
     nodes are plan errors too; the rest is still planned. `targets` limits the plan to those
-    workloads and their dependencies.
+    workloads and their dependencies. A `Project` (rather than a bare name) also adopts what an
+    older ankplan made for it and lists related projects' containers as kept (identity.py).
     """
+    identity = project if isinstance(project, Project) else Project(name=project)
+    project = identity.name
+    observed = live  # fingerprints cover what was observed, before any adoption
+    live, adopted = adopt_legacy(live, identity)
     errors = _node_errors(live)
+    warnings: list[str] = []
     selected = _select(manifest, live, project, targets, errors)
     index = index_live(manifest, live, project)
     placed, blocked = _place(manifest, NodeLookup(inventory, index), selected, errors)
@@ -343,9 +352,11 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
     for workload in manifest.workloads:
         if workload.name in placed:
             actions += _plan_workload(context, workload, errors)
-    actions += _plan_leftovers(context, errors)
+    actions += _plan_leftovers(context, warnings)
     actions = _note_running_dependents(manifest, actions)
     names = {container_name(w) for w in manifest.workloads}
-    fingerprints = tuple((n.node_name, fingerprint(n, project, names)) for n in live.nodes)
+    fingerprints = tuple((n.node_name, fingerprint(n, project, names)) for n in observed.nodes)
     return Plan(project=project, steps=order_steps(manifest, live, project, actions),
-                errors=tuple(sorted(set(errors))), fingerprints=tuple(sorted(fingerprints)))
+                errors=tuple(sorted(set(errors))), fingerprints=tuple(sorted(fingerprints)),
+                warnings=tuple(sorted(set(warnings))), kept=kept_containers(live, identity),
+                source=identity.source, adopted=adopted)

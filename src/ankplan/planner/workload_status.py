@@ -17,10 +17,12 @@ from ankplan.model import (
     LiveState,
     Manifest,
     ObservedContainer,
+    Project,
     RestartPolicy,
     Workload,
 )
 from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
+from ankplan.planner.identity import adopt_legacy
 from ankplan.podman import execution_state
 
 VALUE = {"frozen": True, "slots": True, "kw_only": True}
@@ -177,9 +179,13 @@ def workload_status(workload: Workload, manifest: Manifest, inventory: Inventory
 
 
 def workload_statuses(manifest: Manifest, inventory: Inventory, live: LiveState, *,
-                      project: str, states: Mapping[str, ExecutionState] | None = None
+                      project: str | Project, states: Mapping[str, ExecutionState] | None = None
                       ) -> tuple[WorkloadStatus, ...]:
-    """Every workload of the manifest, sorted by name."""
+    """Every workload of the manifest, sorted by name; a `Project` also counts what an older
+    ankplan made for it (planner/identity.py)."""
+    if isinstance(project, Project):
+        live, _ = adopt_legacy(live, project)
+        project = project.name
     return tuple(workload_status(workload, manifest, inventory, live, project=project,
                                  states=states) for workload in manifest.workloads)
 

@@ -188,6 +188,12 @@ def secret_split(token: Token) -> tuple[str, str] | None:
     return head + separator, secret
 
 
+def secret_values(words: Sequence[str], table: OptionTable = RUN) -> tuple[str, ...]:
+    """The secret part of every secret-bearing option (`VALUE` of `-e NAME=VALUE`), in order."""
+    return tuple(split[1] for split in map(secret_split, tokenize(words, table))
+                 if split is not None and split[1])
+
+
 def mask_options(words: Sequence[str], table: OptionTable = RUN) -> tuple[str, ...]:
     """`words` for display: every secret value shown as `***`, the spelling kept."""
     masked = list(words)

@@ -26,8 +26,16 @@ from ankplan.cli.options import (
 from ankplan.errors import AnkplanError, PlanError
 from ankplan.executors.observe import observe_nodes
 from ankplan.files import read_regular_text
+from ankplan.manifests.load import load_manifest
 from ankplan.model import Manifest, Plan
-from ankplan.planfile.savedplan import FORMAT, SavedPlan, loads_saved_plan, stale_nodes
+from ankplan.planfile.savedplan import (
+    FORMAT,
+    SavedPlan,
+    loads_saved_plan,
+    needs_secrets,
+    restore_secrets,
+    stale_nodes,
+)
 from ankplan.planner.plan import plan
 
 SAVED_PLAN_MAX_BYTES = 64 * 1024 * 1024
@@ -63,7 +71,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
         return _run_saved(args, env, saved)
     manifest = load_manifest_from_args(args, env, stdin=stdin)
     inventory = load_inventory_from_args(args)
-    project = project_name(args)
+    project = project_name(args, manifest)
     with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes):
         live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
         result = plan(manifest, inventory, live, project=project, targets=tuple(args.target),
@@ -113,7 +121,15 @@ def _run_saved(args: argparse.Namespace, env: Env, saved: SavedPlan) -> ExitStat
             raise PlanError("the saved plan is stale: the nodes changed since it was made",
                             detail="\n".join(changes),
                             hint="make and review a new plan: ankplan plan --out FILE ...")
-        return carry_out(args, env, saved.plan, manifest=manifest_of(saved.plan),
+        the_plan = saved.plan
+        if needs_secrets(saved):
+            if not saved.manifest_paths:
+                raise PlanError("the saved plan keeps secret values as digests and its manifest "
+                                "came from stdin, so apply cannot read them again",
+                                hint="save plans of manifests given as files")
+            the_plan = restore_secrets(saved, load_manifest(saved.manifest_paths,
+                                                            agent_override=saved.agent))
+        return carry_out(args, env, the_plan, manifest=manifest_of(the_plan),
                          inventory=inventory, pool=pool, confirm=False)
 
 

@@ -27,7 +27,7 @@ from ankplan.cli.options import (
 )
 from ankplan.errors import AnkplanError
 from ankplan.executors.observe import observe_nodes
-from ankplan.model import ActionKind, AddCondition, Manifest, Plan
+from ankplan.model import ActionKind, AddCondition, Manifest, Project
 from ankplan.planner.plan import plan
 
 
@@ -70,8 +70,8 @@ def run_delete(args: argparse.Namespace, env: Env) -> ExitStatus:
                                              if w.name not in names))
     for warning in _running_dependents(manifest, names):
         env.stderr.write(f"ankplan: warning: {warning}\n")
-    return _remove(args, env, kept, targets=tuple(sorted(names)), verb="Delete",
-                   detail="named by `ankplan delete`")
+    return _remove(args, env, project_name(args, manifest), kept, targets=tuple(sorted(names)),
+                   verb="Delete", detail="named by `ankplan delete`")
 
 
 def _names_and_files(args: argparse.Namespace) -> tuple[list[str], list[str]]:
@@ -85,16 +85,16 @@ def _names_and_files(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 def run_destroy(args: argparse.Namespace, env: Env) -> ExitStatus:
     """Remove every container of the project."""
     _, args.files = manifest_words(args)
-    load_manifest_from_args(args, env)  # the files must be valid manifests: they name the project
-    return _remove(args, env, Manifest(api_version="v1"), targets=(), verb="Destroy",
+    manifest = load_manifest_from_args(args, env)  # valid manifests only: they name the project
+    return _remove(args, env, project_name(args, manifest), Manifest(api_version="v1"),
+                   targets=(), verb="Destroy",
                    detail="`ankplan destroy` removes every container of the project")
 
 
-def _remove(args: argparse.Namespace, env: Env, manifest: Manifest, *,
+def _remove(args: argparse.Namespace, env: Env, project: Project, manifest: Manifest, *,
             targets: tuple[str, ...], verb: str, detail: str) -> ExitStatus:
     """Plan against `manifest` (which lacks what must go), keep only removals, carry out."""
     inventory = load_inventory_from_args(args)
-    project = project_name(args)
     with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes):
         live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
         full = plan(manifest, inventory, live, project=project, targets=targets)
@@ -103,8 +103,7 @@ def _remove(args: argparse.Namespace, env: Env, manifest: Manifest, *,
         steps = tuple(replace(s, depends_on=tuple(i for i in s.depends_on if i in ids),
                               action=replace(s.action, details=(detail,)))
                       for s in removals)
-        only = Plan(project=project, steps=steps, errors=full.errors,
-                    fingerprints=full.fingerprints)
+        only = replace(full, steps=steps)
         return carry_out(args, env, only, manifest=manifest, inventory=inventory, pool=pool,
                          verb=verb)
 

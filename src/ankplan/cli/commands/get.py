@@ -30,7 +30,7 @@ from ankplan.cli.views.status import detail_text, print_status_table, status_rec
 from ankplan.errors import AnkplanError
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import TransportPool
-from ankplan.model import Inventory, LiveState, Manifest
+from ankplan.model import Inventory, LiveState, Manifest, Project
 from ankplan.planner.workload_status import WorkloadStatus, workload_statuses
 
 OUTPUTS = ("table", "wide", "json", "yaml")
@@ -58,13 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         sub.set_defaults(func=run)
 
 
-def observe(args: argparse.Namespace, env: Env) -> tuple[Manifest, Inventory, str, LiveState,
-                                                          TransportPool]:
+def observe(args: argparse.Namespace, env: Env) -> tuple[Manifest, Inventory, Project,
+                                                          LiveState, TransportPool]:
     """Load manifest and inventory, observe every node; the pool is left open for more."""
     args.names, args.files = manifest_words(args, names=True)
     manifest = load_manifest_from_args(args, env)
     inventory = load_inventory_from_args(args)
-    project = project_name(args)
+    project = project_name(args, manifest)
     for name in args.names:
         if manifest.workload(name) is None:
             raise AnkplanError(f"workload {name!r} is not in the manifest",

@@ -29,7 +29,8 @@ from ankplan.cli.options import (
 from ankplan.errors import AnkplanError
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import StreamHandle, TransportPool
-from ankplan.model import Inventory, Manifest, Node
+from ankplan.model import Inventory, Manifest, Node, Project
+from ankplan.planner.identity import adopt_legacy
 from ankplan.planner.workload_status import find_container
 
 COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red")
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     manifest = load_manifest_from_args(args, env)
     inventory = load_inventory_from_args(args)
     with open_pool(args, env) as pool:
-        targets = find_targets(pool, manifest, inventory, project_name(args), names,
+        targets = find_targets(pool, manifest, inventory, project_name(args, manifest), names,
                                forks=args.forks, timeout=args.timeout)
         prefixes = _prefixes(env, [t.workload_name for t in targets])
         if args.follow:
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     return ExitStatus.SUCCESS
 
 
-def find_targets(pool: TransportPool, manifest: Manifest, inventory: Inventory, project: str,
+def find_targets(pool: TransportPool, manifest: Manifest, inventory: Inventory, project: Project,
                  names: list[str], *, forks: int, timeout: float) -> list[Target]:
     """The container of each named workload on its agent's node; AnkplanError when missing."""
     nodes: dict[str, Node] = {}
@@ -101,13 +102,14 @@ def find_targets(pool: TransportPool, manifest: Manifest, inventory: Inventory, 
         nodes[name] = node
     live = observe_nodes(pool, list({n.name: n for n in nodes.values()}.values()), forks=forks,
                          timeout=timeout)
+    live, _ = adopt_legacy(live, project)
     targets = []
     for name, node in nodes.items():
         observation = live.node(node.name)
         if observation is not None and not observation.reachable:
             raise AnkplanError(f"node {node.name} (workload {name}) could not be observed: "
                                f"{observation.error}", hint=observation.hint)
-        container, _ = find_container(live, project, name, node.name)
+        container, _ = find_container(live, project.name, name, node.name)
         if container is None:
             raise AnkplanError(f"workload {name!r} has no container on {node.name}",
                                hint="apply the manifest first (or check --project)")

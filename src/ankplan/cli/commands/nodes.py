@@ -14,6 +14,7 @@ from ankplan.cli.env import Env, ExitStatus
 from ankplan.cli.options import (
     add_node_options,
     add_output_option,
+    explicit_project,
     load_inventory_from_args,
     open_pool,
 )
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     inventory = load_inventory_from_args(args)
     with open_pool(args, env) as pool:
         infos = observe_node_info(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
-                                  project=args.project)
+                                  project=explicit_project(args))
     if args.output == "json":
         env.stdout.write(json.dumps({"inventory": inventory.source,
                                      "nodes": [node_info_json(info) for info in infos]},

@@ -19,6 +19,7 @@ from ankplan.cli.options import (
     add_output_option,
     load_inventory_from_args,
     load_manifest_from_args,
+    manifest_paths,
     manifest_words,
     open_pool,
     project_name,
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     _, args.files = manifest_words(args)
     manifest = load_manifest_from_args(args, env)
     inventory = load_inventory_from_args(args)
-    project = project_name(args)
+    project = project_name(args, manifest)
     with open_pool(args, env) as pool:
         live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
     result = plan(manifest, inventory, live, project=project, targets=tuple(args.target),
@@ -101,7 +102,9 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
                          + ("; not saved\n" if args.out else "\n"))
     elif args.out:
         created_at = datetime.now(UTC).isoformat(timespec="seconds")
-        saved = make_saved_plan(result, manifest, inventory, live, created_at=created_at)
+        saved = make_saved_plan(result, manifest, inventory, live, created_at=created_at,
+                                manifest_paths=manifest_paths([f for f in args.files if f != "-"]),
+                                agent=args.agent)
         write_plan_file(args.out, dumps_saved_plan(saved))
         env.stderr.write(f"Saved the plan to {args.out}. Apply exactly this plan with:\n"
                          f"  ankplan apply {args.out}\n")

@@ -103,7 +103,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     manifest = load_manifest_from_args(args, env)
     inventory = load_inventory_from_args(args)
     options = WatchOptions(
-        project=project_name(args), tick=max(args.tick, 0.05), duration=args.duration,
+        project=project_name(args, manifest), tick=max(args.tick, 0.05), duration=args.duration,
         until_stable=args.until_stable, settle=args.settle, forks=args.forks,
         timeout=args.timeout, stop_timeout=args.stop_timeout,
         backoff=BackoffPolicy(delays=args.backoff, reset_after=args.backoff_reset,

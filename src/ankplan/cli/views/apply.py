@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from ankplan.cli.env import Env
 from ankplan.executors.apply import ApplyEvent, ApplyResult, Outcome
-from ankplan.model import PlanStep
+from ankplan.model import Action, PlanStep
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -35,7 +35,8 @@ def event_record(event: ApplyEvent) -> dict[str, Any]:
     return {"type": "event", "time": round(event.time, 3), "node": event.node,
             "workload": event.workload, "from": event.from_state, "to": event.to_state,
             "message": event.message, "action": event.kind, "elapsed": event.elapsed,
-            "outcome": event.outcome or None}
+            "outcome": event.outcome or None,
+            "subject": event.subject or f"{event.node}/{event.workload}"}
 
 
 class Progress:
@@ -48,9 +49,9 @@ class Progress:
         self._live: Live | None = None
         self._mode = "json" if output == "json" else (
             "live" if env.stderr_isatty else "lines")
-        # address -> [workload, node, state, outcome or None, elapsed when ended or None]
+        # subject -> [shown name, node, state, outcome or None, elapsed when ended or None]
         self._rows: dict[str, list[Any]] = {
-            s.action.address: [s.action.workload_name, s.action.node_name, "Pending(Initial)",
+            s.action.subject: [_row_name(s.action), s.action.node_name, "Pending(Initial)",
                                None, None] for s in steps}
 
     def __enter__(self) -> Self:
@@ -69,7 +70,7 @@ class Progress:
     def __call__(self, event: ApplyEvent) -> None:
         """Show one event (thread-safe)."""
         with self._lock:
-            row = self._rows.setdefault(f"{event.node}/{event.workload}",
+            row = self._rows.setdefault(event.subject or f"{event.node}/{event.workload}",
                                         [event.workload, event.node, "", None, None])
             row[2] = event.to_state
             if event.outcome:
@@ -98,9 +99,16 @@ class Progress:
         return table
 
 
+def _row_name(action: Action) -> str:
+    """The workload, or for a duplicate container `name (id)` (see Action.subject)."""
+    return action.subject.split("/", 1)[1] if action.subject != action.address \
+        else action.workload_name
+
+
 def _plain_line(event: ApplyEvent) -> str:
     """`[  1.2s] node1/kuksa-bridge: Running(Ok) (done)` plus the reason for a bad outcome."""
-    line = f"[{event.elapsed:6.1f}s] {event.node}/{event.workload}: {event.to_state}"
+    subject = event.subject or f"{event.node}/{event.workload}"
+    line = f"[{event.elapsed:6.1f}s] {subject}: {event.to_state}"
     if event.outcome:
         line += f" ({event.outcome})"
         if event.outcome != Outcome.DONE.value and event.message:
@@ -135,9 +143,9 @@ def render_summary_text(result: ApplyResult, verb: str = "Apply") -> str:
     """One line per step (address, outcome, state, time), reasons indented, then a headline."""
     lines = []
     if result.results:
-        width = max(len(r.address) for r in result.results)
+        width = max(len(r.shown) for r in result.results)
         for item in result.results:
-            lines.append(f"  {item.address.ljust(width)}  {item.outcome.value:<11}  "
+            lines.append(f"  {item.shown.ljust(width)}  {item.outcome.value:<11}  "
                          f"{item.state}  ({item.elapsed:.1f}s)")
             if item.outcome is not Outcome.DONE and item.reason:
                 lines.append(_indent(item.reason))
@@ -156,6 +164,7 @@ def summary_record(result: ApplyResult) -> dict[str, Any]:
         "results": [{"id": r.step_id, "address": r.address, "node": r.node_name,
                      "workload": r.workload_name, "action": r.kind.value,
                      "outcome": r.outcome.value, "state": r.state, "reason": r.reason,
-                     "elapsed": r.elapsed, "container_id": r.container_id or None}
+                     "elapsed": r.elapsed, "container_id": r.container_id or None,
+                     "subject": r.shown}
                     for r in result.results]}
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from ankplan.model import ActionKind, Plan, PlanStep, Reason
+from ankplan.model import ActionKind, KeptContainer, Plan, PlanStep, Reason
+from ankplan.planfile.codec import kept_to_json
 from ankplan.planner.hashing import spec_hash
+from ankplan.planner.identity import kept_reason
 from ankplan.podman.masking import mask_argv
 
-JSON_FORMAT_VERSION = "1.0"
+JSON_FORMAT_VERSION = "1.1"  # 1.1 added warnings, kept and actions[].container_name
 
 SYMBOLS = {
     ActionKind.CREATE: "+",
@@ -62,7 +64,7 @@ def _paint(text: str, kind: ActionKind, color: bool) -> str:
 def _step_lines(step: PlanStep, color: bool) -> list[str]:
     action = step.action
     symbol = _paint(SYMBOLS[action.kind].rjust(3), action.kind, color)
-    lines = [f"{symbol} {action.address} {VERBS[action.kind]}"]
+    lines = [f"{symbol} {action.subject} {VERBS[action.kind]}"]
     reasons = action.details or (f"({REASON_TEXT.get(action.reason, action.reason.value)})",)
     if not action.details and action.reason in _SELF_EVIDENT:
         reasons = ()
@@ -98,6 +100,7 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
                 if step.action.node_name == node_name:
                     lines += _step_lines(step, color)
             lines.append("")
+    lines += _kept_lines(plan)
     unchanged = plan.count(ActionKind.NOOP)
     if unchanged:
         lines.append(f"({unchanged} unchanged workload{'s' if unchanged != 1 else ''} hidden)")
@@ -113,12 +116,36 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
 
 
 def render_plan_errors(plan: Plan) -> str:
-    """`ankplan: error: ...`, one line per error of an incomplete plan (for stderr)."""
-    return "".join(f"ankplan: error: {error}\n" for error in plan.errors)
+    """The plan's warnings, then `ankplan: error: ...` per error of an incomplete plan (for
+    stderr)."""
+    return render_plan_warnings(plan) + "".join(f"ankplan: error: {error}\n"
+                                                for error in plan.errors)
+
+
+def render_plan_warnings(plan: Plan) -> str:
+    """`ankplan: warning: ...`, one line per warning (for stderr): the plan goes on."""
+    return "".join(f"ankplan: warning: {warning}\n" for warning in plan.warnings)
+
+
+def adopt_hint(kept: KeptContainer) -> str:
+    """How to take a kept container over: name its project."""
+    return f"adopt with --project {kept.project} (its containers then follow this manifest)"
+
+
+def _kept_lines(plan: Plan) -> list[str]:
+    """Related projects' containers (same folder name elsewhere, or an older ankplan's)."""
+    if not plan.kept:
+        return []
+    lines = ["Kept: containers of related projects, which this plan leaves alone:"]
+    for kept in plan.kept:
+        where = f"{kept.node_name}/{kept.container_name} ({kept.container_id[:12]})"
+        lines += [f"    {where}: {kept_reason(kept)}", f"      # {adopt_hint(kept)}"]
+    return lines + [""]
 
 
 def render_plan_steps(plan: Plan) -> str:
-    """Every step, no-ops included, one line each with its id and waits: for tests and --debug.
+    """Every step, no-ops included, one line each with its id and waits, then the containers
+    adopted from an older ankplan: for tests and --debug.
 
     `#3 replace node1/web (spec-changed) container=abc123 after=#1,#2`
     """
@@ -131,6 +158,9 @@ def render_plan_steps(plan: Plan) -> str:
         if step.depends_on:
             line += " after=" + ",".join(f"#{i}" for i in step.depends_on)
         lines.append(line)
+    if plan.adopted:
+        lines.append("adopted from an older ankplan: "
+                     + ", ".join(container_id[:12] for container_id in plan.adopted))
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -150,6 +180,7 @@ def _action_json(step: PlanStep) -> dict[str, object]:
         "container_id": action.container_id or None,
         "image": config.image if config else None,
         "spec_hash": spec_hash(workload) if workload else None,
+        "container_name": action.container_name or None,
     }
 
 
@@ -159,7 +190,7 @@ def plan_summary(plan: Plan) -> dict[str, int]:
 
 
 def render_plan_json(plan: Plan) -> str:
-    """The plan as the versioned JSON document of docs/plan-json.md (format_version 1.0)."""
+    """The plan as the versioned JSON document of docs/plan-json.md."""
     return json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -174,4 +205,7 @@ def plan_document(plan: Plan) -> dict[str, object]:
         "summary": plan_summary(plan),
         "actions": [_action_json(step) for step in plan.steps],
         "fingerprints": dict(plan.fingerprints),
+        "warnings": list(plan.warnings),
+        "kept": [{**kept_to_json(kept), "reason": kept_reason(kept), "adopt": adopt_hint(kept)}
+                 for kept in plan.kept],
     }
