@@ -49,8 +49,8 @@ def table_source(version: str, tables: dict[str, tuple[set[str], set[str], dict[
     lines = [
         f'"""Which podman options take a value, as `--help` of podman {version} lists them.',
         "",
-        "Pure data, written by scripts/podman_option_table.py (do not edit by hand; run it after "
-        "a podman",
+        ("Pure data, written by scripts/podman_option_table.py (do not edit by hand; run it "
+         "after a podman"),
         'upgrade). Read by podman/options.py, the one tokenizer of podman option lists.',
         '"""',
         "",

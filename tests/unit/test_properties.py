@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import re
 import shutil
@@ -663,3 +664,129 @@ def test_bombs_are_refused_quickly_with_bounded_memory(text: str) -> None:
     assert seconds < 20, f"{seconds:.1f} s"
     with alarm(60), pytest.raises(AnkplanError):
         load_inventory(path, ssh_config="")
+
+
+# --- secrets never shown -------------------------------------------------------------------
+
+SECRET_NAME = st.from_regex(r"\A[A-Z_][A-Z0-9_]{0,7}\Z")
+BENIGN_CHUNKS = st.sampled_from([("--cpus", "1"), ("-p", "80:80"), ("--network", "host"),
+                                 ("-it",), ("--rm",), ("-v", "/a:/b"), ("--health-cmd", "true"),
+                                 ("--env-file", "/etc/app.env"), ("-e", "PASSTHROUGH"),
+                                 ("--label", "team=a"), ("-w", "/srv")])
+# Letters of boolean flags that may share a word with -e (`-ite`, `-dPe`).
+FLAG_LETTERS = st.text(alphabet="itdPq", max_size=3)
+
+
+def marked(value: str) -> str:
+    """A secret no rendering could show by chance: the drawn value between two markers."""
+    return f"qZ{value}Zq"
+
+
+@st.composite
+def secret_chunks(draw: st.DrawFn) -> tuple[tuple[str, ...], str]:
+    """(the words of one env option in any spelling podman accepts, the secret in it):
+    `-e N=V`, `-eN=V`, `-e=N=V`, `--env N=V`, `--env=N=V`, combined (`-ite N=V`, `-itN=V`...),
+    `--env-merge`."""
+    name, secret = draw(SECRET_NAME), marked(draw(st.text(max_size=20)))
+    combined = f"-{draw(FLAG_LETTERS)}e"
+    option, joiner = draw(st.sampled_from([
+        ("-e", " "), ("-e", ""), ("-e", "="), ("--env", " "), ("--env", "="), (combined, " "),
+        (combined, ""), (combined, "="), ("--env-merge", " "), ("--env-merge", "=")]))
+    assignment = f"{name}={secret}"
+    if joiner == " ":
+        return (option, assignment), secret
+    return (option + joiner + assignment,), secret
+
+
+@st.composite
+def secret_options(draw: st.DrawFn) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(an option list mixing benign options with secret-bearing ones, its secrets)."""
+    words: list[str] = []
+    secrets: list[str] = []
+    for _ in range(draw(st.integers(1, 5))):
+        if draw(st.booleans()):
+            words += draw(BENIGN_CHUNKS)
+        else:
+            chunk, secret = draw(secret_chunks())
+            words += chunk
+            secrets.append(secret)
+    if not secrets:
+        chunk, secret = draw(secret_chunks())
+        words += chunk
+        secrets.append(secret)
+    return tuple(words), tuple(secrets)
+
+
+def leaks(text: str, secrets: tuple[str, ...]) -> list[str]:
+    """The secrets found in `text`, raw or as JSON escapes them."""
+    return [s for s in secrets if s in text or json.dumps(s)[1:-1] in text]
+
+
+def test_secret_chunks_are_what_podman_reads_as_env() -> None:
+    """The generator's spellings are env options to the tokenizer (the property's premise)."""
+    from ankplan.podman.options import env_assignments, option_values
+
+    @given(chunk=secret_chunks())
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    def check(chunk: tuple[tuple[str, ...], str]) -> None:
+        words, secret = chunk
+        values = [v for _, v in env_assignments(words)] + [
+            v.partition("=")[2] for v in option_values(words, "--env-merge")]
+        assert secret in values, (words, secret)
+
+    check()
+
+
+@PROPS
+@given(new=secret_options(), old=secret_options())
+def test_no_secret_value_reaches_any_rendered_output(
+        new: tuple[tuple[str, ...], tuple[str, ...]],
+        old: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
+    """Plan text and JSON (create and replace with a field diff), the saved plan, labels,
+    masked command lines and command errors never show an env value, whatever the spelling."""
+    from ankplan.cli.views.plan import render_plan_json, render_plan_text
+    from ankplan.errors import RemoteCommandError
+    from ankplan.executors.transport import CommandResult, check_result, command_timeout
+    from ankplan.model import (
+        Inventory,
+        LiveState,
+        Node,
+        NodeObservation,
+        ObservedContainer,
+        PodmanConfig,
+        Workload,
+    )
+    from ankplan.planfile.savedplan import dumps_saved_plan, make_saved_plan
+    from ankplan.planner.hashing import labels_for
+    from ankplan.planner.plan import plan
+    from ankplan.podman import mask_argv, run_argv
+
+    (options, secrets), (old_options, old_secrets) = new, old
+    every = secrets + old_secrets
+
+    def workload(name: str, words: tuple[str, ...]) -> Workload:
+        return Workload(name=name, agent="a", runtime="podman", runtime_config_text="",
+                        runtime_config=PodmanConfig(image="localhost/app:1",
+                                                    command_options=words))
+
+    fresh, changed = workload("fresh", options), workload("changed", options)
+    before = workload("changed", old_options)
+    labels = labels_for(before, "p", "host:/m.yaml")
+    container = ObservedContainer(id="c" * 64, name="changed", node_name="n", image="i",
+                                  state="running", labels=tuple(sorted(labels.items())))
+    node = Node(name="n")
+    inventory = Inventory(nodes=(node,), agents=(("a", "n"),))
+    manifest = Manifest(api_version="v1", workloads=(changed, fresh))
+    live = LiveState(nodes=(NodeObservation(node_name="n", containers=(container,)),))
+    result = plan(manifest, inventory, live, project="p")
+    argv = run_argv(node, changed, labels_for(changed, "p"))
+    shown = [render_plan_text(result), render_plan_json(result),
+             dumps_saved_plan(make_saved_plan(result, manifest, inventory, live, created_at="")),
+             json.dumps(labels_for(changed, "p")), json.dumps(labels), " ".join(mask_argv(argv)),
+             str(command_timeout(node, argv, 1).summary)]
+    try:
+        check_result(node, argv, CommandResult(exit_code=1, stdout="", stderr="boom", duration=0.0))
+    except RemoteCommandError as error:
+        shown.append(" ".join(error.argv) + error.summary + error.detail)
+    for text in shown:
+        assert not leaks(text, every), (options, old_options, text)
