@@ -368,3 +368,43 @@ def fail_stop(node: FakeNode):  # type: ignore[no-untyped-def]
 def test_empty_plan_does_nothing(bed: Bed) -> None:
     result = bed.apply([], steps=[])
     assert result.converged and result.results == () and result.observations == 0
+
+
+# --- identity: adopted containers and duplicates -----------------------------------------------
+
+
+def test_a_dependency_adopted_from_an_older_ankplan_is_found_by_its_old_label(bed: Bed) -> None:
+    """The previous release labelled router `ankplan.project=app`; the plan (project
+    app-1a2b3c4d) adopted it by id, so client's wait finds it; without that it would not."""
+    a = bed.nodes["a"]
+    router = seed(a, "router")
+    a.containers[router].labels["ankplan.project"] = "app"
+    client = wl("client", "agent_a", needs={"router": RUNNING})
+    manifest = Manifest(api_version="v1", workloads=(client, wl("router", "agent_a")))
+    [step] = creates([client], bed.inventory)
+    for adopted, expected in (((router,), Outcome.DONE), ((), Outcome.NOT_STARTED)):
+        plan = Plan(project="app-1a2b3c4d", steps=(step,), adopted=adopted)
+        with bed.pool() as pool:
+            result = apply_plan(plan, pool=pool, inventory=bed.inventory, manifest=manifest,
+                                options=ApplyOptions(poll_interval=0.02, timeout=1.0))
+        assert outcomes(result) == {"client": expected}, result
+        for container in list(a.containers.values()):
+            if container.name == "client":
+                del a.containers[container.id]
+
+
+def test_a_removed_duplicate_is_named_as_itself_never_as_its_workload(bed: Bed) -> None:
+    from ankplan.cli.views.apply import render_summary_text, summary_record
+
+    a = bed.nodes["a"]
+    real, forged = seed(a, "web"), seed(a, "evil")
+    a.containers[forged].labels["ankplan.workload"] = "web"
+    step = PlanStep(id=1, action=Action(kind=ActionKind.REMOVE, node_name="a",
+                                        workload_name="web", reason=Reason.DUPLICATE,
+                                        container_id=forged, container_name="evil"))
+    result = bed.apply([], steps=[step])
+    assert list(a.containers) == [real]
+    text = render_summary_text(result)
+    assert f"a/evil ({forged[:12]})  done" in text and "a/web" not in text
+    assert summary_record(result)["results"][0]["subject"] == f"a/evil ({forged[:12]})"
+    assert {event.subject for event in bed.events} == {f"a/evil ({forged[:12]})"}

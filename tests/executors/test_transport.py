@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import paramiko
 import pytest
 
-from ankplan.errors import ConnectError, RemoteCommandError
+from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
 from ankplan.executors import ssh_connect
 from ankplan.executors.transport import (
     CommandResult,
@@ -524,3 +524,46 @@ def test_host_key_types_known_for_the_host_are_asked_for_first() -> None:
     finally:
         left.close()
         right.close()
+
+
+# --- command lines over the limit ------------------------------------------------------------
+
+
+def test_too_long_command_lines_are_refused_before_they_are_sent(fake_ssh: Node) -> None:
+    """Sent, they fail with `Argument list too long` or make sshd drop the connection."""
+    transport = connect(fake_ssh)
+    with pytest.raises(AnkplanError) as caught:
+        transport.run(["podman", "run", "-e", "PASSWORD=hunter2", "x" * 131_072], timeout=5)
+    assert "over the 131,072-byte limit of one argument (Linux MAX_ARG_STRLEN)" in str(
+        caught.value.summary)
+    assert "hunter2" not in caught.value.summary
+    assert FakeSSHClient.channel.command == ""  # nothing went out
+    with pytest.raises(AnkplanError, match="MAX_ARG_STRLEN"):
+        transport.open_stream(["podman", "logs", "y" * 200_000], timeout=5)
+    just_fits = ["echo", "z" * (131_071 - len("echo "))]
+    assert transport.run(just_fits, timeout=5).ok
+    assert len(FakeSSHClient.channel.command) == 131_071
+
+
+def test_local_commands_over_the_limit_fail_alone() -> None:
+    with pytest.raises(AnkplanError, match="node local: cannot run echo"):
+        LocalTransport(LOCAL).run(["echo", "x" * 200_000], timeout=5)
+    assert LocalTransport(LOCAL).run(["echo", "ok"], timeout=5).stdout == "ok\n"
+
+
+def test_closing_a_channel_of_a_lost_connection_does_not_hide_the_error(fake_ssh: Node,
+                                                                        monkeypatch: Any) -> None:
+    """paramiko raises EOFError from close() once the connection is gone; the user must see
+    `connection lost`, never `internal error: EOFError`."""
+    transport = connect(fake_ssh)
+
+    def lost(command: str) -> None:
+        raise EOFError()
+
+    def close_fails() -> None:
+        raise EOFError()
+
+    monkeypatch.setattr(FakeSSHClient.channel, "exec_command", lost)
+    monkeypatch.setattr(FakeSSHClient.channel, "close", close_fails)
+    with pytest.raises(ConnectError, match="connection lost while running podman: EOFError"):
+        transport.run(["podman", "ps"], timeout=5)

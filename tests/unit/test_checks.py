@@ -172,3 +172,34 @@ def test_errors_and_warnings_are_kept_apart_by_severity() -> None:
     diagnostics = check_workloads([workload("w", ("ghost", RUN), options=("-d", "--rm"))])
     assert {d.severity for d in diagnostics} == {Severity.ERROR, Severity.WARNING}
     assert [d.is_error for d in diagnostics].count(True) == 1
+
+
+# --- what a node accepts ---------------------------------------------------------------------
+
+
+def sized(options: tuple[str, ...] = (), args: tuple[str, ...] = ()) -> Workload:
+    return Workload(name="big", agent="a", runtime="podman", runtime_config_text="",
+                    runtime_config=PodmanConfig(image="x", command_options=options,
+                                                command_args=args))
+
+
+def test_one_argument_over_max_arg_strlen_is_an_error_naming_workload_and_limit() -> None:
+    [diagnostic] = check_workloads([sized(args=("serve", "x" * 200_000))])
+    assert diagnostic.is_error and diagnostic.code == "argument-too-long"
+    assert diagnostic.summary == ("workload 'big': commandArgs[1] is 200,000 bytes, over Linux's "
+                                  "limit of 131,072 bytes for one argument (MAX_ARG_STRLEN)")
+    assert diagnostic.location is None or diagnostic.location.pointer.endswith(
+        "/runtimeConfig/commandArgs/1")
+
+
+def test_arguments_that_fit_alone_but_not_together_are_an_error() -> None:
+    [diagnostic] = check_workloads([sized(args=("x" * 70_000, "y" * 70_000))])
+    assert diagnostic.code == "command-too-long"
+    assert "workload 'big': its podman options and arguments are 140,0" in diagnostic.summary
+    assert "over the 122,879 bytes a node accepts" in diagnostic.summary
+    assert "MAX_ARG_STRLEN, 131,072 bytes" in diagnostic.summary
+
+
+def test_bytes_not_characters_are_counted() -> None:
+    assert check_workloads([sized(args=("é" * 66_000,))])[0].code == "argument-too-long"
+    assert check_workloads([sized(args=("x" * 100_000,))]) == ()

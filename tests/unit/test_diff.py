@@ -130,3 +130,14 @@ def test_general_options_are_plain_lists() -> None:
     new = canonical_spec(Workload(name="w", agent="agent_A", runtime="podman",
                                   runtime_config_text="", runtime_config=config))
     assert spec_diff(spec(image="i"), new) == ('generalOptions: +"--log-level" +"debug"',)
+
+
+def test_digested_values_in_compact_specs_diff_as_changes_never_in_full() -> None:
+    from ankplan.planner.hashing import compact_spec
+
+    old = compact_spec(spec(args=("serve", "a" * 1000)))
+    new = compact_spec(spec(args=("serve", "b" * 1000)))
+    [line] = spec_diff(old, new)
+    assert line.startswith('commandArgs: -"sha256:') and "aaaa" not in line
+    whole = {**old, "commandArgs": "sha256:0123456789abcdef"}
+    assert spec_diff(whole, new) == ("commandArgs changed",)

@@ -290,3 +290,34 @@ def test_mask_env_never_shows_a_value(pairs: list[tuple[str, str]], forms: list[
     shown = " ".join(mask_options(options))
     assert "SECRET" not in shown
     assert "SECRET" not in json.dumps(canonical_spec(podman(options=tuple(options))))
+
+
+# --- the compact spec label ------------------------------------------------------------------
+
+
+def test_big_values_are_digests_in_the_spec_label_but_not_in_the_hash() -> None:
+    big = podman(args=("serve", "x" * 200_000))
+    label = labels_for(big, "p")[LABEL_SPEC]
+    assert len(label) < 300
+    spec = parse_spec_label(label)
+    assert spec is not None and spec["commandArgs"][0] == "serve"
+    assert str(spec["commandArgs"][1]).startswith("sha256:")
+    assert spec_hash(big) != spec_hash(podman(args=("serve", "x" * 199_999)))
+
+
+def test_the_spec_label_never_exceeds_its_limit() -> None:
+    many = podman(options=tuple(f"--label=k{index}=v" for index in range(2000)),
+                  args=tuple(f"a{index}" for index in range(2000)))
+    label = labels_for(many, "p")[LABEL_SPEC]
+    assert len(label) <= hashing.SPEC_LABEL_LIMIT
+    spec = parse_spec_label(label)
+    assert spec is not None and spec["image"] == "localhost/web:1"
+    assert str(spec["commandOptions"]).startswith("sha256:")  # the largest field went first
+
+
+def test_compacting_is_idempotent_and_reads_old_full_labels_alike() -> None:
+    """A label written in full by the previous release compares with a compact one."""
+    full = canonical_spec(podman(args=("serve", "y" * 5000)))
+    compact = hashing.compact_spec(full)
+    assert hashing.compact_spec(compact) == compact
+    assert hashing.compact_spec(json.loads(json.dumps(full))) == compact

@@ -104,6 +104,7 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
     nodes = [node for name in node_names if (node := inventory.node(name)) is not None]
     watcher = NodeObserver(pool, nodes, forks=max(1, options.parallelism),
                            timeout=options.timeout)
+
     def observe() -> tuple[LiveState, dict[str, float]]:
         # Containers the plan adopted from an older ankplan keep their old labels: relabel
         # them in every observation, so dependency waits find them as the plan did.

@@ -15,7 +15,12 @@ import paramiko
 
 from ankplan.errors import ConnectError
 from ankplan.executors.ssh_connect import OpenedClient, open_client
-from ankplan.executors.transport import CommandResult, StreamHandle, command_timeout
+from ankplan.executors.transport import (
+    CommandResult,
+    StreamHandle,
+    command_timeout,
+    refuse_too_long,
+)
 from ankplan.model import Node
 
 KEEPALIVE_SECONDS = 15
@@ -61,7 +66,11 @@ class SshTransport:
 
     def run(self, argv: Sequence[str], *, timeout: float,
             stdin: str | None = None) -> CommandResult:
-        """Run `argv` through the node's shell, quoted; the channel is killed after `timeout`."""
+        """Run `argv` through the node's shell, quoted; the channel is killed after `timeout`.
+
+        A command line over the shell's limit is refused before anything is sent: sent, it
+        would fail (`Argument list too long`) or make sshd drop the whole connection."""
+        refuse_too_long(self.node, argv)
         started = time.monotonic()
         channel = self._session(timeout)
         try:
@@ -73,27 +82,39 @@ class SshTransport:
         except TimeoutError:
             raise command_timeout(self.node, argv, timeout) from None
         except (paramiko.SSHException, OSError, EOFError) as error:
-            raise _fail(self.node, f"connection lost while running {argv[0]}: {error}") from None
+            raise _fail(self.node, f"connection lost while running {argv[0]}: "
+                               f"{str(error) or type(error).__name__}") from None
         finally:
-            channel.close()
+            _close(channel)
         return CommandResult(exit_code=exit_code, stdout=stdout, stderr=stderr,
                              duration=time.monotonic() - started)
 
     def open_stream(self, argv: Sequence[str], *, timeout: float) -> StreamHandle:
         """Start `argv` on a channel of its own; stderr is merged into the lines read."""
+        refuse_too_long(self.node, argv)
         channel = self._session(timeout)
         try:
             channel.set_combine_stderr(True)
             channel.exec_command(shlex.join(argv))
         except (paramiko.SSHException, OSError, EOFError) as error:
-            channel.close()
-            raise _fail(self.node, f"cannot start {argv[0]}: {error}") from None
+            _close(channel)
+            raise _fail(self.node, f"cannot start {argv[0]}: "
+                               f"{str(error) or type(error).__name__}") from None
         return _SshStream(channel)
 
     def close(self) -> None:
         """Close the connection (and its jump hosts'); running commands get end-of-input and
         hang-up."""
         self._opened.close()
+
+
+def _close(channel: paramiko.Channel) -> None:
+    """Close a channel; on a connection that is already gone, closing raises, and the error
+    that ended the command is the one worth reporting."""
+    try:
+        channel.close()
+    except (paramiko.SSHException, OSError, EOFError):
+        pass
 
 
 def _collect(channel: paramiko.Channel, deadline: float) -> tuple[str, str, int]:

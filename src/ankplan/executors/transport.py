@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, Self
 
-from ankplan.errors import ConnectError, RemoteCommandError
+from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
 from ankplan.model import Connection, Node
 from ankplan.podman import mask_argv
+from ankplan.podman.limits import too_long
 
 # Exit code of a POSIX shell for "command not found"; LocalTransport reports the same.
 EXIT_NOT_FOUND = 127
@@ -156,6 +157,7 @@ class LocalTransport:
     def run(self, argv: Sequence[str], *, timeout: float,
             stdin: str | None = None) -> CommandResult:
         """Run `argv` locally; a missing program gives exit code 127 like a shell would."""
+        refuse_too_long(self.node, argv)
         started = time.monotonic()
         try:
             completed = subprocess.run(list(argv), input=stdin, capture_output=True, text=True,
@@ -189,6 +191,17 @@ def command_timeout(node: Node, argv: Sequence[str], timeout: float) -> ConnectE
     return ConnectError(node.name, f"command timed out after {timeout:g} s: {shown}",
                         hint="the node or its podman is slow or stuck; check it, or raise "
                              "the timeout")
+
+
+def refuse_too_long(node: Node, argv: Sequence[str]) -> None:
+    """AnkplanError for a command line over the node's limit (podman/limits.py), before it is
+    sent, so it fails alone and the connection stays up for every other command."""
+    problem = too_long(argv)
+    if problem is not None:
+        shown = " ".join(mask_argv(argv[:3]))
+        raise AnkplanError(f"node {node.name}: cannot run {shown} ...: {problem}",
+                           hint="keep each workload's options and arguments well under 128 KiB "
+                                "(`ankplan validate` checks this)")
 
 
 def check_result(node: Node, argv: Sequence[str], result: CommandResult) -> CommandResult:

@@ -13,6 +13,15 @@ from ankplan.errors import Diagnostic, Location, Severity
 from ankplan.manifests.yaml_reader import join_pointer
 from ankplan.model import LABEL_PREFIX, AddCondition, RestartPolicy, Workload
 from ankplan.planner.graph import find_cycles
+from ankplan.planner.hashing import dependencies_label
+from ankplan.podman.limits import (
+    LABEL_RESERVE,
+    MAX_ARG_STRLEN,
+    MAX_ARGUMENT_BYTES,
+    MAX_WORKLOAD_BYTES,
+    argument_bytes,
+    command_bytes,
+)
 from ankplan.podman.options import RUN, Token, tokenize
 
 # locate(workload_name, pointer relative to the workload, key) -> where that sits in the file.
@@ -29,6 +38,7 @@ def check_workloads(workloads: Sequence[Workload], *, defined_names: Iterable[st
     for workload in sorted(workloads, key=lambda item: item.name):
         found.extend(_dependency_problems(workload, by_name, defined, where))
         found.extend(_option_problems(workload, where))
+        found.extend(_size_problems(workload, where))
     return tuple(found)
 
 
@@ -111,6 +121,42 @@ def _option_problems(workload: Workload, where: _Where) -> Iterator[Diagnostic]:
             yield _diagnostic(severity, "conflicting-option",
                               f"workload '{workload.name}': commandOptions {summary}", hint,
                               location)
+
+
+def _size_problems(workload: Workload, where: _Where) -> Iterator[Diagnostic]:
+    """An error when the workload's `podman run` would exceed what a node accepts
+    (podman/limits.py): one argument over MAX_ARG_STRLEN, or the whole command line over it
+    once ankplan's labels are added, as it travels over SSH."""
+    config = workload.podman
+    if config is None:
+        return
+    fields = (("generalOptions", config.general_options),
+              ("commandOptions", config.command_options), ("image", (config.image,)),
+              ("commandArgs", config.command_args))
+    hint = ("put big content in a file (`files:` in the manifest) or a volume, and pass its "
+            "path")
+    for field, words in fields:
+        for index, word in enumerate(words):
+            size = argument_bytes(word)
+            if size > MAX_ARGUMENT_BYTES:
+                pointer = "/runtimeConfig/image" if field == "image" else \
+                    f"/runtimeConfig/{field}/{index}"
+                yield _diagnostic(
+                    Severity.ERROR, "argument-too-long",
+                    f"workload '{workload.name}': {field}[{index}] is {size:,} bytes, over "
+                    f"Linux's limit of {MAX_ARG_STRLEN:,} bytes for one argument "
+                    "(MAX_ARG_STRLEN)", hint, where(workload.name, pointer))
+                return
+    every = [word for _, field_words in fields for word in field_words]
+    size = command_bytes(every) + argument_bytes(dependencies_label(workload))
+    if size > MAX_WORKLOAD_BYTES:
+        yield _diagnostic(
+            Severity.ERROR, "command-too-long",
+            f"workload '{workload.name}': its podman options and arguments are {size:,} bytes, "
+            f"over the {MAX_WORKLOAD_BYTES:,} bytes a node accepts: over SSH the whole command "
+            f"line is one argument of the node's shell (Linux MAX_ARG_STRLEN, "
+            f"{MAX_ARG_STRLEN:,} bytes), and ankplan keeps {LABEL_RESERVE:,} of them for its "
+            "labels", hint, where(workload.name, "/runtimeConfig"))
 
 
 _REMEDY = {

@@ -109,6 +109,9 @@ def diff_files(old: object, new: object) -> tuple[str, ...]:
 
 
 def _diff_field(key: str, old: object, new: object) -> tuple[str, ...]:
+    digests = [v for v in (old, new) if isinstance(v, str) and v.startswith(DIGEST_PREFIX)]
+    if digests and old is not None and new is not None:
+        return (f"{key} changed",)  # a digest of content: the content itself is not kept
     if key == "files":
         return diff_files(old, new)
     if isinstance(old, list) or isinstance(new, list):
@@ -119,9 +122,6 @@ def _diff_field(key: str, old: object, new: object) -> tuple[str, ...]:
                                _without_env(new_words, table), table)
                     + diff_env(old_words, new_words, table))
         return diff_words(key, old_words, new_words)
-    digests = [v for v in (old, new) if isinstance(v, str) and v.startswith(DIGEST_PREFIX)]
-    if digests and old is not None and new is not None:
-        return (f"{key} changed",)  # a digest of content: the content itself is not kept
     return (f"{key}: {_short(old)} -> {_short(new)}",)
 
 

@@ -48,6 +48,11 @@ HASH_VERSION = "v1"  # the version new containers are labelled with
 LABEL_DEPENDENCIES = "ankplan.dependencies"
 
 DIGEST_PREFIX = "sha256:"
+# The spec label (for field diffs) holds at most SPEC_LABEL_LIMIT characters: strings longer
+# than SPEC_VALUE_LIMIT are kept as digests, and if that is not enough, whole fields are,
+# largest first. A label is never needed to decide a replace: the spec hash does that.
+SPEC_LABEL_LIMIT = 4096
+SPEC_VALUE_LIMIT = 200
 
 
 # --- secrets in options ----------------------------------------------------------------------
@@ -194,6 +199,34 @@ def parse_spec_label(label_value: str) -> Spec | None:
     return value if isinstance(value, dict) else None
 
 
+def _compact_value(value: object) -> object:
+    if isinstance(value, str):
+        return _digest(value) if len(value) > SPEC_VALUE_LIMIT else value
+    if isinstance(value, list):
+        return [_compact_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _compact_value(item) for key, item in value.items()}
+    return value
+
+
+def compact_spec(spec: Mapping[str, object]) -> Spec:
+    """What the spec label keeps of a canonical spec, at most SPEC_LABEL_LIMIT characters of
+    JSON: long strings as digests, then whole fields as digests, largest first. Applying it
+    to a compact (or an older, full) spec gives the same, so labels of any age compare."""
+    compact: Spec = {key: _compact_value(value) for key, value in spec.items()}
+    by_size = sorted(compact, key=lambda key: (-len(canonical_json({key: compact[key]})), key))
+    for key in by_size:
+        if len(canonical_json(compact)) <= SPEC_LABEL_LIMIT:
+            break
+        compact[key] = _digest(canonical_json({key: compact[key]}))
+    return compact
+
+
+def spec_label(workload: Workload) -> str:
+    """The value of the spec label: the compact canonical spec as JSON."""
+    return canonical_json(compact_spec(canonical_spec(workload)))
+
+
 def dependencies_label(workload: Workload) -> str:
     """Compact JSON of the workload's dependencies, `{"name": "ADD_COND_..."}`."""
     return canonical_json({dep.workload_name: dep.condition.value for dep in workload.dependencies})
@@ -218,7 +251,7 @@ def labels_for(workload: Workload, project: str, source: str = "") -> dict[str, 
         LABEL_WORKLOAD: workload.name,
         LABEL_AGENT: workload.agent,
         LABEL_SPEC_HASH: spec_hash(workload),
-        LABEL_SPEC: canonical_json(canonical_spec(workload)),
+        LABEL_SPEC: spec_label(workload),
         LABEL_RESTART_COUNT: "0",
         LABEL_MANAGED_BY: f"ankplan {__version__}",
     }

@@ -33,6 +33,7 @@ from ankplan.planner.hashing import (
     CANONICAL_SPECS,
     HASH_VERSION,
     canonical_spec,
+    compact_spec,
     hash_version,
     parse_spec_label,
     spec_matches,
@@ -189,7 +190,7 @@ def _replace_details(workload: Workload, container: ObservedContainer) -> tuple[
         return ("spec changed (the container has no readable spec label)",)
     version = hash_version(container.spec_hash)
     new_spec = canonical_spec(workload, version if version in CANONICAL_SPECS else HASH_VERSION)
-    details = spec_diff(old_spec, new_spec)
+    details = spec_diff(compact_spec(old_spec), compact_spec(new_spec))
     return details or (f"spec-hash changed: {container.spec_hash or '(none)'}",)
 
 
