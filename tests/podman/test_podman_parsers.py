@@ -195,6 +195,11 @@ def test_run_argv_name_override() -> None:
                     "--label=ankplan.project=p", "localhost/img:1")
 
 
+def test_run_argv_refuses_an_option_that_would_take_the_image_as_its_value() -> None:
+    with pytest.raises(PlanError, match="commandOptions end with -p, which takes a value"):
+        run_argv(NODE, workload(command_options=("--rm", "-ip")), {})
+
+
 def test_run_argv_refuses_other_runtimes() -> None:
     kube = Workload(name="k", agent="a", runtime="podman-kube", runtime_config_text="",
                     runtime_config=KubeConfig(manifest="x"))

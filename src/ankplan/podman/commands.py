@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from ankplan.errors import PlanError
 from ankplan.model import Node, Workload
+from ankplan.podman.options import missing_values
 
 Argv = tuple[str, ...]
 
@@ -39,6 +40,10 @@ def _create_or_run(node: Node, workload: Workload, labels: Mapping[str, str],
     if config is None:
         raise PlanError(f"workload {workload.name}: runtime {workload.runtime!r} is not run "
                         "with `podman run`")
+    missing = missing_values(config.command_options)
+    if missing:  # the option would take the image for its value
+        raise PlanError(f"workload {workload.name}: commandOptions end with "
+                        f"{missing[0].spelling}, which takes a value")
     label_args = tuple(f"--label={key}={value}" for key, value in sorted(labels.items()))
     return (*node.podman, *config.general_options, *subcommand, "--name", name or workload.name,
             *label_args, *config.command_options, config.image, *config.command_args)
