@@ -1,4 +1,4 @@
-"""Saved plan files (`ankplan plan -o FILE`): the plan, what it was based on, and staleness.
+"""Saved plan files (`ankplan plan --out FILE`): the plan, what it was based on, and staleness.
 
 Pure: `dumps_saved_plan` / `loads_saved_plan` convert to and from text; the CLI reads and
 writes the file. A saved plan holds everything apply needs (full workloads, the inventory) but
@@ -154,7 +154,7 @@ def restore_secrets(saved: SavedPlan, manifest: Manifest) -> Plan:
                                 detail="a saved plan keeps env values and credentials only as "
                                        "digests; apply takes them from "
                                        + ", ".join(saved.manifest_paths or ("(no file)",)),
-                                hint="make and review a new plan: ankplan plan -o FILE ...")
+                                hint="make and review a new plan: ankplan plan --out FILE ...")
             step = replace(step, action=replace(step.action, workload=source))
         steps.append(step)
     return replace(saved.plan, steps=tuple(steps))
@@ -199,11 +199,11 @@ def _snapshot_from_json(value: object, where: str) -> NodeSnapshot:
 def _check_header(reader: Reader) -> None:
     if reader.data.get("format") != FORMAT:
         raise PlanError("not an ankplan saved plan (no \"format\": \"ankplan-saved-plan\")",
-                        hint="give a file written by `ankplan plan -o FILE`")
+                        hint="give a file written by `ankplan plan --out FILE`")
     version = reader.text("format_version")
     if version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
         raise PlanError(f"saved plan format {version} is not supported by ankplan {__version__} "
-                        f"(it reads {FORMAT_VERSION})", hint="re-run `ankplan plan -o FILE`")
+                        f"(it reads {FORMAT_VERSION})", hint="re-run `ankplan plan --out FILE`")
 
 
 def _check_consistent(saved: SavedPlan) -> None:
@@ -213,7 +213,7 @@ def _check_consistent(saved: SavedPlan) -> None:
         if recorded.get(snapshot.node_name) != snapshot_fingerprint(snapshot):
             raise PlanError(f"saved plan is inconsistent: the fingerprint of node "
                             f"{snapshot.node_name} does not match its snapshot",
-                            hint="the file was edited or damaged; re-run `ankplan plan -o FILE`")
+                            hint="the file was edited or damaged; re-run `ankplan plan --out FILE`")
 
 
 def loads_saved_plan(text: str) -> SavedPlan:
@@ -222,7 +222,7 @@ def loads_saved_plan(text: str) -> SavedPlan:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise PlanError(f"saved plan is not valid JSON (line {error.lineno}: {error.msg})",
-                        hint="give a file written by `ankplan plan -o FILE`") from None
+                        hint="give a file written by `ankplan plan --out FILE`") from None
     reader = Reader(data, "document")
     _check_header(reader)
     saved = SavedPlan(
