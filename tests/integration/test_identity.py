@@ -198,7 +198,7 @@ def test_every_env_spelling_reaches_the_container_and_never_the_output(
     assert cli("plan", str(path), "-i", inventory)[0] == 0
     assert cli("plan", str(path), "-i", inventory, "--output", "json")[0] == 0
     saved = tmp_path / "saved.plan"
-    assert cli("plan", str(path), "-i", inventory, "-o", str(saved))[0] == 0
+    assert cli("plan", str(path), "-i", inventory, "--out", str(saved))[0] == 0
     shown.append(saved.read_text())
     status, out, err = cli("apply", str(saved))  # the secrets come from the manifest
     assert status == 0, out + err
@@ -299,7 +299,8 @@ def test_a_stray_warns_and_a_forged_duplicate_is_removed_under_its_own_name(
     status, out, err = run_cli("apply", str(path), "-i", inventory, "--yes", "--project",
                                project)
     assert status == 0, out + err
-    assert "Warning: node1: container stray (" in out and "incomplete" not in out + err
+    assert "ankplan: warning: node1: container stray (" in err  # warnings go to stderr
+    assert "incomplete" not in out + err
     assert f"  - node1/evil ({evil[:12]}) will be removed" in out
     assert f"its container w1 ({real[:12]}) stays" in out
     summary = out.rsplit("\n\n", 2)[-2]
