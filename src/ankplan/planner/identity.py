@@ -27,12 +27,14 @@ from ankplan.model import (
 DERIVED_SUFFIX = re.compile(r"-[0-9a-f]{8}")
 
 
-def is_legacy_member(container: ObservedContainer, project: Project) -> bool:
+def is_legacy_member(container: ObservedContainer, project: Project,
+                     workloads: frozenset[str] | None = None) -> bool:
     """True for a container the previous release made for this project: it has the old name,
-    no source label, and runs a workload the manifests define."""
+    no source label, and runs a workload the manifests define (`workloads`: those names as a
+    set, when the caller asks many times)."""
+    names = frozenset(project.legacy_workloads) if workloads is None else workloads
     return (bool(project.legacy_name) and container.project == project.legacy_name
-            and not container.label(LABEL_SOURCE)
-            and container.workload_name in project.legacy_workloads)
+            and not container.label(LABEL_SOURCE) and container.workload_name in names)
 
 
 def _relabelled(container: ObservedContainer, name: str) -> ObservedContainer:
@@ -48,10 +50,11 @@ def adopt_legacy(live: LiveState, project: Project) -> tuple[LiveState, tuple[st
         return live, ()
     adopted: list[str] = []
     nodes: list[NodeObservation] = []
+    workloads = frozenset(project.legacy_workloads)
     for observation in live.nodes:
         containers = []
         for container in observation.containers:
-            if is_legacy_member(container, project):
+            if is_legacy_member(container, project, workloads):
                 adopted.append(container.id)
                 container = _relabelled(container, project.name)
             containers.append(container)
