@@ -71,6 +71,9 @@ def hide_secrets(options: Sequence[str], table: OptionTable = RUN) -> tuple[str,
     anyone who can read the label can also `podman inspect` the container and read the value,
     so this keeps secrets out of plans and logs, not away from the node's administrators.
     """
+    if not any(_may_hold_secret(word) for word in options):
+        return tuple(options)
+
     def hidden(token: Token) -> tuple[str, ...] | None:
         if token.name not in SECRET_OPTIONS or token.value is None:
             return None
@@ -81,6 +84,14 @@ def hide_secrets(options: Sequence[str], table: OptionTable = RUN) -> tuple[str,
         return (token.name, shown + _digest(shown + secret))
 
     return rewrite(options, hidden, table)
+
+
+def _may_hold_secret(word: str) -> bool:
+    """False for a word that cannot start a secret-bearing option (a quick test: whatever it
+    lets through is tokenized)."""
+    if word.startswith("--"):
+        return word.startswith(tuple(SECRET_OPTIONS))
+    return word.startswith("-") and "e" in word
 
 
 # --- canonical spec --------------------------------------------------------------------------

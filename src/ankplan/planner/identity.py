@@ -79,8 +79,10 @@ def is_related(container: ObservedContainer, project: Project) -> bool:
     """True for a container of another project with this project's folder name: the previous
     release's name for it, or a name derived for another location of the same folder name."""
     legacy = project.legacy_name
+    if not legacy:
+        return False
     other = container.project
-    if not legacy or not other or other == project.name:
+    if not other or other == project.name:
         return False
     return other == legacy or (other.startswith(legacy)
                                and DERIVED_SUFFIX.fullmatch(other[len(legacy):]) is not None)

@@ -63,9 +63,10 @@ class _Context:
 
 def container_name(workload: Workload) -> str:
     """The container's name: the workload's, unless commandOptions give `--name` (it wins)."""
-    config = workload.podman
-    given = last_value(config.command_options, "--name") if config else None
-    return given or workload.name
+    options = workload.podman.command_options if workload.podman else ()
+    if not any(word.startswith("--name") for word in options):  # the only spellings
+        return workload.name
+    return last_value(options, "--name") or workload.name
 
 
 def _runtime_error(workload: Workload) -> str | None:

@@ -12,11 +12,10 @@ from ankplan.model import LABEL_SPEC
 from ankplan.podman.options import (
     GLOBAL,
     KUBE_PLAY,
-    MASK,
     RUN,
     OptionTable,
+    Token,
     mask_options,
-    tokenize,
 )
 
 Argv = tuple[str, ...]
@@ -36,10 +35,12 @@ def mask_argv(argv: Sequence[str]) -> Argv:
     `--env N=v`, `--env=N=v`, combined flags such as `-ie N=v`), `--env-merge`, `--creds` and
     the `ankplan.spec` label, whose canonical spec is never needed in a log line.
     """
-    masked = list(mask_options(argv, ARGV))
-    for token in tokenize(argv, ARGV):
-        if token.name == "--label" and token.value is not None \
-                and token.value.startswith(_SPEC_LABEL):
-            word = masked[token.value_word]
-            masked[token.value_word] = word[:token.value_start] + _SPEC_LABEL + MASK
-    return tuple(masked)
+    return mask_options(argv, ARGV, _spec_label)
+
+
+def _spec_label(token: Token) -> str | None:
+    """Keep `ankplan.spec=` of the spec label, hide its value."""
+    if token.name == "--label" and token.value is not None \
+            and token.value.startswith(_SPEC_LABEL):
+        return _SPEC_LABEL
+    return None

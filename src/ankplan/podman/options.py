@@ -194,14 +194,23 @@ def secret_values(words: Sequence[str], table: OptionTable = RUN) -> tuple[str, 
                  if split is not None and split[1])
 
 
-def mask_options(words: Sequence[str], table: OptionTable = RUN) -> tuple[str, ...]:
-    """`words` for display: every secret value shown as `***`, the spelling kept."""
+def mask_options(words: Sequence[str], table: OptionTable = RUN,
+                 hidden: Callable[[Token], str | None] = lambda token: None) -> tuple[str, ...]:
+    """`words` for display: every secret value shown as `***`, the spelling kept.
+
+    `hidden(token)` may name more values to hide: it returns the part of the value to keep
+    (the rest becomes `***`), or None. Without any word that starts with "-" there is no
+    option, so nothing is tokenized.
+    """
+    if not any(word.startswith("-") for word in words):
+        return tuple(words)
     masked = list(words)
     for token in tokenize(words, table):
         split = secret_split(token)
-        if split is not None and split[1]:
+        kept = split[0] if split is not None and split[1] else hidden(token)
+        if kept is not None:
             word = masked[token.value_word]
-            masked[token.value_word] = word[:token.value_start] + split[0] + MASK
+            masked[token.value_word] = word[:token.value_start] + kept + MASK
     return tuple(masked)
 
 
