@@ -205,7 +205,7 @@ class ObservedContainer:
     id: str
     name: str
     node_name: str
-    image: str
+    image: str  # the full image name podman resolved the reference to at create time
     state: str  # podman state, lower-cased: created, running, exited, stopping, paused, ...
     exit_code: int = 0
     started_at: float = 0.0  # unix seconds, 0 when never started
@@ -213,6 +213,7 @@ class ObservedContainer:
     health: str = ""  # "", "starting", "healthy", "unhealthy"
     labels: tuple[tuple[str, str], ...] = ()  # sorted
     restart_count: int = 0  # from LABEL_RESTART_COUNT
+    image_id: str = ""  # full id of the image the container was created from ("" unknown)
 
     def label(self, key: str) -> str:
         """The value of label `key`, or ""."""
@@ -243,6 +244,17 @@ class ObservedContainer:
 
 
 @dataclass(**VALUE)
+class ContainerStats:
+    """One running container's resource use, from `podman stats --no-stream`."""
+
+    id: str  # podman prints the short id (12 hex digits)
+    cpu_percent: float | None = None  # podman's CPU %, averaged since the container started
+    memory_usage: int | None = None  # bytes
+    memory_limit: int | None = None  # bytes; the node's memory when no limit is set
+    memory_text: str = ""  # podman's own "569.3kB / 67.11MB"
+
+
+@dataclass(**VALUE)
 class NodeObservation:
     """What one node reported, or why it could not be observed."""
 
@@ -250,6 +262,20 @@ class NodeObservation:
     containers: tuple[ObservedContainer, ...] = ()  # sorted by name, then id
     error: str | None = None  # one-line reason the node could not be observed
     hint: str = ""  # what to do about `error`
+    # Local image name (`repo:tag` or `repo@digest`) -> full image id, sorted; None when the
+    # images were not asked for. Read in the same round as `containers`.
+    images: tuple[tuple[str, str], ...] | None = None
+    stats: tuple[ContainerStats, ...] | None = None  # running containers; None: not asked for
+    # Parts of the observation that failed while `podman ps` worked (images, stats): one line
+    # each, shown as warnings.
+    warnings: tuple[str, ...] = ()
+
+    def image_id(self, name: str) -> str:
+        """The id of the local image called `name` ("" when missing or not observed)."""
+        for image_name, image_id in self.images or ():
+            if image_name == name:
+                return image_id
+        return ""
 
     @property
     def reachable(self) -> bool:
@@ -329,6 +355,7 @@ class ActionKind(str, enum.Enum):
     REPLACE = "replace"  # stop and remove the old container, then create
     START = "start"  # container exists with the right spec but should run
     REMOVE = "remove"  # owned container no longer wanted on this node
+    RESTART = "restart"  # stop the container gracefully, then start the same one again
     NOOP = "noop"  # converged
 
 
@@ -342,6 +369,8 @@ class Reason(str, enum.Enum):
     EXITED = "exited"
     NOT_RUNNING = "not-running"
     DUPLICATE = "duplicate"
+    IMAGE_REBUILT = "image-rebuilt"  # the container's image name now points at another image
+    RESTART_REQUESTED = "restart-requested"  # `ankplan restart` named it (or a dependency)
     UP_TO_DATE = "up-to-date"
 
 

@@ -15,6 +15,8 @@ from ankplan.model import Node
 FIXTURES = Path(__file__).parent.parent / "podman" / "fixtures" / "4.3.1"
 PS = (FIXTURES / "ps.json").read_text()
 INFO = (FIXTURES / "info.json").read_text()
+IMAGES = (FIXTURES / "images.json").read_text()
+STATS = (FIXTURES / "stats.json").read_text()
 
 
 class FakeTransport:
@@ -27,14 +29,17 @@ class FakeTransport:
         self.exit_code = exit_code
         self.stderr = stderr
         self.calls: list[tuple[str, ...]] = []
+        self.failing: set[str] = set()  # podman subcommands that fail (exit 125)
 
     def run(self, argv: Sequence[str], *, timeout: float,
             stdin: str | None = None) -> CommandResult:
         self.calls.append(tuple(argv))
         time.sleep(self.delay)
-        stdout = INFO if "info" in argv else PS
-        return CommandResult(exit_code=self.exit_code, stdout=stdout if not self.exit_code else "",
-                             stderr=self.stderr, duration=self.delay)
+        stdout = {"info": INFO, "images": IMAGES, "stats": STATS}.get(argv[1], PS)
+        failing = self.exit_code or argv[1] in self.failing
+        return CommandResult(exit_code=(self.exit_code or 125) if failing else 0,
+                             stdout="" if failing else stdout, stderr=self.stderr,
+                             duration=self.delay)
 
     def open_stream(self, argv: Sequence[str], *, timeout: float) -> StreamHandle:
         raise NotImplementedError
@@ -137,3 +142,58 @@ def test_observe_node_info() -> None:
     with TransportPool(connector=Fleet()) as pool:
         (other,) = observe_node_info(pool, nodes(1), project="other")
     assert other.owned_containers == 0
+
+
+# --- images and stats beside ps --------------------------------------------------------------
+
+
+def test_images_and_stats_read_beside_ps_in_one_round() -> None:
+    fleet = Fleet()
+    with TransportPool(connector=fleet) as pool:
+        live = observe_nodes(pool, nodes(2), images=True, stats=True)
+    for transport in fleet.transports.values():
+        assert sorted(call[1] for call in transport.calls) == ["images", "ps", "stats"]
+    node1 = live.node("node1")
+    assert node1 is not None and len(node1.containers) == 8 and node1.warnings == ()
+    assert node1.image_id("localhost/fx-app:v2").startswith("6613353211cf")
+    assert node1.stats is not None and {s.id for s in node1.stats} >= {"11bbad06afa4"}
+
+
+def test_extras_only_when_asked() -> None:
+    fleet = Fleet()
+    with TransportPool(connector=fleet) as pool:
+        live = observe_nodes(pool, nodes(1))
+    assert fleet.transports["node1"].calls == [("podman", "ps", "--all", "--format", "json")]
+    assert live.nodes[0].images is None and live.nodes[0].stats is None
+
+
+def test_extras_run_in_parallel_with_ps() -> None:
+    class Slow(Fleet):
+        def __call__(self, node: Node, *, accept_new_host_keys: bool) -> FakeTransport:
+            transport = super().__call__(node, accept_new_host_keys=accept_new_host_keys)
+            transport.delay = 0.3
+            return transport
+
+    with TransportPool(connector=Slow()) as pool:
+        started = time.monotonic()
+        observe_nodes(pool, nodes(1), images=True, stats=True)
+        elapsed = time.monotonic() - started
+    assert elapsed < 0.55  # three calls of 0.3 s at once, not 0.9 s one after the other
+
+
+def test_failed_stats_is_a_warning_not_a_node_error() -> None:
+    class StatsBroken(Fleet):
+        def __call__(self, node: Node, *, accept_new_host_keys: bool) -> FakeTransport:
+            transport = super().__call__(node, accept_new_host_keys=accept_new_host_keys)
+            transport.failing = {"stats"}
+            transport.stderr = "Error: unable to load cgroup at /sys/fs/cgroup/x: no such file"
+            return transport
+
+    with TransportPool(connector=StatsBroken()) as pool:
+        live = observe_nodes(pool, nodes(1), images=True, stats=True)
+    node1 = live.nodes[0]
+    assert node1.reachable and len(node1.containers) == 8 and node1.images
+    assert node1.stats is None
+    (warning,) = node1.warnings
+    assert warning.startswith("podman stats failed, so no resource use is shown: ")
+    assert "unable to load cgroup" in warning

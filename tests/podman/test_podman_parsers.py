@@ -319,3 +319,73 @@ def test_mask_argv_env_values() -> None:
                       "--label=ankplan.workload=web", "img", "-e", "ARG=***")
     assert "hunter2" not in " ".join(masked)
     assert mask_argv(("podman", "ps")) == ("podman", "ps")
+
+
+# --- images and stats --------------------------------------------------------------------------
+
+
+def test_images_and_stats_argv() -> None:
+    from ankplan.podman import images_argv, stats_argv
+
+    assert images_argv(NODE) == ("podman", "images", "--format", "json")
+    assert stats_argv(SUDO_NODE) == ("sudo", "-n", "podman", "stats", "--no-stream", "--format",
+                                     "json")
+
+
+def test_parse_ps_image_id() -> None:
+    running = by_name(parse_ps(fixture("ps.json"), "node1"))["fx-running"]
+    assert running.image == "localhost/ankplan-busybox:test"
+    assert running.image_id.startswith("151083b610b0") and len(running.image_id) == 64
+
+
+def test_parse_images_recorded() -> None:
+    from ankplan.podman import parse_images
+
+    table = dict(parse_images(fixture("images.json")))
+    demo = "c39c83cdf93ce60e9c4702ed0211e13b68cea754efc2a09a199c9199da735224"
+    # a tag in the node's own store and one in the shared read-only store, both listed
+    assert table["localhost/ankplan-demo:latest"] == demo
+    assert table["localhost/fx-app:v1"] == demo
+    assert table["localhost/fx-app:v2"].startswith("6613353211cf")
+    assert table["localhost/fx-app@sha256:51e8278536310438f14f08f8c0062cbb4b4dff7479695140c5aae0"
+                 "21abdddfcf"] == table["localhost/fx-app:v2"]
+    assert "21d7f6031190" not in "".join(table)  # the dangling image has no name
+    assert parse_images("") == () and parse_images("null") == ()
+
+
+def test_parse_images_first_store_wins() -> None:
+    from ankplan.podman import parse_images
+
+    text = json.dumps([{"Id": "rw", "Names": ["localhost/a:1"]},
+                       {"Id": "ro", "Names": ["localhost/a:1"], "ReadOnly": True}])
+    assert parse_images(text) == (("localhost/a:1", "rw"),)
+
+
+def test_parse_stats_recorded() -> None:
+    from ankplan.podman import parse_stats
+
+    stats = {s.id: s for s in parse_stats(fixture("stats.json"))}
+    limited, busy = stats["11bbad06afa4"], stats["56dae73903a6"]
+    assert limited.cpu_percent == 0.92 and limited.memory_usage == 409_600
+    assert limited.memory_limit == 67_110_000 and limited.memory_text == "409.6kB / 67.11MB"
+    assert busy.cpu_percent == 99.93 and busy.memory_limit == 25_280_000_000  # no limit: RAM
+    assert stats["8d67bf27f13d"].memory_usage == 0
+
+
+@pytest.mark.parametrize("text, size", [
+    ("0B", 0), ("569.3kB", 569_300), ("67.11MB", 67_110_000), ("2GiB", 2 * 1024**3),
+    (" 1.5 GB ", 1_500_000_000), ("--", None), ("", None), ("12 parsecs", None),
+])
+def test_parse_size(text: str, size: int | None) -> None:
+    from ankplan.podman import parse_size
+
+    assert parse_size(text) == size
+
+
+def test_parse_images_and_stats_refuse_non_json() -> None:
+    from ankplan.podman import parse_images, parse_stats
+
+    with pytest.raises(PodmanOutputError):
+        parse_images("Error: something")
+    with pytest.raises(PodmanOutputError):
+        parse_stats('{"not": "a list"}')

@@ -148,3 +148,44 @@ def test_reachability() -> None:
     assert snapshot_changes(snap(error="refused"), snap(facts())) == (
         "node1: could not be observed when the plan was made, and can be now",)
     assert snapshot_changes(snap(error="a"), snap(error="b")) == ()
+
+
+# --- images: a rebuilt image makes a saved plan stale ----------------------------------------
+
+OLD_ID, NEW_ID = "a" * 64, "b" * 64
+
+
+def with_images(node: NodeObservation, table: dict[str, str]) -> NodeObservation:
+    return replace(node, images=tuple(sorted(table.items())))
+
+
+def test_snapshot_records_the_ids_its_containers_image_names_point_at() -> None:
+    ours = replace(OURS, image_id=OLD_ID)
+    node = with_images(replace(NODE, containers=(THEIRS, FOREIGN, ours)),
+                       {"img:1": NEW_ID, "unrelated:1": OLD_ID})
+    snapshot = node_snapshot(node, "demo")
+    assert snapshot.images == (("img:1", NEW_ID),)  # only the names its containers use
+    assert snapshot.containers[0].image_id == OLD_ID
+    document = snapshot_to_json(snapshot)
+    assert document["images"] == {"img:1": NEW_ID}
+    assert document["containers"][0]["image_id"] == OLD_ID  # type: ignore[index]
+
+
+def test_image_rebuilt_after_planning_is_a_change() -> None:
+    node = replace(NODE, containers=(replace(OURS, image_id=OLD_ID),))
+    before = node_snapshot(with_images(node, {"img:1": OLD_ID}), "demo")
+    after = node_snapshot(with_images(node, {"img:1": NEW_ID}), "demo")
+    assert snapshot_fingerprint(before) != snapshot_fingerprint(after)
+    assert snapshot_changes(before, after) == (
+        "node1: image img:1 now names bbbbbbbbbbbb (was aaaaaaaaaaaa)",)
+
+
+def test_container_image_id_change_is_named() -> None:
+    assert snapshot_changes(snap(facts(image_id=OLD_ID)), snap(facts(image_id=NEW_ID))) == (
+        "node1: container web changed (image id aaaaaaaaaaaa -> bbbbbbbbbbbb)",)
+
+
+def test_unobserved_images_leave_the_old_fingerprint_unchanged() -> None:
+    """Saved plans written before image ids were recorded keep their fingerprints."""
+    assert "images" not in snapshot_to_json(node_snapshot(NODE, "demo"))
+    assert "image_id" not in snapshot_to_json(node_snapshot(NODE, "demo"))["containers"][0]  # type: ignore[index]

@@ -22,7 +22,7 @@ from ankplan.cli.env import Env, ExitStatus, signals_set
 from ankplan.errors import AnkplanError, PlanError
 from ankplan.inventories.load import load_inventory
 from ankplan.manifests.load import load_manifest
-from ankplan.model import Inventory, Manifest, Node, Plan, Project
+from ankplan.model import Inventory, LiveState, Manifest, Node, Plan, Project
 
 if TYPE_CHECKING:
     from ankplan.executors.transport import TransportPool
@@ -368,3 +368,10 @@ def _confirmed(env: Env, verb: str) -> bool:
     env.stderr.write("\n" + PROMPT)
     env.stderr.flush()
     return env.stdin.readline().strip() == "yes"
+
+
+def warn_partial_observations(env: Env, live: LiveState) -> None:
+    """Print a warning for each part of a node's observation that failed (images, stats)."""
+    for observation in live.nodes:
+        for warning in observation.warnings:
+            env.stderr.write(f"ankplan: warning: node {observation.node_name}: {warning}\n")

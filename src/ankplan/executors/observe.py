@@ -1,4 +1,5 @@
-"""Read what runs on the nodes: one `podman ps` per node, nodes in parallel, never a write.
+"""Read what runs on the nodes: one `podman ps` per node (with `podman images` and `podman
+stats` beside it when asked), nodes in parallel, never a write.
 
 Does I/O through the TransportPool. A node that fails becomes an observation carrying its error
 and hint, so it never hides the others. `fingerprint` is pure.
@@ -14,30 +15,74 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
-from ankplan.executors.transport import TransportPool, check_result
+from ankplan.executors.transport import Transport, TransportPool, check_result
 from ankplan.model import LiveState, Node, NodeObservation
-from ankplan.podman import PodmanInfo, info_argv, parse_info, parse_ps, ps_argv
+from ankplan.podman import (
+    PodmanInfo,
+    images_argv,
+    info_argv,
+    parse_images,
+    parse_info,
+    parse_ps,
+    parse_stats,
+    ps_argv,
+    stats_argv,
+)
 
 _Result = TypeVar("_Result")
 
 
 def observe_nodes(pool: TransportPool, nodes: Sequence[Node], *, forks: int = 10,
-                  timeout: float = 30) -> LiveState:
-    """Every container on every node (one podman call each), observations sorted by node."""
-    observations = _parallel(nodes, forks, lambda node: observe_node(pool, node, timeout=timeout))
+                  timeout: float = 30, images: bool = False, stats: bool = False) -> LiveState:
+    """Every container on every node (one `podman ps` each), observations sorted by node.
+
+    `images` adds each node's image table (one `podman images`), `stats` the running
+    containers' resource use (one `podman stats`), each run beside the node's `ps`.
+    """
+    observations = _parallel(nodes, forks, lambda node: observe_node(
+        pool, node, timeout=timeout, images=images, stats=stats))
     return LiveState(nodes=tuple(sorted(observations, key=lambda o: o.node_name)))
 
 
-def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30) -> NodeObservation:
-    """The containers of one node, or the reason it could not be observed."""
+def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images: bool = False,
+                 stats: bool = False) -> NodeObservation:
+    """The containers of one node (and its images, stats when asked), or the reason it could
+    not be observed. A failed images or stats call leaves that part None, with a warning."""
     try:
         transport = pool.get(node)
-        argv = ps_argv(node)
-        result = check_result(node, argv, transport.run(argv, timeout=timeout))
-        return NodeObservation(node_name=node.name, containers=parse_ps(result.stdout, node.name))
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ankplan-extra") as executor:
+            image_answer = executor.submit(_read_extra, transport, node, "images", timeout,
+                                           parse_images) if images else None
+            stats_answer = executor.submit(_read_extra, transport, node, "stats", timeout,
+                                           parse_stats) if stats else None
+            argv = ps_argv(node)
+            result = check_result(node, argv, transport.run(argv, timeout=timeout))
+            containers = parse_ps(result.stdout, node.name)
+            image_table, image_warning = image_answer.result() if image_answer else (None, "")
+            stats_table, stats_warning = stats_answer.result() if stats_answer else (None, "")
     except AnkplanError as error:
         return NodeObservation(node_name=node.name, error=error_reason(node, error),
                                hint=error.hint)
+    return NodeObservation(node_name=node.name, containers=containers, images=image_table,
+                           stats=stats_table,
+                           warnings=tuple(filter(None, (image_warning, stats_warning))))
+
+
+_Parsed = TypeVar("_Parsed")
+
+
+def _read_extra(transport: Transport, node: Node, what: str, timeout: float,
+                parse: Callable[[str], _Parsed]) -> tuple[_Parsed | None, str]:
+    """(parsed answer, "") of `podman images` or `podman stats`, or (None, why not)."""
+    argv = images_argv(node) if what == "images" else stats_argv(node)
+    try:
+        return parse(check_result(node, argv, transport.run(argv, timeout=timeout)).stdout), ""
+    except AnkplanError as error:
+        return None, f"podman {what} failed, {_WITHOUT[what]}: {error_reason(node, error)}"
+
+
+_WITHOUT = {"images": "so rebuilt images cannot be detected",
+            "stats": "so no resource use is shown"}
 
 
 class NodeObserver:

@@ -1,8 +1,9 @@
 """Per-node snapshots and fingerprints of what a plan was based on, and what changed since.
 
 Pure: no I/O. A snapshot keeps, per node, the facts the planner decided on: this project's
-containers and any container holding a workload's name (id, spec hash, state). A saved plan
-stores the snapshots, so a stale plan can say what changed, not only that something did.
+containers and any container holding a workload's name (id, spec hash, state, image id), and
+the ids the names of their images point at now. A saved plan stores the snapshots, so a stale
+plan can say what changed (a container, or an image rebuilt since), not only that something did.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class ContainerFacts:
     state: str = ""
     exit_code: int = 0  # meaningful only when state is "exited"
     image: str = ""
+    image_id: str = ""  # the image the container was created from
 
     def state_text(self) -> str:
         """`running`, or `exited(1)` with the exit code."""
@@ -43,6 +45,9 @@ class NodeSnapshot:
     node_name: str
     containers: tuple[ContainerFacts, ...] = ()  # sorted by name
     error: str | None = None
+    # image name of a container above -> the id that name points at now ("" gone), sorted;
+    # empty when the node's images were not observed
+    images: tuple[tuple[str, str], ...] = ()
 
 
 def _facts(container: ObservedContainer) -> ContainerFacts:
@@ -50,7 +55,7 @@ def _facts(container: ObservedContainer) -> ContainerFacts:
         name=container.name, id=container.id, project=container.project,
         workload_name=container.workload_name, spec_hash=container.spec_hash,
         state=container.state, exit_code=container.exit_code if container.state == "exited"
-        else 0, image=container.image)
+        else 0, image=container.image, image_id=container.image_id)
 
 
 def node_snapshot(observation: NodeObservation, project: str,
@@ -63,23 +68,36 @@ def node_snapshot(observation: NodeObservation, project: str,
     if observation.error is not None:
         return NodeSnapshot(node_name=observation.node_name, error=observation.error)
     wanted = set(names)
-    facts = (_facts(c) for c in observation.containers if c.project == project or c.name in wanted)
-    return NodeSnapshot(node_name=observation.node_name,
-                        containers=tuple(sorted(facts, key=lambda f: (f.name, f.id))))
+    facts = tuple(sorted((_facts(c) for c in observation.containers
+                          if c.project == project or c.name in wanted),
+                         key=lambda f: (f.name, f.id)))
+    images: tuple[tuple[str, str], ...] = ()
+    if observation.images is not None:
+        table = dict(observation.images)
+        images = tuple(sorted({(f.image, table.get(f.image, "")) for f in facts if f.image}))
+    return NodeSnapshot(node_name=observation.node_name, containers=facts, images=images)
+
+
+def _facts_to_json(facts: ContainerFacts) -> dict[str, object]:
+    record: dict[str, object] = {
+        "name": facts.name, "id": facts.id, "project": facts.project,
+        "workload": facts.workload_name, "spec_hash": facts.spec_hash, "state": facts.state,
+        "exit_code": facts.exit_code, "image": facts.image}
+    if facts.image_id:  # left out when unknown, so older saved plans keep their fingerprints
+        record["image_id"] = facts.image_id
+    return record
 
 
 def snapshot_to_json(snapshot: NodeSnapshot) -> dict[str, object]:
     """A JSON-ready dict of `snapshot`."""
-    return {
+    record: dict[str, object] = {
         "node": snapshot.node_name,
         "error": snapshot.error,
-        "containers": [
-            {"name": f.name, "id": f.id, "project": f.project, "workload": f.workload_name,
-             "spec_hash": f.spec_hash, "state": f.state, "exit_code": f.exit_code,
-             "image": f.image}
-            for f in snapshot.containers
-        ],
+        "containers": [_facts_to_json(f) for f in snapshot.containers],
     }
+    if snapshot.images:
+        record["images"] = {name: image_id for name, image_id in snapshot.images}
+    return record
 
 
 def snapshot_fingerprint(snapshot: NodeSnapshot) -> str:
@@ -117,7 +135,21 @@ def _changed_fields(old: ContainerFacts, new: ContainerFacts) -> list[str]:
                       f"{new.project or '(none)'}/{new.workload_name or '(none)'}")
     if old.image != new.image:
         fields.append(f"image {old.image} -> {new.image}")
+    elif old.image_id != new.image_id:
+        fields.append(f"image id {_short_id(old.image_id)} -> {_short_id(new.image_id)}")
     return fields
+
+
+def _image_changes(old: NodeSnapshot, new: NodeSnapshot) -> list[str]:
+    """`node1: image localhost/x:latest now names 9c1b... (was 3f2a...)`, per changed name."""
+    before, after = dict(old.images), dict(new.images)
+    lines = []
+    for name in sorted(set(before) & set(after)):
+        if before[name] != after[name]:
+            lines.append(f"{old.node_name}: image {name} now names "
+                         f"{_short_id(after[name]) or 'no image'} (was "
+                         f"{_short_id(before[name]) or 'missing'})")
+    return lines
 
 
 def snapshot_changes(old: NodeSnapshot, new: NodeSnapshot) -> tuple[str, ...]:
@@ -142,4 +174,4 @@ def snapshot_changes(old: NodeSnapshot, new: NodeSnapshot) -> tuple[str, ...]:
         elif before is not None and after is not None and before != after:
             lines.append(f"{node}: container {name} changed "
                          f"({', '.join(_changed_fields(before, after))})")
-    return tuple(lines)
+    return tuple(lines + _image_changes(old, new))

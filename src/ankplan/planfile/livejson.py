@@ -1,8 +1,9 @@
 """LiveState to and from JSON: recorded observations for golden tests and saved plans.
 
 Pure: works on parsed JSON values; reading files is the caller's job. Format:
-`{"nodes": [{"node": "node1", "error": null, "hint": "", "containers": [{"id", "name",
-"image", "state", "exit_code", "started_at", "finished_at", "health", "labels": {..}, "restart_count"}]}]}`;
+`{"nodes": [{"node": "node1", "error": null, "hint": "", "images": {name: id} (optional),
+"containers": [{"id", "name", "image", "image_id", "state", "exit_code", "started_at",
+"finished_at", "health", "labels": {..}, "restart_count"}]}]}`;
 every container field but `id` and `name` is optional.
 """
 
@@ -58,7 +59,7 @@ def _container_from_json(value: object, node_name: str, where: str) -> ObservedC
         started_at=_number(data, "started_at", where),
         finished_at=_number(data, "finished_at", where),
         health=_text(data, "health", where), labels=label_pairs,
-        restart_count=restart_count)
+        restart_count=restart_count, image_id=_text(data, "image_id", where))
 
 
 def _node_from_json(value: object, index: int) -> NodeObservation:
@@ -70,8 +71,14 @@ def _node_from_json(value: object, index: int) -> NodeObservation:
         raise PlanError(f"live state: {where}.error must be a string or null")
     containers = (_container_from_json(c, node_name, f"{where}.containers[{i}]")
                   for i, c in enumerate(_list(data.get("containers"), f"{where}.containers")))
+    images = None
+    if "images" in data:
+        table = _mapping(data["images"], f"{where}.images")
+        images = tuple(sorted((str(name), _text(table, name, f"{where}.images"))
+                              for name in table))
     return NodeObservation(node_name=node_name, error=error, hint=_text(data, "hint", where),
-                           containers=tuple(sorted(containers, key=lambda c: (c.name, c.id))))
+                           containers=tuple(sorted(containers, key=lambda c: (c.name, c.id))),
+                           images=images)
 
 
 def live_state_from_json(data: object) -> LiveState:
@@ -89,6 +96,7 @@ def container_to_json(container: ObservedContainer) -> dict[str, object]:
         "started_at": container.started_at, "finished_at": container.finished_at,
         "health": container.health, "labels": dict(container.labels),
         "restart_count": container.restart_count,
+        **({"image_id": container.image_id} if container.image_id else {}),
     }
 
 
@@ -96,6 +104,7 @@ def live_state_to_json(live: LiveState) -> dict[str, object]:
     """The JSON form of `live`; `live_state_from_json` reads it back unchanged."""
     return {"nodes": [
         {"node": node.node_name, "error": node.error, "hint": node.hint,
-         "containers": [container_to_json(c) for c in node.containers]}
+         "containers": [container_to_json(c) for c in node.containers],
+         **({"images": dict(node.images)} if node.images is not None else {})}
         for node in live.nodes
     ]}

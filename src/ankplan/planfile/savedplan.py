@@ -186,14 +186,19 @@ def _facts_from_json(value: object, where: str) -> ContainerFacts:
         name=reader.text("name"), id=reader.text("id"), project=reader.text("project", ""),
         workload_name=reader.text("workload", ""), spec_hash=reader.text("spec_hash", ""),
         state=reader.text("state", ""), exit_code=int(reader.number("exit_code", 0)),
-        image=reader.text("image", ""))
+        image=reader.text("image", ""), image_id=reader.text("image_id", ""))
 
 
 def _snapshot_from_json(value: object, where: str) -> NodeSnapshot:
     reader = Reader(value, where)
+    images = reader.data.get("images") or {}
+    if not isinstance(images, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in images.items()):
+        raise PlanError(f"saved plan: {where}.images must map image names to ids")
     return NodeSnapshot(node_name=reader.text("node"), error=reader.optional_text("error"),
                         containers=tuple(_facts_from_json(c, f"{where}.containers[{i}]")
-                                         for i, c in enumerate(reader.items("containers"))))
+                                         for i, c in enumerate(reader.items("containers"))),
+                        images=tuple(sorted(images.items())))
 
 
 def _check_header(reader: Reader) -> None:

@@ -32,6 +32,8 @@ class LiveIndex:
     owned: dict[tuple[str, str], list[ObservedContainer]]
     # workload name -> the reachable nodes holding a container of it for the project
     owned_nodes: dict[str, set[str]]
+    # node name -> (image name -> id), for the nodes whose images were observed
+    images: dict[str, dict[str, str]]
 
 
 def index_live(manifest: Manifest, live: LiveState, project: str) -> LiveIndex:
@@ -53,8 +55,10 @@ def index_live(manifest: Manifest, live: LiveState, project: str) -> LiveIndex:
     workloads: dict[str, Workload] = {}
     for workload in manifest.workloads:
         workloads.setdefault(workload.name, workload)
+    images = {name: dict(observation.images) for name, observation in nodes.items()
+              if observation.images is not None}
     return LiveIndex(nodes=nodes, workloads=workloads, by_name=by_name, owned=owned,
-                     owned_nodes=owned_nodes)
+                     owned_nodes=owned_nodes, images=images)
 
 
 class NodeLookup:

@@ -39,6 +39,7 @@ from ankplan.planner.hashing import (
     spec_matches,
 )
 from ankplan.planner.identity import adopt_legacy, kept_containers
+from ankplan.planner.images import pull_detail, rebuilt_detail
 from ankplan.planner.liveindex import LiveIndex, NodeLookup, index_live
 from ankplan.planner.order import order_steps
 from ankplan.podman.options import last_value
@@ -196,7 +197,7 @@ def _replace_details(workload: Workload, container: ObservedContainer) -> tuple[
 
 
 def _keeper_action(workload: Workload, container: ObservedContainer, node_name: str,
-                   errors: list[str]) -> Action | None:
+                   errors: list[str], images: dict[str, str] | None) -> Action | None:
     """REPLACE, START or NOOP for the container kept; None when it cannot be judged."""
     matches = spec_matches(workload, container.spec_hash)
     if matches is None and hash_version(container.spec_hash):
@@ -205,9 +206,14 @@ def _keeper_action(workload: Workload, container: ObservedContainer, node_name: 
                       "this ankplan (made by a newer one?); upgrade ankplan")
         return None
     if not matches:
+        pull = pull_detail(workload, images)
         return _action(ActionKind.REPLACE, Reason.SPEC_CHANGED, node_name, workload.name,
                        workload=workload, container=container,
-                       details=_replace_details(workload, container))
+                       details=_replace_details(workload, container) + ((pull,) if pull else ()))
+    rebuilt = rebuilt_detail(workload, container, images)
+    if rebuilt:
+        return _action(ActionKind.REPLACE, Reason.IMAGE_REBUILT, node_name, workload.name,
+                       workload=workload, container=container, details=(rebuilt,))
     if container.state in NEVER_STARTED:
         return _action(ActionKind.START, Reason.NOT_RUNNING, node_name, workload.name,
                        workload=workload, container=container,
@@ -243,15 +249,17 @@ def _plan_workload(context: _Context, workload: Workload, errors: list[str]) -> 
     owned = list(context.index.owned.get((node_name, workload.name), ()))
     if len(owned) > 1:  # the key hashes the spec: skip it for the usual single container
         owned.sort(key=lambda c: _keeper_key(workload, c))
+    images = context.index.images.get(node_name)
     if not owned:
         moved_from = _moved_from(context, workload, node_name)
         reason = Reason.MOVED_NODE if moved_from else Reason.NOT_FOUND
         details = tuple(f"moved from {old}" for old in moved_from)
+        pull = pull_detail(workload, images)
         return [_action(ActionKind.CREATE, reason, node_name, workload.name, workload=workload,
-                        details=details)]
+                        details=details + ((pull,) if pull else ()))]
     keeper, extras = owned[0], owned[1:]
     actions = [_duplicate_removal(extra, keeper, node_name) for extra in extras]
-    kept = _keeper_action(workload, keeper, node_name, errors)
+    kept = _keeper_action(workload, keeper, node_name, errors, images)
     return actions + ([kept] if kept else [])
 
 
@@ -329,8 +337,9 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
     """Every step that makes the nodes match the manifest, for the containers of `project`.
 
     Per scheduled workload on its agent's node: no container -> CREATE; spec hash differs ->
-    REPLACE (details: the field diff); never started -> START; running or exited with the
-    current spec -> NOOP (an exit is a final state; restarts are watch's job); more than one
+    REPLACE (details: the field diff); the image name the container was made from now names
+    another image -> REPLACE (IMAGE_REBUILT); never started -> START; running or exited with
+    the current spec -> NOOP (an exit is a final state; restarts are watch's job); more than one
     container -> REMOVE the extras (DUPLICATE). Containers of this project elsewhere -> REMOVE
     (MOVED_NODE), of workloads no longer in the manifest -> REMOVE (NOT_IN_MANIFEST, only with
     `prune`). Foreign and other projects' containers are never touched: one holding a
@@ -338,6 +347,8 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
     nodes are plan errors too; the rest is still planned. `targets` limits the plan to those
     workloads and their dependencies. A `Project` (rather than a bare name) also adopts what an
     older ankplan made for it and lists related projects' containers as kept (identity.py).
+    A CREATE or REPLACE whose image is not on the node says that podman will pull it (a
+    missing image alone is no change).
     """
     identity = project if isinstance(project, Project) else Project(name=project)
     project = identity.name

@@ -20,6 +20,16 @@ def ps_argv(node: Node) -> Argv:
     return (*node.podman, "ps", "--all", "--format", "json")
 
 
+def images_argv(node: Node) -> Argv:
+    """Every local image with its names and id, in one call (read alongside `ps`)."""
+    return (*node.podman, "images", "--format", "json")
+
+
+def stats_argv(node: Node) -> Argv:
+    """One sample of CPU and memory use of every running container, in one call."""
+    return (*node.podman, "stats", "--no-stream", "--format", "json")
+
+
 def info_argv(node: Node) -> Argv:
     """`podman info` as JSON: version, OCI runtime, rootless, storage paths."""
     return (*node.podman, "info", "--format", "json")

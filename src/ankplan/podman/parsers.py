@@ -1,4 +1,4 @@
-"""Parsers of podman's JSON output (`ps`, `info`) into ankplan's values.
+"""Parsers of podman's JSON output (`ps`, `info`, `images`, `stats`) into ankplan's values.
 
 Pure: no I/O. Tested against recorded podman 4.3.1 output in tests/podman/fixtures.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ankplan.errors import AnkplanError
-from ankplan.model import LABEL_RESTART_COUNT, ObservedContainer
+from ankplan.model import LABEL_RESTART_COUNT, ContainerStats, ObservedContainer
 
 # Go's zero time as unix seconds: podman reports it for "never started" / "never exited".
 _GO_ZERO_TIME = -62135596800
@@ -67,6 +67,7 @@ def _container(entry: Mapping[str, Any], node_name: str) -> ObservedContainer:
         health=parse_health_status(str(entry.get("Status") or "")),
         labels=label_pairs,
         restart_count=max(0, _as_int(labels.get(LABEL_RESTART_COUNT), 0)),
+        image_id=str(entry.get("ImageID") or ""),
     )
 
 
@@ -130,3 +131,69 @@ def parse_info(text: str) -> PodmanInfo:
         tmp_dir=str(host.get("tmpDir") or data.get("tmpDir") or ""),
         containers=_as_int((store.get("containerStore") or {}).get("number"), 0),
     )
+
+
+def parse_images(text: str) -> tuple[tuple[str, str], ...]:
+    """(image name, full id) pairs from `podman images --format json`, sorted by name.
+
+    Names are the tags (`localhost/app:latest`) and the digests (`localhost/app@sha256:...`).
+    Podman lists its writable store before additional read-only ones, and it resolves a name
+    found in both to the writable store's image: the first id listed for a name wins.
+    """
+    data = _load_json(text, "podman images")
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise PodmanOutputError("podman images: expected a JSON list")
+    ids: dict[str, str] = {}
+    for entry in data:
+        if not isinstance(entry, dict) or not entry.get("Id"):
+            continue
+        for name in [*(entry.get("Names") or []), *(entry.get("RepoDigests") or [])]:
+            ids.setdefault(str(name), str(entry["Id"]))
+    return tuple(sorted(ids.items()))
+
+
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKMGTPE]?i?B)\s*$")
+_SIZE_FACTORS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+                 "PB": 1000**5, "EB": 1000**6, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3,
+                 "TiB": 1024**4, "PiB": 1024**5, "EiB": 1024**6}
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes from podman's human sizes (`569.3kB`, `67.11MB`, `2GiB`); None when unreadable."""
+    match = _SIZE.match(text)
+    if not match or match.group(2) not in _SIZE_FACTORS:
+        return None
+    return round(float(match.group(1)) * _SIZE_FACTORS[match.group(2)])
+
+
+def _percent(value: Any) -> float | None:
+    try:
+        return float(str(value).strip().rstrip("%"))
+    except ValueError:
+        return None
+
+
+def parse_stats(text: str) -> tuple[ContainerStats, ...]:
+    """Resource use from `podman stats --no-stream --format json`, sorted by id.
+
+    Podman 4.3 prints formatted strings: `"cpu_percent": "1.27%"`, `"mem_usage": "569.3kB /
+    67.11MB"` (the limit is the node's memory when none is set).
+    """
+    data = _load_json(text, "podman stats")
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise PodmanOutputError("podman stats: expected a JSON list")
+    stats = []
+    for entry in data:
+        if not isinstance(entry, dict) or not entry.get("id"):
+            continue
+        memory = str(entry.get("mem_usage") or "")
+        usage, _, limit = memory.partition("/")
+        stats.append(ContainerStats(
+            id=str(entry["id"]), cpu_percent=_percent(entry.get("cpu_percent")),
+            memory_usage=parse_size(usage), memory_limit=parse_size(limit),
+            memory_text=" / ".join(part.strip() for part in memory.split("/"))))
+    return tuple(sorted(stats, key=lambda s: s.id))

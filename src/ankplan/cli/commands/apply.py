@@ -22,6 +22,7 @@ from ankplan.cli.options import (
     manifest_words,
     open_pool,
     project_name,
+    warn_partial_observations,
 )
 from ankplan.errors import AnkplanError, PlanError
 from ankplan.executors.observe import observe_nodes
@@ -73,7 +74,9 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     inventory = load_inventory_from_args(args)
     project = project_name(args, manifest)
     with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes):
-        live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
+        live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
+                             images=True)
+        warn_partial_observations(env, live)
         result = plan(manifest, inventory, live, project=project, targets=tuple(args.target),
                       prune=not args.no_prune)
         return carry_out(args, env, result, manifest=manifest, inventory=inventory, pool=pool)
@@ -115,7 +118,7 @@ def _run_saved(args: argparse.Namespace, env: Env, saved: SavedPlan) -> ExitStat
     inventory = saved.inventory
     nodes = [node for s in saved.snapshots if (node := inventory.node(s.node_name))]
     with open_pool(args, env) as pool, lock_nodes(args, pool, nodes):
-        live = observe_nodes(pool, nodes, forks=args.forks, timeout=args.timeout)
+        live = observe_nodes(pool, nodes, forks=args.forks, timeout=args.timeout, images=True)
         changes = stale_nodes(saved, live)
         if changes:
             raise PlanError("the saved plan is stale: the nodes changed since it was made",

@@ -23,6 +23,7 @@ from ankplan.cli.options import (
     manifest_words,
     open_pool,
     project_name,
+    warn_partial_observations,
 )
 from ankplan.cli.views.plan import render_plan_errors, render_plan_json, render_plan_text
 from ankplan.errors import AnkplanError
@@ -87,7 +88,9 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     inventory = load_inventory_from_args(args)
     project = project_name(args, manifest)
     with open_pool(args, env) as pool:
-        live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
+        live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
+                             images=True)
+    warn_partial_observations(env, live)
     result = plan(manifest, inventory, live, project=project, targets=tuple(args.target),
                   prune=not args.no_prune)
     env.stderr.write(render_plan_errors(result))

@@ -22,6 +22,7 @@ SYMBOLS = {
     ActionKind.CREATE: "+",
     ActionKind.REPLACE: "-/+",
     ActionKind.START: "~",
+    ActionKind.RESTART: "~",
     ActionKind.REMOVE: "-",
     ActionKind.NOOP: " ",
 }
@@ -30,6 +31,7 @@ VERBS = {
     ActionKind.CREATE: "will be created",
     ActionKind.REPLACE: "must be replaced",
     ActionKind.START: "will be started",
+    ActionKind.RESTART: "will be restarted",
     ActionKind.REMOVE: "will be removed",
     ActionKind.NOOP: "is up to date",
 }
@@ -43,9 +45,11 @@ REASON_TEXT = {
     Reason.NOT_RUNNING: "created but not running",
     Reason.DUPLICATE: "a second container of the workload",
     Reason.UP_TO_DATE: "up to date",
+    Reason.IMAGE_REBUILT: "its image was rebuilt",
+    Reason.RESTART_REQUESTED: "restart requested",
 }
 _COLORS = {ActionKind.CREATE: "32", ActionKind.REPLACE: "33", ActionKind.START: "36",
-           ActionKind.REMOVE: "31", ActionKind.NOOP: "0"}
+           ActionKind.RESTART: "36", ActionKind.REMOVE: "31", ActionKind.NOOP: "0"}
 # Reasons the action's verb already says; no reason line is printed for them.
 _SELF_EVIDENT = frozenset({Reason.NOT_FOUND})
 # Summary order; NOOPs are counted separately.
@@ -75,8 +79,9 @@ def _step_lines(step: PlanStep, color: bool) -> list[str]:
 def summary_line(plan: Plan) -> str:
     """`Plan: 2 to create, 1 to replace, 0 to start, 0 to remove.`"""
     create, replace, start, remove = (plan.count(kind) for kind in _COUNTED)
+    restart = plan.count(ActionKind.RESTART)  # only `ankplan restart` plans have these
     return (f"Plan: {create} to create, {replace} to replace, {start} to start, "
-            f"{remove} to remove.")
+            f"{remove} to remove" + (f", {restart} to restart." if restart else "."))
 
 
 def _node_names(steps: Iterable[PlanStep]) -> list[str]:
@@ -185,8 +190,11 @@ def _action_json(step: PlanStep) -> dict[str, object]:
 
 
 def plan_summary(plan: Plan) -> dict[str, int]:
-    """Step counts per action kind, no-ops included."""
-    return {kind.value: plan.count(kind) for kind in (*_COUNTED, ActionKind.NOOP)}
+    """Step counts per action kind, no-ops included; `restart` only when there are some."""
+    counts = {kind.value: plan.count(kind) for kind in (*_COUNTED, ActionKind.NOOP)}
+    if plan.count(ActionKind.RESTART):
+        counts[ActionKind.RESTART.value] = plan.count(ActionKind.RESTART)
+    return counts
 
 
 def render_plan_json(plan: Plan) -> str:
