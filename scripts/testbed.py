@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Test bed of N real SSH nodes, each with its own sshd and its own Podman, on one machine.
 
-Does I/O: runs ip, nsenter, unshare, sshd, ssh-keygen and podman (root only); see
-docs testbed.md.  usage: testbed.py up --nodes N [--dir D] [--mode netns|loopback] [--slot S]
+Does I/O: runs ip, nsenter, unshare, sshd, ssh-keygen, podman and docker-registry (root only);
+see docs testbed.md.  usage: testbed.py up --nodes N [--dir D] [--mode netns|loopback] [--slot S]
                         testbed.py down [--dir D] [--purge] | status [--dir D]
+                        testbed.py registry [--dir D]  (start the bed's registry, print host:port)
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -39,11 +39,13 @@ from testbed_layout import (
     sshd_config,
     storage_conf,
 )
+from testbed_registry import registries_conf, registry_address, start_registry
 from testbed_nodes import (
     SSHD,
     leftover_indices,
     node_argv,
     node_from_run_dir,
+    port_open,
     read_json,
     remove_bridge_if_unused,
     run,
@@ -68,15 +70,6 @@ def write_if_changed(path: Path, content: str, mode: int = 0o644) -> bool:
     tmp.chmod(mode)
     tmp.replace(path)
     return True
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    """True when host:port accepts a TCP connection."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 # --- bring-up --------------------------------------------------------------------------------
@@ -118,7 +111,9 @@ def bed_files(
         bed_dir / "ssh_config": (ssh_config(nodes, bed_dir), 0o644, ""),
         bed_dir / "inventory.yaml": (inventory_yaml(nodes), 0o644, ""),
     }
+    registry = registry_address(nodes)
     for n in nodes:
+        files[n.path("node", "registries.conf")] = (registries_conf(registry), 0o644, n.name)
         files[n.path("node", "containers.conf")] = (containers_conf(n), 0o644, n.name)
         files[n.path("node", "storage.conf")] = (storage_conf(n, image_store), 0o644, n.name)
         files[n.path("run", "sshd_config")] = (sshd_config(n, bed_dir), 0o600, n.name)
@@ -314,6 +309,7 @@ def bed_record(bed_dir: Path, nodes: list[Node], mode: str, slot: int, owner: st
         "known_hosts": "known_hosts",
         "ssh_config": "ssh_config",
         "inventory": "inventory.yaml",
+        "registry": registry_address(nodes),  # started on demand: `testbed.py registry`
         "nodes": [
             {
                 "name": n.name,
@@ -346,13 +342,24 @@ def down(bed_dir: Path, purge: bool) -> None:
             (RUN_BASE / f"s{slot}.json").unlink(missing_ok=True)
             remove_bridge_if_unused()
         for node in bed["nodes"]:
-            shutil.rmtree(Path(node["node_dir"], "storage"), ignore_errors=True)
-            shutil.rmtree(Path(node["node_dir"], "networks"), ignore_errors=True)
+            for sub in ("storage", "networks", "registry"):
+                shutil.rmtree(Path(node["node_dir"], sub), ignore_errors=True)
         (bed_dir / "bed.json").unlink(missing_ok=True)
         if purge:
             shutil.rmtree(bed_dir, ignore_errors=True)
     finally:
         os.close(fd)
+
+
+def registry(bed_dir: Path) -> str:
+    """Start the bed's registry on node1 unless it runs; its `host:port`."""
+    bed = read_json(bed_dir / "bed.json")
+    if bed is None:
+        raise BedError(f"no test bed in {bed_dir}")
+    node1 = node_from_run_dir(int(bed["slot"]), 1)
+    address = registry_address([node1])
+    start_registry(node1, address)
+    return address
 
 
 def status(bed_dir: Path) -> bool:
@@ -374,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="testbed.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("up", "down", "status"):
+    for name in ("up", "down", "status", "registry"):
         cmd = sub.add_parser(name)
         cmd.add_argument("--dir", default=".testbed", help="bed folder (default .testbed)")
     sub.choices["up"].add_argument("--nodes", type=int, required=True)
@@ -413,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             down(bed_dir, args.purge)
             print(f"test bed down: {bed_dir} [{time.monotonic() - started:.2f} s]")
+        elif args.command == "registry":
+            print(registry(bed_dir))
         else:
             return 0 if status(bed_dir) else 1
     except BedError as exc:

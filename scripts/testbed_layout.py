@@ -108,6 +108,7 @@ def sshd_config(node: Node, bed_dir: Path) -> str:
             (
                 f"SetEnv CONTAINERS_CONF={node.path('node', 'containers.conf')}"
                 f" CONTAINERS_STORAGE_CONF={node.path('node', 'storage.conf')}"
+                f" CONTAINERS_REGISTRIES_CONF={node.path('node', 'registries.conf')}"
             ),
             "",
         ]

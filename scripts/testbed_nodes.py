@@ -11,6 +11,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,15 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when host:port accepts a TCP connection."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def mounts_script(node: Node) -> str:
     """Shell lines that give the node private /run dirs (and a stock ~/.bashrc) in its mount ns."""
     lines = ["set -e"]
@@ -58,6 +68,7 @@ def node_argv(node: Node, argv: list[str], enter_pid: int | None = None) -> list
         "env",
         f"CONTAINERS_CONF={node.path('node', 'containers.conf')}",
         f"CONTAINERS_STORAGE_CONF={node.path('node', 'storage.conf')}",
+        f"CONTAINERS_REGISTRIES_CONF={node.path('node', 'registries.conf')}",
     ]
     if enter_pid is not None:
         return ["nsenter", "-t", str(enter_pid), "-m", "-n", "--", *env, *argv]
@@ -279,7 +290,7 @@ def teardown_nodes(nodes: list[Node], remove_storage: bool = True) -> None:
     for node in nodes:
         shutil.rmtree(node.run_dir, ignore_errors=True)
         if remove_storage and node.node_dir:
-            for sub in ("storage", "networks"):
+            for sub in ("storage", "networks", "registry"):
                 shutil.rmtree(node.path("node", sub), ignore_errors=True)
 
 

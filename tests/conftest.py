@@ -284,3 +284,13 @@ def local_podman(demo_image: str) -> Iterator[LocalPodman]:
     podman = LocalPodman(label_key="ankplan-test", label_value=token, project=f"test-{token}")
     yield podman
     podman.cleanup()
+
+
+@pytest.fixture(scope="session")
+def bed_registry(testbed: TestBed) -> str:
+    """The test bed's image registry (docker-registry on node1, plain HTTP, trusted only by the
+    bed's nodes), started on first use; its `host:port`."""
+    proc = run_testbed("registry", "--dir", str(testbed.dir))
+    if proc.returncode != 0:
+        pytest.fail(f"the bed's registry did not start: {proc.stderr.strip() or proc.stdout}")
+    return proc.stdout.strip()

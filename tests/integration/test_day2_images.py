@@ -1,0 +1,202 @@
+"""Day-2 images on the real test bed: a rebuilt image (guide 8.4), pulls from the bed's registry,
+a missing tag reported per workload with Podman's own message.
+
+Images are built on node1 with `podman build` (FROM the demo image, COPY a version file) into
+node1's own storage, and pushed to the bed's registry (docker-registry on node1's address).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import TestBed
+
+from ankplan.cli import main as cli_main
+from ankplan.cli.env import Env
+
+pytestmark = pytest.mark.integration
+
+AGENTS = {"node1": "node1", "node2": "node2", "node3": "node3"}
+# Prints the image's version, then idles until SIGTERM (exits 0 at once).
+SHOW_VERSION = ["sh", "-c", "echo running version $(cat /version); exec /bin/stub idle"]
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """Run ankplan in-process without a terminal; (exit status, stdout, stderr)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    env = Env(stdout=stdout, stderr=stderr, stdin=io.StringIO(""), environ={},
+              stdout_isatty=False, stderr_isatty=False, stdin_isatty=False)
+    status = cli_main.main(list(argv), env)
+    return status, stdout.getvalue(), stderr.getvalue()
+
+
+class Bed:
+    """One test's manifest, inventory and project on the bed, and ankplan run on them."""
+
+    def __init__(self, testbed: TestBed, tmp_path: Path) -> None:
+        self.testbed, self.tmp_path = testbed, tmp_path
+        self.token = uuid.uuid4().hex[:10]
+        self.project = f"it-{self.token}"
+        self.manifest = tmp_path / "manifest.yaml"
+        self.inventory = testbed.write_inventory(tmp_path / "inventory.yaml", AGENTS)
+
+    def write(self, workloads: dict[str, dict[str, Any]]) -> None:
+        document = {"apiVersion": "v1", "workloads": {
+            name: {"runtime": "podman", "agent": spec.pop("agent"),
+                   "restartPolicy": spec.pop("restartPolicy", "NEVER"),
+                   **spec} for name, spec in workloads.items()}}
+        for workload in document["workloads"].values():
+            if isinstance(workload.get("runtimeConfig"), dict):
+                workload["runtimeConfig"] = yaml.safe_dump(workload["runtimeConfig"])
+        self.manifest.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def cli(self, command: str, *extra: str) -> tuple[int, str, str]:
+        """`ankplan COMMAND MANIFEST -i INVENTORY --project P EXTRA...`; COMMAND may be two
+        words (`get workloads`)."""
+        return run_cli(*command.split(), str(self.manifest), "-i", str(self.inventory),
+                       "--project", self.project, *extra)
+
+    def build(self, node_name: str, image: str, version: str) -> str:
+        """`podman build` of `image` on the node with /version = version; the new image id."""
+        context = self.tmp_path / f"build-{version}"
+        context.mkdir(exist_ok=True)
+        (context / "version").write_text(version + "\n")
+        (context / "Containerfile").write_text(
+            "FROM localhost/ankplan-demo:latest\nCOPY version /version\n")
+        proc = self.testbed.podman(node_name, "build", "-q", "-t", image, str(context))
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip().splitlines()[-1]
+
+    def container(self, node_name: str, workload: str) -> dict[str, Any]:
+        """The project's one container of `workload` on the node (podman ps entry)."""
+        proc = self.testbed.podman(node_name, "ps", "-a", "--format", "json", "--filter",
+                                   f"label=ankplan.project={self.project}", "--filter",
+                                   f"label=ankplan.workload={workload}")
+        assert proc.returncode == 0, proc.stderr
+        (entry,) = json.loads(proc.stdout or "[]")
+        return entry
+
+    def logs(self, node_name: str, container: str) -> str:
+        proc = self.testbed.podman(node_name, "logs", container)
+        return proc.stdout + proc.stderr
+
+    def remove_image(self, node_name: str, image: str) -> None:
+        self.testbed.podman(node_name, "rmi", "--force", "--ignore", image)
+
+
+@pytest.fixture
+def bed(clean_nodes: TestBed, demo_image: str, tmp_path: Path) -> Bed:
+    return Bed(clean_nodes, tmp_path)
+
+
+def test_rebuilt_image_is_replaced_like_guide_8_4(bed: Bed) -> None:
+    """Build, apply, rebuild the same tag, plan names the rebuild, apply replaces, the new
+    container runs the new image, the next plan has no changes."""
+    image = f"localhost/it-{bed.token}-kuksa-bridge:latest"
+    first = bed.build("node1", image, "1")
+    bed.write({"kuksa-bridge": {"agent": "node1", "runtimeConfig": {
+        "image": image, "commandArgs": SHOW_VERSION}}})
+    try:
+        status, out, err = bed.cli("apply", "--yes")
+        assert status == 0, out + err
+        old = bed.container("node1", "kuksa-bridge")
+        assert old["ImageID"] == first and "running version 1" in bed.logs("node1", old["Id"])
+        assert "No changes." in bed.cli("plan")[1]
+
+        second = bed.build("node1", image, "2")  # same tag, different content
+        assert second != first
+        saved = bed.tmp_path / "before-rebuild.plan"
+        status, out, err = bed.cli("plan", "-o", str(saved), "--detailed-exitcode")
+        assert status == 2, out + err
+        assert "-/+ node1/kuksa-bridge must be replaced" in out
+        assert f"# image {image} was rebuilt ({first[:12]} -> {second[:12]})" in out
+        assert "Plan: 0 to create, 1 to replace, 0 to start, 0 to remove." in out
+        plan_json = json.loads(bed.cli("plan", "--output", "json")[1])
+        (action,) = [a for a in plan_json["actions"] if a["action"] == "replace"]
+        assert action["reason"] == "image-rebuilt"
+
+        status, out, err = run_cli("apply", str(saved), "--yes")
+        assert status == 0, out + err
+        new = bed.container("node1", "kuksa-bridge")
+        assert new["Id"] != old["Id"] and new["ImageID"] == second
+        assert new["State"] == "running"
+        assert "running version 2" in bed.logs("node1", new["Id"])
+
+        status, out, err = bed.cli("plan", "--detailed-exitcode")
+        assert status == 0 and "No changes." in out, out + err
+    finally:
+        bed.testbed.remove_all_containers()
+        bed.remove_image("node1", image)
+
+
+def test_image_rebuilt_after_plan_makes_the_saved_plan_stale(bed: Bed) -> None:
+    image = f"localhost/it-{bed.token}-app:latest"
+    first = bed.build("node1", image, "1")
+    bed.write({"app": {"agent": "node1", "runtimeConfig": {
+        "image": image, "commandArgs": SHOW_VERSION}}})
+    try:
+        assert bed.cli("apply", "--yes")[0] == 0
+        saved = bed.tmp_path / "no-change.plan"
+        bed.cli("plan", "-o", str(saved))
+        second = bed.build("node1", image, "2")
+        status, out, err = run_cli("apply", str(saved), "--yes")
+        assert status == 1, out + err
+        assert "the saved plan is stale" in err
+        assert f"node1: image {image} now names {second[:12]} (was {first[:12]})" in err
+        assert bed.container("node1", "app")["ImageID"] == first  # nothing was touched
+    finally:
+        bed.testbed.remove_all_containers()
+        bed.remove_image("node1", image)
+
+
+def test_pull_from_the_bed_registry_and_a_missing_tag_per_workload(bed: Bed,
+                                                                   bed_registry: str) -> None:
+    """An image missing on node2 is pulled from the bed's registry and runs; a missing tag
+    fails only its own workload, with Podman's message; the plan said both would be pulled."""
+    repository = f"{bed_registry}/it-{bed.token}/demo"
+    proc = bed.testbed.podman("node1", "push", "--quiet", "--tls-verify=false",
+                              "localhost/ankplan-demo:latest", f"{repository}:1")
+    assert proc.returncode == 0, proc.stderr
+    assert bed.testbed.podman("node2", "image", "exists", f"{repository}:1").returncode == 1
+    bed.write({
+        "pulled": {"agent": "node2", "runtimeConfig": {
+            "image": f"{repository}:1", "commandArgs": ["/bin/stub", "idle"]}},
+        "no-such-tag": {"agent": "node2", "runtimeConfig": {
+            "image": f"{repository}:nope", "commandArgs": ["/bin/stub", "idle"]}},
+        "local": {"agent": "node3", "runtimeConfig": {
+            "image": "localhost/ankplan-demo:latest", "commandArgs": ["/bin/stub", "idle"]}},
+    })
+    try:
+        status, out, err = bed.cli("plan")
+        assert status == 0, out + err
+        assert f"# image {repository}:1 is not on the node: podman will pull it" in out
+        assert f"# image {repository}:nope is not on the node: podman will pull it" in out
+        assert "localhost/ankplan-demo:latest is not on the node" not in out
+
+        status, out, err = bed.cli("apply", "--yes")
+        assert status == 1, out + err  # one workload failed, the others were applied
+        assert bed.container("node2", "pulled")["State"] == "running"
+        assert bed.container("node3", "local")["State"] == "running"
+        assert bed.testbed.podman("node2", "image", "exists", f"{repository}:1").returncode == 0
+        lines = out.splitlines()
+        (row,) = [i for i, line in enumerate(lines) if "node2/no-such-tag" in line
+                  and "failed" in line]
+        assert "Pending(StartingFailed)" in lines[row]
+        message = lines[row + 1].strip()  # Podman's own words, under the workload's row
+        assert message.startswith("podman run failed (exit code 125): Error: initializing "
+                                  f"source docker://{repository}:nope: "), message
+        assert message.endswith("manifest unknown"), message
+        assert "Apply incomplete: 2 done, 1 failed." in out
+        status, out, err = bed.cli("get workloads", "-o", "json")
+        states = {record["name"]: record["executionState"]["state"]
+                  for record in json.loads(out)}
+        assert states == {"pulled": "Running", "local": "Running", "no-such-tag": "Pending"}
+    finally:
+        bed.testbed.remove_all_containers()
+        bed.remove_image("node2", f"{repository}:1")
