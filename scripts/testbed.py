@@ -39,7 +39,6 @@ from testbed_layout import (
     sshd_config,
     storage_conf,
 )
-from testbed_registry import registries_conf, registry_address, start_registry
 from testbed_nodes import (
     SSHD,
     leftover_indices,
@@ -53,6 +52,7 @@ from testbed_nodes import (
     sshd_pid,
     teardown_nodes,
 )
+from testbed_registry import registries_conf, registry_address, start_registry
 
 # --- small I/O helpers ----------------------------------------------------------------------
 
