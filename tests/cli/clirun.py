@@ -121,16 +121,28 @@ def ps_entry(name: str, state: str, exit_code: int = 0, restarts: int = 0,
 
 
 class StaticNode:
-    """Answers ps with fixed containers and logs with LOG_TEXT; records every argv."""
+    """Answers ps with fixed containers, stats with one sample per running container (as
+    podman 4.3 prints them) and logs with LOG_TEXT; records every argv. A podman subcommand
+    in `failing` exits 125 with `failing[subcommand]` on stderr."""
 
     def __init__(self, containers: list[dict[str, Any]]) -> None:
         self.containers, self.calls = containers, []
+        self.failing: dict[str, str] = {}
 
     def run(self, argv: Sequence[str], *, timeout: float,
             stdin: str | None = None) -> CommandResult:
         self.calls.append(tuple(argv))
+        if argv[0] == "podman" and argv[1] in self.failing:
+            return CommandResult(exit_code=125, stdout="", stderr=self.failing[argv[1]],
+                                 duration=0.0)
         if argv[:2] == ("podman", "ps"):
             return CommandResult(exit_code=0, stdout=json.dumps(self.containers), stderr="",
+                                 duration=0.0)
+        if argv[:2] == ("podman", "stats"):
+            samples = [{"id": c["Id"][:12], "name": c["Names"][0], "cpu_percent": "1.27%",
+                        "mem_usage": "569.3kB / 67.11MB", "mem_percent": "0.85%"}
+                       for c in self.containers if c["State"] == "running"]
+            return CommandResult(exit_code=0, stdout=json.dumps(samples), stderr="",
                                  duration=0.0)
         logs = (argv[0] == "sh" and "logs" in argv[2]) or argv[:2] == ("podman", "logs")
         return CommandResult(exit_code=0, stdout=LOG_TEXT if logs else "", stderr="",

@@ -86,6 +86,40 @@ def test_detailed_view_like_the_guide(fleet: dict[str, StaticNode], files: list[
     assert logs_calls and "--tail" in logs_calls[0]
 
 
+def stats_calls(fleet: dict[str, StaticNode]) -> list[tuple[str, ...]]:
+    return [argv for fake in fleet.values() for argv in fake.calls if argv[1] == "stats"]
+
+
+def test_resources_only_where_shown(fleet: dict[str, StaticNode], files: list[str]) -> None:
+    run_cli("get", "workloads", *files, nodes=fleet)
+    assert stats_calls(fleet) == []  # the plain table has no resource columns: no stats call
+    _, out, _ = run_cli("get", "workloads", *files, "-o", "wide", nodes=fleet)
+    assert stats_calls(fleet) == [("podman", "stats", "--no-stream", "--format", "json")] * 2
+    assert out.splitlines()[0].split()[-2:] == ["CPU", "MEMORY"]
+    table = rows(out)
+    assert table["zenoh-router"].rstrip().endswith("1.27%  569.3kB / 67.11MB")
+    assert "%" not in table["carla-spawner"]  # exited: no resource use
+
+
+def test_resources_in_json_and_detail(fleet: dict[str, StaticNode], files: list[str]) -> None:
+    _, out, _ = run_cli("get", "workloads", *files, "-o", "json", nodes=fleet)
+    records = {r["name"]: r for r in json.loads(out)}
+    assert records["zenoh-router"]["resources"] == {
+        "cpuPercent": 1.27, "memoryUsageBytes": 569_300, "memoryLimitBytes": 67_110_000,
+        "memory": "569.3kB / 67.11MB"}
+    assert records["carla-spawner"]["resources"] is None
+    _, out, _ = run_cli("get", "workload", "zenoh-router", *files, nodes=fleet)
+    assert "Resources:       CPU 1.27%, memory 569.3kB / 67.11MB" in out
+
+
+def test_failed_stats_is_a_warning(fleet: dict[str, StaticNode], files: list[str]) -> None:
+    fleet["node1"].failing["stats"] = "Error: unable to obtain cgroup stats"
+    _, out, err = run_cli("get", "workloads", *files, "-o", "wide", nodes=fleet)
+    assert ("ankplan: warning: node node1: podman stats failed, so no resource use is shown: "
+            "podman failed: Error: unable to obtain cgroup stats (exit code 125)") in err
+    assert rows(out)["zenoh-router"].split()[-2:] == ["-", "-"]
+
+
 def test_errors_are_one_line(fleet: dict[str, StaticNode], files: list[str]) -> None:
     status, _, err = run_cli("get", "workload", "nope", *files, nodes=fleet)
     assert status == 1 and "ankplan: error: workload 'nope' is not in the manifest" in err
@@ -146,8 +180,8 @@ def test_wide_may_be_wider_than_the_terminal_but_never_folds(
     lines = terminal_lines(out)
     assert len(lines) == 5 and max(len(line) for line in lines) > 80
     assert "…" not in out
-    assert lines[0].split()[-6:] == ["ADDITIONAL", "INFO", "CONTAINER", "IMAGE", "WAITING",
-                                     "FOR"]
+    assert lines[0].split()[-8:] == ["ADDITIONAL", "INFO", "CONTAINER", "IMAGE", "WAITING",
+                                     "FOR", "CPU", "MEMORY"]
     assert "zenoh0router  localhost/ankplan-demo:latest" in rows("\n".join(lines))["zenoh-router"]
 
 

@@ -1,8 +1,9 @@
 """`ankplan get workloads [NAME...] FILE...` and `ankplan get workload NAME FILE...`.
 
-Does I/O: reads the manifest and inventory, runs one `podman ps` per node (read-only) and, for
-the detailed view of a failed workload, `podman logs --tail`. Exit 0, or 1 when a node could
-not be observed (its workloads are still listed, as AgentDisconnected).
+Does I/O: reads the manifest and inventory, runs one `podman ps` per node (read-only), beside
+it one `podman stats --no-stream` for the resource columns (-o wide/json/yaml and the detailed
+view), and, for the detailed view of a failed workload, `podman logs --tail`. Exit 0, or 1
+when a node could not be observed (its workloads are still listed, as AgentDisconnected).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from ankplan.cli.options import (
     manifest_words,
     open_pool,
     project_name,
+    warn_partial_observations,
 )
+from ankplan.cli.views.resources import stats_by_container
 from ankplan.cli.views.status import detail_text, print_status_table, status_record
 from ankplan.errors import AnkplanError
 from ankplan.executors.observe import observe_nodes
@@ -70,7 +73,10 @@ def observe(args: argparse.Namespace, env: Env) -> tuple[Manifest, Inventory, Pr
             raise AnkplanError(f"workload {name!r} is not in the manifest",
                                hint="workloads: " + ", ".join(manifest.names()))
     pool = open_pool(args, env)
-    live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
+    # Resource use costs one `podman stats` per node: only for the views that show it.
+    stats = args.output in ("wide", "json", "yaml") or args.resource == "workload"
+    live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
+                         stats=stats)
     return manifest, inventory, project, live, pool
 
 
@@ -84,16 +90,19 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
         statuses = [s for s in workload_statuses(manifest, inventory, live, project=project)
                     if not args.names or s.name in args.names]
         now = time.time()
+        samples = stats_by_container(live)
+        warn_partial_observations(env, live)
         if args.output in ("json", "yaml"):
-            records = [status_record(s, now) for s in statuses]
+            records = [status_record(s, now, samples) for s in statuses]
             data: Any = records[0] if args.resource == "workload" else records
             env.stdout.write(json.dumps(data, indent=2) + "\n" if args.output == "json"
                              else yaml.safe_dump(data, sort_keys=False))
         elif args.resource == "workload":
             env.stdout.write(detail_text(statuses[0], now, _last_logs(pool, inventory,
-                                                                       statuses[0])))
+                                                                       statuses[0]), samples))
         else:
-            print_status_table(env, statuses, now, wide=args.output == "wide")
+            print_status_table(env, statuses, now, wide=args.output == "wide",
+                               samples=samples)
     return _report_unreachable(env, live)
 
 

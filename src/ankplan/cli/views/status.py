@@ -6,22 +6,32 @@ Pure except `print_status_table`, which writes to the Env's stdout.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ankplan.cli.env import Env
+from ankplan.cli.views.resources import (
+    cpu_text,
+    memory_text,
+    resources_line,
+    resources_record,
+    sample_of,
+)
 from ankplan.cli.views.table import Column, print_table
+from ankplan.model import ContainerStats
 from ankplan.planner.workload_status import WorkloadStatus
+
+Samples = Mapping[tuple[str, str], ContainerStats]  # (node, short container id) -> sample
 
 STATE_STYLE = {"Running": "green", "Succeeded": "cyan", "Failed": "red", "Pending": "yellow",
                "AgentDisconnected": "magenta", "Stopping": "yellow"}
 
 
 def print_status_table(env: Env, statuses: Sequence[WorkloadStatus], now: float, *,
-                       wide: bool) -> None:
+                       wide: bool, samples: Samples | None = None) -> None:
     """The `get workloads` table: fitted to the terminal, or every wide column with `wide`."""
-    print_table(env, status_columns(now), statuses, wide=wide)
+    print_table(env, status_columns(now, samples), statuses, wide=wide)
 
 
 def duration_text(seconds: float | None) -> str:
@@ -46,9 +56,11 @@ def _info(status: WorkloadStatus) -> str:
     return info
 
 
-def status_columns(now: float) -> tuple[Column[WorkloadStatus], ...]:
-    """The `get workloads` columns; the wide ones appear only with `-o wide`. Priorities: the
-    name and state always show; on a narrow terminal the agent goes first, the node last."""
+def status_columns(now: float, samples: Samples | None = None
+                   ) -> tuple[Column[WorkloadStatus], ...]:
+    """The `get workloads` columns; the wide ones appear only with `-o wide` (CPU % and
+    memory usage / limit of running workloads from `samples`). Priorities: the name and state
+    always show; on a narrow terminal the agent goes first, the node last."""
     def exit_code(status: WorkloadStatus) -> str:
         return "" if status.exit_code is None else str(status.exit_code)
 
@@ -68,6 +80,10 @@ def status_columns(now: float) -> tuple[Column[WorkloadStatus], ...]:
         Column(header="IMAGE", cell=lambda s: s.container.image if s.container else "",
                wide=True),
         Column(header="WAITING FOR", cell=lambda s: ", ".join(s.waiting_for), wide=True),
+        Column(header="CPU", cell=lambda s: cpu_text(s.container, sample_of(
+            s.container, samples or {})), wide=True),
+        Column(header="MEMORY", cell=lambda s: memory_text(s.container, sample_of(
+            s.container, samples or {})), wide=True),
     )
 
 
@@ -82,8 +98,9 @@ def _iso(seconds: float) -> str | None:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
-def status_record(status: WorkloadStatus, now: float) -> dict[str, Any]:
-    """The JSON/YAML form of one workload's status."""
+def status_record(status: WorkloadStatus, now: float,
+                  samples: Samples | None = None) -> dict[str, Any]:
+    """The JSON/YAML form of one workload's status; `resources` only for a running one."""
     container = status.container
     return {
         "name": status.name, "agent": status.workload.agent, "node": status.node_name or None,
@@ -97,6 +114,7 @@ def status_record(status: WorkloadStatus, now: float) -> dict[str, Any]:
             "id": container.id, "name": container.name, "image": container.image,
             "startedAt": _iso(container.started_at), "finishedAt": _iso(container.finished_at)},
         "waitingFor": list(status.waiting_for),
+        "resources": resources_record(sample_of(container, samples or {})),
         "dependencies": [{"workload": d.dependency.workload_name,
                           "condition": d.dependency.condition.value,
                           "status": d.word, "current": str(d.state), "reason": d.status.reason}
@@ -120,8 +138,10 @@ def _last_error(status: WorkloadStatus, logs: str) -> list[str]:
     return lines + [f"  | {line}" for line in logs.splitlines()]
 
 
-def detail_text(status: WorkloadStatus, now: float, logs: str = "") -> str:
-    """The guide's `get workload NAME` view: state, dependencies, restarts, container."""
+def detail_text(status: WorkloadStatus, now: float, logs: str = "",
+                samples: Samples | None = None) -> str:
+    """The guide's `get workload NAME` view: state, dependencies, restarts, container,
+    resources."""
     container = status.container
     rows = [("Name", status.name), ("Agent", status.workload.agent or '""'),
             ("Node", status.node_name or "-"), ("State", str(status.state)),
@@ -146,4 +166,7 @@ def detail_text(status: WorkloadStatus, now: float, logs: str = "") -> str:
             lines.append(f"{'Health:':<17}{container.health}")
         if status.uptime(now) is not None:
             lines.append(f"{'Uptime:':<17}{duration_text(status.uptime(now))}")
+        resources = resources_line(container, sample_of(container, samples or {}))
+        if resources:
+            lines.append(f"{'Resources:':<17}{resources}")
     return "\n".join(lines) + "\n"

@@ -1,5 +1,5 @@
-"""Day-2 images on the real test bed: a rebuilt image (guide 8.4), pulls from the bed's registry,
-a missing tag reported per workload with Podman's own message.
+"""Day-2 operations on the real test bed: a rebuilt image (guide 8.4), pulls from the bed's
+registry, a missing tag reported per workload with Podman's own message, resource use in `get`.
 
 Images are built on node1 with `podman build` (FROM the demo image, COPY a version file) into
 node1's own storage, and pushed to the bed's registry (docker-registry on node1's address).
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -200,3 +202,49 @@ def test_pull_from_the_bed_registry_and_a_missing_tag_per_workload(bed: Bed,
     finally:
         bed.testbed.remove_all_containers()
         bed.remove_image("node2", f"{repository}:1")
+
+
+# --- resources (guide 3.2, 4.2, 10.2) ------------------------------------------------------
+
+
+def test_get_shows_cpu_and_memory_of_running_workloads(bed: Bed) -> None:
+    """Real `podman stats` numbers on the bed: a busy workload limited to half a CPU and 64 MB
+    (guide 10.2's options), an idle one without limits, a finished job without numbers."""
+    bed.write({
+        "busy": {"agent": "node1", "runtimeConfig": {
+            "image": "localhost/ankplan-demo:latest",
+            "commandOptions": ["--memory", "64m", "--cpus", "0.5"],
+            "commandArgs": ["sh", "-c", "trap 'exit 0' TERM; while :; do :; done"]}},
+        "idle": {"agent": "node2", "runtimeConfig": {
+            "image": "localhost/ankplan-demo:latest", "commandArgs": ["/bin/stub", "idle"]}},
+        "job": {"agent": "node2", "runtimeConfig": {
+            "image": "localhost/ankplan-demo:latest", "commandArgs": ["true"]}},
+    })
+    status, out, err = bed.cli("apply", "--yes")
+    assert status == 0, out + err
+    time.sleep(1.5)  # let the busy loop build up CPU time
+
+    status, out, err = bed.cli("get workloads", "-o", "json")
+    assert status == 0, err
+    records = {record["name"]: record for record in json.loads(out)}
+    busy, idle = records["busy"]["resources"], records["idle"]["resources"]
+    assert 5.0 < busy["cpuPercent"] <= 60.0, busy  # --cpus 0.5 caps it near 50 %
+    assert busy["memoryLimitBytes"] == pytest.approx(64 * 1024 * 1024, rel=0.001), busy
+    assert 0 < busy["memoryUsageBytes"] < busy["memoryLimitBytes"]
+    assert busy["memory"].endswith(" / 67.11MB")
+    assert idle["cpuPercent"] < busy["cpuPercent"]
+    assert idle["memoryLimitBytes"] > 10 * busy["memoryLimitBytes"]  # no limit: the node's RAM
+    assert records["job"]["executionState"]["state"] == "Succeeded"
+    assert records["job"]["resources"] is None
+
+    status, out, err = bed.cli("get workloads", "-o", "wide")
+    assert status == 0, err
+    header, *lines = out.splitlines()
+    assert header.split()[-2:] == ["CPU", "MEMORY"]
+    row = next(line for line in lines if line.startswith("busy "))
+    cpu, usage, slash, limit = row.split()[-4:]
+    assert cpu.endswith("%") and float(cpu[:-1]) > 5.0 and (slash, limit) == ("/", "67.11MB")
+
+    status, out, err = bed.cli("get workload", "busy")
+    assert status == 0, err
+    assert re.search(r"^Resources:\s+CPU \d+\.\d\d%, memory \S+ / 67\.11MB$", out, re.M), out
