@@ -242,9 +242,9 @@ def test_get_shows_cpu_and_memory_of_running_workloads(bed: Bed) -> None:
     header, *lines = out.splitlines()
     assert header.split()[-2:] == ["CPU", "MEMORY"]
     row = next(line for line in lines if line.startswith("busy "))
-    cpu, usage, slash, limit = row.split()[-4:]
+    cpu, _usage, slash, limit = row.split()[-4:]
     assert cpu.endswith("%") and float(cpu[:-1]) > 5.0 and (slash, limit) == ("/", "67.11MB")
 
     status, out, err = bed.cli("get workload", "busy")
     assert status == 0, err
-    assert re.search(r"^Resources:\s+CPU \d+\.\d\d%, memory \S+ / 67\.11MB$", out, re.M), out
+    assert re.search(r"^Resources:\s+CPU \d+\.\d\d%, memory \S+ / 67\.11MB$", out, re.MULTILINE), out
