@@ -5,8 +5,10 @@ Pure: no I/O. Only `ankplan.cli` catches these and turns them into output and ex
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # C0 and C1 control characters: a value quoted into a message could otherwise split its line
@@ -18,6 +20,16 @@ def one_line(text: str) -> str:
     """`text` with line breaks and other control characters written as escapes (\\n, \\x1b)."""
     return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"),
                         text)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`did you mean 'x'?` for a close match (case-insensitive first), else ""."""
+    lowered = {choice.lower(): choice for choice in choices}
+    match = lowered.get(word.lower())
+    if match is None:
+        close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+        match = lowered[close[0]] if close else None
+    return f"did you mean '{match}'?" if match is not None and match != word else ""
 
 
 class Severity(str, enum.Enum):

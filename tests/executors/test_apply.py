@@ -408,3 +408,47 @@ def test_a_removed_duplicate_is_named_as_itself_never_as_its_workload(bed: Bed) 
     assert f"a/evil ({forged[:12]})  done" in text and "a/web" not in text
     assert summary_record(result)["results"][0]["subject"] == f"a/evil ({forged[:12]})"
     assert {event.subject for event in bed.events} == {f"a/evil ({forged[:12]})"}
+
+
+# --- restart (`ankplan restart`) ---------------------------------------------------------------
+
+
+def restart_step(step_id: int, node: str, workload: Workload, container_id: str) -> PlanStep:
+    return PlanStep(id=step_id, action=Action(
+        kind=ActionKind.RESTART, node_name=node, workload_name=workload.name,
+        reason=Reason.RESTART_REQUESTED, workload=workload, container_id=container_id))
+
+
+def test_restart_stops_and_starts_the_same_container(bed: Bed) -> None:
+    a = bed.nodes["a"]
+    container_id = seed(a, "web")
+    workload = wl("web", "agent_a")
+    result = bed.apply([workload], steps=[restart_step(1, "a", workload, container_id)],
+                       stop_timeout=4)
+    assert result.converged and reason(result, "web") == "running"
+    commands = [argv for _, argv in a.calls if argv[1] != "ps"]
+    assert commands == [("podman", "stop", "--ignore", "--time", "4", "--", container_id),
+                        ("podman", "start", "--", container_id)]
+    assert list(a.containers) == [container_id]  # never removed, never a new one
+
+
+def test_restart_with_dependents_stops_them_first_and_starts_them_last(bed: Bed) -> None:
+    a, b = bed.nodes["a"], bed.nodes["b"]
+    router_id, client_id = seed(a, "router"), seed(b, "client", depends="router")
+    router, client = wl("router", "agent_a"), wl("client", "agent_b", needs={"router": RUNNING})
+    steps = [restart_step(1, "a", router, router_id), restart_step(2, "b", client, client_id)]
+    result = bed.apply([router, client], steps=steps)
+    assert result.converged, result
+    assert a.first_call("stop", router_id) > b.first_call("stop", client_id)
+    assert b.first_call("start", client_id) > a.first_call("start", router_id)
+
+
+def test_failed_restart_stop_leaves_the_container_alone(bed: Bed) -> None:
+    a = bed.nodes["a"]
+    container_id = seed(a, "web")
+    a.run = fail_stop(a)  # type: ignore[method-assign]
+    workload = wl("web", "agent_a")
+    result = bed.apply([workload], steps=[restart_step(1, "a", workload, container_id)])
+    assert outcomes(result) == {"web": Outcome.FAILED}
+    assert reason(result, "web") == "podman stop failed (exit code 125): Error: device busy"
+    assert a.count("start") == 0 and a.count("rm") == 0

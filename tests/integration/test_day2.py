@@ -1,5 +1,6 @@
 """Day-2 operations on the real test bed: a rebuilt image (guide 8.4), pulls from the bed's
-registry, a missing tag reported per workload with Podman's own message, resource use in `get`.
+registry, a missing tag reported per workload with Podman's own message, resource use in `get`,
+and `ankplan restart` with and without --with-dependents.
 
 Images are built on node1 with `podman build` (FROM the demo image, COPY a version file) into
 node1's own storage, and pushed to the bed's registry (docker-registry on node1's address).
@@ -12,6 +13,7 @@ import json
 import re
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +250,114 @@ def test_get_shows_cpu_and_memory_of_running_workloads(bed: Bed) -> None:
     status, out, err = bed.cli("get workload", "busy")
     assert status == 0, err
     assert re.search(r"^Resources:\s+CPU \d+\.\d\d%, memory \S+ / 67\.11MB$", out, re.MULTILINE), out
+
+
+# --- ankplan restart -----------------------------------------------------------------------
+
+IDLE = ["/bin/stub", "idle"]  # logs "stopping on signal" when it gets SIGTERM, exits 0
+
+
+def chain(bed: Bed) -> None:
+    """db (node1) <- api (node2) <- web (node3), each ADD_COND_RUNNING, plus a lone stubborn
+    workload that ignores SIGTERM."""
+    image = "localhost/ankplan-demo:latest"
+    bed.write({
+        "db": {"agent": "node1", "runtimeConfig": {"image": image, "commandArgs": IDLE}},
+        "api": {"agent": "node2", "dependencies": {"db": "ADD_COND_RUNNING"},
+                "runtimeConfig": {"image": image, "commandArgs": IDLE}},
+        "web": {"agent": "node3", "dependencies": {"api": "ADD_COND_RUNNING"},
+                "runtimeConfig": {"image": image, "commandArgs": IDLE}},
+        "stubborn": {"agent": "node1", "runtimeConfig": {"image": image, "commandArgs": [
+            "sh", "-c", "trap '' TERM; while :; do sleep 0.2; done"]}},
+    })
+
+
+def times(bed: Bed, workload: str, node_name: str) -> tuple[str, datetime, datetime]:
+    """(container id, started at, finished at) from podman inspect, to the microsecond."""
+    proc = bed.testbed.podman(node_name, "inspect", "--format",
+                              "{{.Id}}|{{.State.StartedAt}}|{{.State.FinishedAt}}",
+                              bed.container(node_name, workload)["Id"])
+    assert proc.returncode == 0, proc.stderr
+    container_id, started, finished = proc.stdout.strip().split("|")
+    return container_id, podman_time(started), podman_time(finished)
+
+
+def podman_time(text: str) -> datetime:
+    """`2026-11-27 06:02:17.123456789 +0000 UTC` (nanoseconds cut to microseconds)."""
+    day, clock, zone = text.split()[:3]
+    seconds, _, fraction = clock.partition(".")
+    return datetime.strptime(f"{day} {seconds}.{(fraction + '000000')[:6]} {zone}",
+                             "%Y-%m-%d %H:%M:%S.%f %z")
+
+
+NODES = {"db": "node1", "api": "node2", "web": "node3", "stubborn": "node1"}
+
+
+def test_restart_keeps_the_container_and_leaves_dependents_running(bed: Bed) -> None:
+    chain(bed)
+    assert bed.cli("apply", "--yes")[0] == 0
+    before = {name: times(bed, name, node) for name, node in NODES.items()}
+
+    status, out, err = bed.cli("restart", "api", "--yes")
+    assert status == 0, out + err
+    assert "~ node2/api will be restarted" in out
+    assert "# web depends on it and keeps running" in out
+    assert "before it starts again" not in out  # db runs (on another node): nothing to wait for
+    assert "Plan: 1 to restart." in out and "Restart complete: 1 done." in out
+    after = {name: times(bed, name, node) for name, node in NODES.items()}
+    assert after["api"][0] == before["api"][0]  # the same container, started again
+    assert after["api"][1] > before["api"][1]
+    assert "stub idle: stopping on signal" in bed.logs("node2", after["api"][0])  # SIGTERM
+    for name in ("db", "web", "stubborn"):  # dependents and the rest kept running, untouched
+        assert after[name] == before[name], name
+        assert bed.container(NODES[name], name)["State"] == "running"
+    assert bed.container("node2", "api")["State"] == "running"
+    assert "No changes." in bed.cli("plan")[1]
+
+    # SIGKILL after the stop timeout for a container that ignores SIGTERM
+    started = time.monotonic()
+    status, out, err = bed.cli("restart", "stubborn", "--yes", "--stop-timeout", "1")
+    elapsed = time.monotonic() - started
+    assert status == 0, out + err
+    assert 1.0 <= elapsed < 8.0, elapsed
+    stubborn = times(bed, "stubborn", "node1")
+    assert stubborn[0] == before["stubborn"][0] and stubborn[1] > before["stubborn"][1]
+    assert bed.container("node1", "stubborn")["State"] == "running"
+
+
+def test_restart_with_dependents_stops_dependents_first_starts_them_last(bed: Bed) -> None:
+    chain(bed)
+    assert bed.cli("apply", "--yes")[0] == 0
+    before = {name: times(bed, name, node) for name, node in NODES.items()}
+
+    status, out, err = bed.cli("restart", "db", "--with-dependents", "--yes")
+    assert status == 0, out + err
+    assert "Plan: 3 to restart." in out and "Restart complete: 3 done." in out
+    assert "# depends on db (--with-dependents; container " in out
+    after = {name: times(bed, name, node) for name, node in NODES.items()}
+    for name in ("db", "api", "web"):
+        assert after[name][0] == before[name][0], name  # same containers
+        assert after[name][1] > before[name][1], name  # started again
+        assert bed.container(NODES[name], name)["State"] == "running"
+    assert after["stubborn"] == before["stubborn"]  # not a dependent: untouched
+    # stopped dependents first: web, then api, then db
+    assert after["web"][2] < after["api"][2] < after["db"][2]
+    # started dependencies first, each after its dependency runs: db, then api, then web
+    assert after["db"][1] < after["api"][1] < after["web"][1]
+    assert after["db"][2] < after["db"][1]  # db was down before it came back
+
+
+def test_restart_refuses_names_and_containers_it_does_not_own(bed: Bed) -> None:
+    chain(bed)
+    assert bed.cli("apply", "--yes")[0] == 0
+    before = times(bed, "api", "node2")
+    status, out, err = bed.cli("restart", "apy", "--yes")
+    assert status == 1 and "ankplan: error: workload 'apy' is not in the manifest" in err
+    assert "hint: did you mean 'api'?" in err
+    # another project's view of the same manifest owns no container: nothing is touched
+    status, out, err = run_cli("restart", str(bed.manifest), "api", "-i", str(bed.inventory),
+                               "--project", "someone-else", "--yes")
+    assert status == 1, out + err
+    assert "workload api has no container of project 'someone-else' on node2" in out + err
+    assert times(bed, "api", "node2") == before
+    assert "Traceback" not in err

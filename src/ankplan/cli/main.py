@@ -23,12 +23,13 @@ from ankplan.errors import AnkplanError, DiagnosticsError, one_line
 # Each module registers its sub-commands with `register(subparsers)`; the parser's `func`
 # default is then called as func(args, env) -> ExitStatus.
 COMMAND_MODULES = ("validate", "nodes", "plan", "apply", "delete", "graph", "get", "logs", "watch",
-                   "completion")
+                   "completion", "restart")
 # The module that registers each command: only that module is imported to run the command,
 # which keeps start-up short (the others pull in paramiko, rich, the planner, ...).
 COMMAND_HOMES = {"validate": "validate", "schema": "validate", "nodes": "nodes", "plan": "plan",
                  "apply": "apply", "delete": "delete", "destroy": "delete", "graph": "graph",
-                 "get": "get", "logs": "logs", "watch": "watch", "completion": "completion"}
+                 "get": "get", "logs": "logs", "watch": "watch", "completion": "completion",
+                 "restart": "restart"}
 
 
 def _modules_for(argv: Sequence[str]) -> tuple[str, ...]:

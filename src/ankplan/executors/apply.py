@@ -18,12 +18,14 @@ from ankplan import podman
 from ankplan.errors import AnkplanError
 from ankplan.executors.actions import (
     RM_TIMEOUT,
+    STARTS_EXISTING,
     STOP_SLACK,
     bringup_argv,
     bringup_labels,
     podman_error,
     remove_container,
     started_container,
+    stop_container,
 )
 from ankplan.executors.apply_state import (
     ApplyEvent,
@@ -178,13 +180,14 @@ def _teardown_prerequisites(run: _Run, progress: StepProgress) -> list[StepProgr
     """Teardowns that must end first: dependents go before what they depend on.
 
     A removal waits for the removals the plan lists in depends_on (its dependents'); a
-    replace waits for the teardown of every replaced dependent in the manifest.
+    replace or restart waits for the teardown of every replaced or restarted dependent.
     """
     if progress.kind is ActionKind.REMOVE:
         return [p for i in progress.step.depends_on
                 if (p := run.board.get(i)) is not None and p.tears_down]
     name = progress.workload_name
-    return [p for p in run.board.all() if p is not progress and p.kind is ActionKind.REPLACE
+    return [p for p in run.board.all() if p is not progress
+            and p.kind in (ActionKind.REPLACE, ActionKind.RESTART)
             and p.step.action.workload is not None
             and name in p.step.action.workload.dependency_names()]
 
@@ -219,16 +222,20 @@ def _await_teardowns(run: _Run, progress: StepProgress, prerequisites: list[Step
 
 
 def _teardown(run: _Run, progress: StepProgress) -> bool:
-    """Stop gracefully (SIGTERM, SIGKILL after stop_timeout), then remove the old container."""
+    """Stop gracefully (SIGTERM, SIGKILL after stop_timeout), then remove the old container;
+    a RESTART keeps it, to start it again."""
     if run.cancel.is_set():
         run.board.finish(progress, Outcome.CANCELLED, "not started: apply was interrupted")
         return False
     node, container = run.node(progress.node_name), progress.step.action.container_id
     run.board.set_state(progress, "Stopping(RequestedAtRuntime)", f"stopping {container[:12]}")
+    keep = progress.kind is ActionKind.RESTART
+    stop_or_remove = stop_container if keep else remove_container
     with run.slot():
-        result = remove_container(run.pool.get(node), node, container, run.options.stop_timeout)
+        result = stop_or_remove(run.pool.get(node), node, container, run.options.stop_timeout)
     if not result.ok:
-        run.board.finish(progress, Outcome.FAILED, podman_error("remove", result),
+        run.board.finish(progress, Outcome.FAILED,
+                         podman_error("stop" if keep else "remove", result),
                          state="Stopping(DeleteFailed)")
         return False
     run.board.update(progress, torn_down=True)
@@ -288,8 +295,8 @@ def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
     labels = bringup_labels(action, Project(name=run.plan.project, source=run.plan.source))
     result = run.podman(node, bringup_argv(action, node, labels), timeout=run.options.timeout)
     if not result.ok:
-        verb = "start" if action.kind is ActionKind.START else "run"
-        note = "" if action.kind is ActionKind.START else _undo_create(run, node, labels)
+        verb = "start" if action.kind in STARTS_EXISTING else "run"
+        note = "" if action.kind in STARTS_EXISTING else _undo_create(run, node, labels)
         run.board.finish(progress, Outcome.FAILED, podman_error(verb, result) + note,
                          state="Pending(StartingFailed)")
         return None

@@ -119,7 +119,7 @@ class StepProgress:
     outcome: Outcome | None = None
     reason: str = ""
     container_id: str = ""  # the container this step runs (after create/replace/start)
-    torn_down: bool = False  # the old container is stopped and removed
+    torn_down: bool = False  # the old container is stopped and removed (RESTART: stopped)
     began: float = field(default_factory=time.monotonic)
     ended: float = 0.0
 
@@ -140,13 +140,14 @@ class StepProgress:
 
     @property
     def tears_down(self) -> bool:
-        """True when the step stops and removes an existing container first."""
-        return self.kind in (ActionKind.REMOVE, ActionKind.REPLACE)
+        """True when the step stops (and, but for RESTART, removes) a container first."""
+        return self.kind in (ActionKind.REMOVE, ActionKind.REPLACE, ActionKind.RESTART)
 
     @property
     def brings_up(self) -> bool:
         """True when the step ends with a running (or finished) container."""
-        return self.kind in (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.START)
+        return self.kind in (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.START,
+                             ActionKind.RESTART)
 
     @property
     def elapsed(self) -> float:

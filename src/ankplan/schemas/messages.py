@@ -5,12 +5,11 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ankplan.errors import Diagnostic, Location, Severity
+from ankplan.errors import Diagnostic, Location, Severity, did_you_mean
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
@@ -61,7 +60,7 @@ def _value_message(error: ValidationError) -> tuple[str, str, str]:
     if validator == "enum":
         choices = [str(choice) for choice in error.validator_value]
         return (f"{_show(value)} is not one of {', '.join(choices)}",
-                _did_you_mean(str(value), choices), "invalid-value")
+                did_you_mean(str(value), choices), "invalid-value")
     if validator == "const":
         return f"{_show(value)} must be {_show(error.validator_value)}", "", "invalid-value"
     if validator == "type":
@@ -126,7 +125,7 @@ def _unknown_keys(error: ValidationError, pointer: str, full: str, locate: Locat
         known = sorted(set(known) | _all_property_names(root_schema))
     where = _subject(full)
     for key in extras:
-        hint = _UNKNOWN_HINTS.get(key) or _did_you_mean(key, known) or (
+        hint = _UNKNOWN_HINTS.get(key) or did_you_mean(key, known) or (
             f"allowed keys: {', '.join(sorted(known))}" if known else "")
         summary = f"unknown key '{key}' " + (f"in {where}" if where else "at the top level")
         yield _diagnostic("unknown-key", summary, hint, locate(pointer + "/" + _escape(key), True))
@@ -142,7 +141,7 @@ def _missing_keys(error: ValidationError, pointer: str, full: str,
     known = error.schema.get("properties", {})
     misspelt = [key for key in instance if key not in known]
     for name in names:
-        if any(_did_you_mean(key, [name]) for key in misspelt):
+        if any(did_you_mean(key, [name]) for key in misspelt):
             continue  # the unknown-key diagnostic already suggests `name`
         summary = f"missing required key '{name}' " + (f"in {where}" if where else
                                                        "at the top level")
@@ -163,16 +162,6 @@ def _all_property_names(schema: object) -> set[str]:
         elif isinstance(node, list):
             stack.extend(node)
     return names
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    """`did you mean 'x'?` for a close match (case-insensitive first), else ""."""
-    lowered = {choice.lower(): choice for choice in choices}
-    match = lowered.get(word.lower())
-    if match is None:
-        close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-        match = lowered[close[0]] if close else None
-    return f"did you mean '{match}'?" if match is not None and match != word else ""
 
 
 # --- naming places ---------------------------------------------------------------------------

@@ -80,6 +80,8 @@ def summary_line(plan: Plan) -> str:
     """`Plan: 2 to create, 1 to replace, 0 to start, 0 to remove.`"""
     create, replace, start, remove = (plan.count(kind) for kind in _COUNTED)
     restart = plan.count(ActionKind.RESTART)  # only `ankplan restart` plans have these
+    if restart and not create + replace + start + remove:
+        return f"Plan: {restart} to restart."
     return (f"Plan: {create} to create, {replace} to replace, {start} to start, "
             f"{remove} to remove" + (f", {restart} to restart." if restart else "."))
 
