@@ -9,7 +9,9 @@ same 60 containers (names ans-*) are made with a containers.podman playbook and
 nodes over SSH with strict host-key checking against the bed's known_hosts. Ansible keeps its
 defaults: forks 5, ControlPersist=60s (so its timed runs reuse warm SSH connections), no
 pipelining. Ansible comes from benchmarks/.venv-ansible when present, else from PATH.
-usage: bench_noop_ssh.py [--bed DIR] [--per-node 20] [--runs 3]
+--compare-src DIR also times `ankplan plan` run from another source tree (its src/ first on
+PYTHONPATH, e.g. an export of main), alternating with this one, to price a change.
+usage: bench_noop_ssh.py [--bed DIR] [--per-node 20] [--runs 3] [--compare-src DIR] [--no-ansible]
 """
 
 from __future__ import annotations
@@ -96,17 +98,26 @@ def changed_count(recap: str) -> int:
     return sum(int(n) for n in re.findall(r"\bchanged=(\d+)", recap))
 
 
-def bench_ankplan(bed: dict[str, Any], folder: Path, per_node: int,
-                  runs: int) -> list[float]:
+def bench_ankplan(bed: dict[str, Any], folder: Path, per_node: int, runs: int,
+                  compare_src: str | None = None) -> tuple[list[float], list[float]]:
+    """No-change `ankplan plan` times of this tree, and of `compare_src` (alternating)."""
     nodes = [n["name"] for n in bed["nodes"]]
     manifest = folder / "manifest.yaml"
     manifest.write_text(manifest_text(nodes, per_node))
     common = [str(manifest), "-i", str(Path(bed["dir"]) / bed["inventory"]),
               "--project", PROJECT]
+    other_env = None
+    if compare_src:
+        other_env = {**os.environ, "PYTHONPATH": str(Path(compare_src).resolve() / "src")}
     run(ankplan_argv("apply", "--yes", *common))
+    this, other = [], []
     try:
-        return [run(ankplan_argv("plan", "--detailed-exitcode", *common))[0]
-                for _ in range(runs)]
+        for _ in range(runs):
+            this.append(run(ankplan_argv("plan", "--detailed-exitcode", *common))[0])
+            if other_env is not None:
+                other.append(run(ankplan_argv("plan", "--detailed-exitcode", *common),
+                                 env=other_env)[0])
+        return this, other
     finally:
         run(ankplan_argv("destroy", "--yes", *common), expect=(0, 1))
 
@@ -141,7 +152,7 @@ def remove_ansible_containers(bed: dict[str, Any], per_node: int) -> None:
 
 
 def report(bed: dict[str, Any], per_node: int, ankplan: list[float],
-           ansible: dict[str, Any] | None) -> None:
+           ansible: dict[str, Any] | None, other: list[float], compare_src: str | None) -> None:
     nodes = len(bed["nodes"])
     plan = statistics.median(ankplan)
     print(f"no-change run over SSH: {nodes} test-bed nodes x {per_node} workloads, median of "
@@ -149,8 +160,14 @@ def report(bed: dict[str, Any], per_node: int, ankplan: list[float],
     print(f"  {'contender':44} {'median':>8} {'min':>8} {'plan / it':>10}")
     print(f"  {'ankplan plan (exit 0: no changes)':44} {plan:>7.3f}s {min(ankplan):>7.3f}s "
           f"{1:>9.2f}x")
+    if other:
+        median = statistics.median(other)
+        label = f"ankplan plan from {Path(compare_src or '').name or compare_src}"
+        print(f"  {label[:44]:44} {median:>7.3f}s {min(other):>7.3f}s {plan / median:>9.2f}x")
+        print(f"  this tree costs {plan - median:+.3f} s (median) against {compare_src}")
     if ansible is None:
-        print("  ansible-playbook: not installed (benchmarks/.venv-ansible or PATH)")
+        print("  ansible-playbook: not run (--no-ansible, or not installed in "
+              "benchmarks/.venv-ansible or PATH)")
         return
     playbook = ansible_bin("ansible-playbook") or "ansible-playbook"
     for label, key in (("ansible-playbook --check", "check"),
@@ -167,11 +184,12 @@ def report(bed: dict[str, Any], per_node: int, ankplan: list[float],
           f"{first_line([playbook, '--version'])})")
 
 
-def benchmark(bed: dict[str, Any], per_node: int, runs: int) -> None:
+def benchmark(bed: dict[str, Any], per_node: int, runs: int, compare_src: str | None = None,
+              with_ansible: bool = True) -> None:
     with tempfile.TemporaryDirectory(prefix="ankplan-bench-noop-") as folder:
-        ankplan = bench_ankplan(bed, Path(folder), per_node, runs)
-        ansible = bench_ansible(bed, Path(folder), per_node, runs)
-    report(bed, per_node, ankplan, ansible)
+        ankplan, other = bench_ankplan(bed, Path(folder), per_node, runs, compare_src)
+        ansible = bench_ansible(bed, Path(folder), per_node, runs) if with_ansible else None
+    report(bed, per_node, ankplan, ansible, other, compare_src)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,14 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bed", help="folder of a running test bed (bed.json)")
     parser.add_argument("--per-node", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--compare-src", metavar="DIR",
+                        help="also time `ankplan plan` from this source tree (alternating)")
+    parser.add_argument("--no-ansible", action="store_true", help="skip the Ansible runs")
     args = parser.parse_args(argv)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # time ankplan as installed: with .pyc
     if args.bed:
         benchmark(json.loads((Path(args.bed) / "bed.json").read_text()), args.per_node,
-                  args.runs)
+                  args.runs, args.compare_src, not args.no_ansible)
         return 0
     with running_bed(3, owner="bench-noop-ssh") as bed:
-        benchmark(bed, args.per_node, args.runs)
+        benchmark(bed, args.per_node, args.runs, args.compare_src, not args.no_ansible)
     return 0
 
 

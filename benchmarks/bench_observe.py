@@ -3,7 +3,8 @@
 
 Does I/O: uses a running test bed (--bed DIR with bed.json) or brings one up with
 scripts/testbed.py in --slot and takes it down again; creates and removes its own containers.
-Prints wall times, SSH connections and podman calls per node.
+Prints wall times, SSH connections and podman calls per node, and what the reads beside the
+`ps` cost: `podman images` (plan and apply, for rebuilt images) and `podman stats` (get -o wide).
 usage: bench_observe.py [--bed DIR | --slot N] [--containers 20] [--repeat 5]
 """
 
@@ -97,7 +98,8 @@ def cleanup(nodes: list[Node]) -> None:
         system_ssh(node, ["sh", "-c", script])
 
 
-def time_ankplan(nodes: list[Node], repeat: int) -> tuple[list[float], Counting, int]:
+def time_ankplan(nodes: list[Node], repeat: int, *, images: bool = False,
+                 stats: bool = False) -> tuple[list[float], Counting, int]:
     """Cold observations (new pool each time): wall times, counts of the last, containers."""
     times: list[float] = []
     counting = Counting()
@@ -106,7 +108,7 @@ def time_ankplan(nodes: list[Node], repeat: int) -> tuple[list[float], Counting,
         counting = Counting()
         started = time.perf_counter()
         with TransportPool(connector=counting) as pool:
-            live = observe_nodes(pool, nodes)
+            live = observe_nodes(pool, nodes, images=images, stats=stats)
         times.append(time.perf_counter() - started)
         errors = [o.error for o in live.nodes if o.error]
         if errors:
@@ -115,16 +117,34 @@ def time_ankplan(nodes: list[Node], repeat: int) -> tuple[list[float], Counting,
     return times, counting, containers
 
 
-def time_warm(nodes: list[Node], repeat: int) -> list[float]:
+def time_warm(nodes: list[Node], repeat: int, *, images: bool = False,
+              stats: bool = False) -> list[float]:
     """Observations on an already open pool (what watch and apply do after the first)."""
     with TransportPool() as pool:
         observe_nodes(pool, nodes)
         times = []
         for _ in range(repeat):
             started = time.perf_counter()
-            observe_nodes(pool, nodes)
+            observe_nodes(pool, nodes, images=images, stats=stats)
             times.append(time.perf_counter() - started)
     return times
+
+
+EXTRAS = (("ps only (watch, logs)", {}), ("ps + images (plan, apply)", {"images": True}),
+          ("ps + stats (get -o wide/json)", {"stats": True}))
+
+
+def time_extras(nodes: list[Node], repeat: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Cold and warm observations with and without the reads beside the ps, interleaved
+    round by round so that a busy machine weighs on every variant alike."""
+    found: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label, _ in EXTRAS}
+    for _ in range(repeat):
+        for label, options in EXTRAS:
+            cold, _, _ = time_ankplan(nodes, 1, **options)
+            warm = time_warm(nodes, 1, **options)
+            found[label][0].extend(cold)
+            found[label][1].extend(warm)
+    return found
 
 
 def time_ssh_loop(nodes: list[Node], repeat: int) -> list[float]:
@@ -154,6 +174,7 @@ def benchmark(bed: dict[str, Any], count: int, repeat: int) -> None:
         one_times, _, _ = time_ankplan(nodes[:1], repeat)
         warm = time_warm(nodes, repeat)
         loop = time_ssh_loop(nodes, repeat)
+        extras = time_extras(nodes, repeat)
     finally:
         cleanup(nodes)
     print(f"observe: {len(nodes)} nodes x {count} containers ({containers} seen), "
@@ -168,6 +189,13 @@ def benchmark(bed: dict[str, Any], count: int, repeat: int) -> None:
     ratio = statistics.median(all_times) / statistics.median(one_times)
     print(f"  {len(nodes)} nodes cost {ratio:.2f}x one node; the ssh loop costs "
           f"{statistics.median(loop) / statistics.median(all_times):.2f}x ankplan")
+    print(f"reads beside the ps, {len(nodes)} nodes, interleaved (cold: connect first; warm: "
+          "connections kept open)")
+    base_cold, base_warm = (statistics.median(t) for t in extras[EXTRAS[0][0]])
+    for label, (cold, warm) in extras.items():
+        print(f"  {label:<32} cold median {statistics.median(cold):.3f} s "
+              f"({statistics.median(cold) - base_cold:+.3f})   warm median "
+              f"{statistics.median(warm):.3f} s ({statistics.median(warm) - base_warm:+.3f})")
 
 
 def main(argv: list[str] | None = None) -> int:
