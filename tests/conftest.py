@@ -294,3 +294,17 @@ def bed_registry(testbed: TestBed) -> str:
     if proc.returncode != 0:
         pytest.fail(f"the bed's registry did not start: {proc.stderr.strip() or proc.stdout}")
     return proc.stdout.strip()
+
+
+def run_ankplan(*argv: str) -> tuple[int, str, str]:
+    """Run ankplan in-process without a terminal; (exit status, stdout, stderr)."""
+    import io
+
+    from ankplan.cli import main as cli_main
+    from ankplan.cli.env import Env
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    env = Env(stdout=stdout, stderr=stderr, stdin=io.StringIO(""), environ={},
+              stdout_isatty=False, stderr_isatty=False, stdin_isatty=False)
+    status = cli_main.main(list(argv), env)
+    return status, stdout.getvalue(), stderr.getvalue()

@@ -8,7 +8,6 @@ node1's own storage, and pushed to the bed's registry (docker-registry on node1'
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
@@ -20,24 +19,13 @@ from typing import Any
 import pytest
 import yaml
 from conftest import TestBed
-
-from ankplan.cli import main as cli_main
-from ankplan.cli.env import Env
+from conftest import run_ankplan as run_cli
 
 pytestmark = pytest.mark.integration
 
 AGENTS = {"node1": "node1", "node2": "node2", "node3": "node3"}
 # Prints the image's version, then idles until SIGTERM (exits 0 at once).
 SHOW_VERSION = ["sh", "-c", "echo running version $(cat /version); exec /bin/stub idle"]
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    """Run ankplan in-process without a terminal; (exit status, stdout, stderr)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    env = Env(stdout=stdout, stderr=stderr, stdin=io.StringIO(""), environ={},
-              stdout_isatty=False, stderr_isatty=False, stdin_isatty=False)
-    status = cli_main.main(list(argv), env)
-    return status, stdout.getvalue(), stderr.getvalue()
 
 
 class Bed:
