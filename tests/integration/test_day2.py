@@ -239,7 +239,8 @@ def test_get_shows_cpu_and_memory_of_running_workloads(bed: Bed) -> None:
 
     status, out, err = bed.cli("get workload", "busy")
     assert status == 0, err
-    assert re.search(r"^Resources:\s+CPU \d+\.\d\d%, memory \S+ / 67\.11MB$", out, re.MULTILINE), out
+    resources = r"^Resources:\s+CPU \d+\.\d\d%, memory \S+ / 67\.11MB$"
+    assert re.search(resources, out, re.MULTILINE), out
 
 
 # --- ankplan restart -----------------------------------------------------------------------

@@ -187,5 +187,6 @@ def test_container_image_id_change_is_named() -> None:
 
 def test_unobserved_images_leave_the_old_fingerprint_unchanged() -> None:
     """Saved plans written before image ids were recorded keep their fingerprints."""
-    assert "images" not in snapshot_to_json(node_snapshot(NODE, "demo"))
-    assert "image_id" not in snapshot_to_json(node_snapshot(NODE, "demo"))["containers"][0]  # type: ignore[index]
+    document = snapshot_to_json(node_snapshot(NODE, "demo"))
+    assert "images" not in document
+    assert "image_id" not in document["containers"][0]  # type: ignore[index]
