@@ -110,13 +110,15 @@ def bench_ankplan(bed: dict[str, Any], folder: Path, per_node: int, runs: int,
     if compare_src:
         other_env = {**os.environ, "PYTHONPATH": str(Path(compare_src).resolve() / "src")}
     run(ankplan_argv("apply", "--yes", *common))
-    this, other = [], []
+    this: list[float] = []
+    other: list[float] = []
     try:
-        for _ in range(runs):
-            this.append(run(ankplan_argv("plan", "--detailed-exitcode", *common))[0])
-            if other_env is not None:
-                other.append(run(ankplan_argv("plan", "--detailed-exitcode", *common),
-                                 env=other_env)[0])
+        for round_number in range(runs):
+            turns = [(this, None), (other, other_env)] if other_env is not None else [
+                (this, None)]
+            for times, env in turns[::-1] if round_number % 2 else turns:  # who goes first
+                times.append(run(ankplan_argv("plan", "--detailed-exitcode", *common),
+                                 env=env)[0])
         return this, other
     finally:
         run(ankplan_argv("destroy", "--yes", *common), expect=(0, 1))
