@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ankplan.cli.views.plan import render_plan_text
+import json
+
+from ankplan.cli.views.plan import render_plan_json, render_plan_text
 from ankplan.model import (
     LABEL_PROJECT,
     LABEL_WORKLOAD,
@@ -70,6 +72,10 @@ def test_only_the_named_workload_restarts_and_its_dependents_keep_running() -> N
                               "web depends on it and keeps running")  # job does not run
     text = render_plan_text(plan)
     assert "  ~ n2/api will be restarted" in text and "Plan: 1 to restart." in text
+    document = json.loads(render_plan_json(plan))
+    assert document["summary"] == {"create": 0, "replace": 0, "start": 0, "remove": 0,
+                                   "noop": 0, "restart": 1}
+    assert document["actions"][0]["action"] == "restart"
 
 
 def test_with_dependents_in_dependency_order() -> None:
