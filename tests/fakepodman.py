@@ -23,6 +23,10 @@ from ankplan.executors.transport import CommandResult, StreamHandle
 from ankplan.model import Node
 
 _ids = itertools.count(1)
+# The images every fake node has (`podman images`): the ones the tests' manifests name.
+LOCAL_IMAGES = {name: f"{index:064x}" for index, name in enumerate((
+    "localhost/img:1", "localhost/router:1", "localhost/app:1", "localhost/web:1",
+    "localhost/ankplan-demo:latest"), start=0xaa0)}
 
 
 def new_id() -> str:
@@ -92,6 +96,7 @@ class FakeNode:
     containers: dict[str, FakeContainer] = field(default_factory=dict)
     calls: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
     run_delay: float = 0.0  # seconds every `podman run` takes
+    images: dict[str, str] = field(default_factory=lambda: dict(LOCAL_IMAGES))  # name -> id
     locks_taken: int = 0
     active: int = 0
     max_active: int = 0
@@ -129,6 +134,9 @@ class FakeNode:
             return ok(json.dumps(entries))
         if command == "run":
             return self._run(argv, now)
+        if command == "images":
+            return ok(json.dumps([{"Id": image_id, "Names": [name]}
+                                  for name, image_id in sorted(self.images.items())]))
         if command == "info":
             return ok(json.dumps({
                 "version": {"Version": "4.3.1"}, "host": {"ociRuntime": {"name": "runc"}},

@@ -75,7 +75,10 @@ def test_empty_node_plans_creates_and_detailed_exitcode(project_dir: Path,
     assert out.endswith("Plan: 2 to create, 0 to replace, 0 to start, 0 to remove.\n")
     assert "hunter2" not in out
     assert run_cli("plan", manifest, "--detailed-exitcode", nodes=local).status == 2
-    assert local["local"].calls[0][1] == ("podman", "ps", "--all", "--format", "json")
+    # one ps and, beside it, one images per plan: nothing else reaches the node
+    assert sorted(argv for _, argv in local["local"].calls) == [
+        ("podman", "images", "--format", "json")] * 2 + [
+        ("podman", "ps", "--all", "--format", "json")] * 2
 
 
 def test_converged_is_no_changes_and_exit_0(project_dir: Path, local: dict[str, FakeNode],

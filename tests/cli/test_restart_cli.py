@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_ankplan
+from clirun import run_cli as run_ankplan
 
 MANIFEST = """\
 apiVersion: v1
