@@ -104,7 +104,7 @@ def test_rebuilt_image_is_replaced_like_guide_8_4(bed: Bed) -> None:
         second = bed.build("node1", image, "2")  # same tag, different content
         assert second != first
         saved = bed.tmp_path / "before-rebuild.plan"
-        status, out, err = bed.cli("plan", "-o", str(saved), "--detailed-exitcode")
+        status, out, err = bed.cli("plan", "--out", str(saved), "--detailed-exitcode")
         assert status == 2, out + err
         assert "-/+ node1/kuksa-bridge must be replaced" in out
         assert f"# image {image} was rebuilt ({first[:12]} -> {second[:12]})" in out
@@ -135,7 +135,7 @@ def test_image_rebuilt_after_plan_makes_the_saved_plan_stale(bed: Bed) -> None:
     try:
         assert bed.cli("apply", "--yes")[0] == 0
         saved = bed.tmp_path / "no-change.plan"
-        bed.cli("plan", "-o", str(saved))
+        bed.cli("plan", "--out", str(saved))
         second = bed.build("node1", image, "2")
         status, out, err = run_cli("apply", str(saved), "--yes")
         assert status == 1, out + err
