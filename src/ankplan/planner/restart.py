@@ -10,6 +10,7 @@ to restart them too. Only this project's containers are ever named.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from ankplan.errors import did_you_mean
 from ankplan.model import (
@@ -29,6 +30,18 @@ from ankplan.planner.order import order_steps
 from ankplan.planner.workload_status import dependency_statuses, find_container
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Scope:
+    """What every per-workload decision of one restart plan needs."""
+
+    manifest: Manifest
+    inventory: Inventory
+    live: LiveState
+    project: str
+    named: frozenset[str]  # the workloads named on the command line (in the manifest)
+    chosen: frozenset[str]  # named, plus their dependents with --with-dependents
+
+
 def unknown_names(manifest: Manifest, names: Collection[str]) -> tuple[tuple[str, str], ...]:
     """(name, "did you mean 'x'?" or "") for every name that is not a workload of the manifest."""
     known = manifest.names()
@@ -42,40 +55,41 @@ def _container_words(container: ObservedContainer) -> str:
     return f"container {container.id[:12]}, {state}"
 
 
-def _details(workload: Workload, container: ObservedContainer, named: frozenset[str],
-             chosen: frozenset[str], manifest: Manifest, inventory: Inventory, live: LiveState,
-             project: str) -> tuple[str, ...]:
+def _details(scope: _Scope, workload: Workload, container: ObservedContainer
+             ) -> tuple[str, ...]:
     """Why the workload restarts, what its start will wait for, which dependents stay up."""
-    if workload.name in named:
+    if workload.name in scope.named:
         lines = [f"restart requested ({_container_words(container)})"]
     else:
-        causes = ", ".join(sorted(set(workload.dependency_names()) & chosen))
+        causes = ", ".join(sorted(set(workload.dependency_names()) & scope.chosen))
         lines = [f"depends on {causes} (--with-dependents; {_container_words(container)})"]
-    for judged in dependency_statuses(workload, manifest, inventory, live, project, {}):
-        if judged.dependency.workload_name not in chosen and (
+    for judged in dependency_statuses(workload, scope.manifest, scope.inventory, scope.live,
+                                      scope.project, {}):
+        if judged.dependency.workload_name not in scope.chosen and (
                 judged.status.verdict is not Verdict.MET):
             lines.append(f"before it starts again: {judged.status.reason}")
-    staying = sorted(other.name for other in manifest.workloads
-                     if workload.name in other.dependency_names() and other.name not in chosen
-                     and _runs(other, inventory, live, project))
+    staying = sorted(other.name for other in scope.manifest.workloads
+                     if workload.name in other.dependency_names()
+                     and other.name not in scope.chosen and _runs(scope, other))
     lines += [f"{name} depends on it and keeps running" for name in staying]
     return tuple(lines)
 
 
-def _runs(workload: Workload, inventory: Inventory, live: LiveState, project: str) -> bool:
+def _runs(scope: _Scope, workload: Workload) -> bool:
     """True when the workload's container on its node is running."""
-    node = inventory.node_for_agent(workload.agent) if workload.agent else None
+    node = scope.inventory.node_for_agent(workload.agent) if workload.agent else None
     if node is None:
         return False
-    container, _ = find_container(live, project, workload.name, node.name)
+    container, _ = find_container(scope.live, scope.project, workload.name, node.name)
     return container is not None and container.state == "running"
 
 
-def _locate(workload: Workload, inventory: Inventory, live: LiveState, project: str,
-            named: frozenset[str], errors: list[str]) -> tuple[str, ObservedContainer] | None:
+def _locate(scope: _Scope, workload: Workload,
+            errors: list[str]) -> tuple[str, ObservedContainer] | None:
     """(node name, container) of the workload, or None (with an error for a named one)."""
+    inventory, live, project = scope.inventory, scope.live, scope.project
     node = inventory.node_for_agent(workload.agent) if workload.agent else None
-    must = workload.name in named
+    must = workload.name in scope.named
     if node is None:
         if must:
             errors.append(f"workload {workload.name} runs on no node (agent "
@@ -107,19 +121,20 @@ def restart_plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, p
     """
     named = frozenset(name for name in names if manifest.workload(name) is not None)
     chosen = graph.with_dependents(manifest.workloads, named) if with_dependents else named
+    scope = _Scope(manifest=manifest, inventory=inventory, live=live, project=project,
+                   named=named, chosen=frozenset(chosen))
     errors: list[str] = []
     actions = []
     for workload in manifest.workloads:
         if workload.name not in chosen:
             continue
-        found = _locate(workload, inventory, live, project, named, errors)
+        found = _locate(scope, workload, errors)
         if found is None:
             continue
         node_name, container = found
         actions.append(Action(
             kind=ActionKind.RESTART, node_name=node_name, workload_name=workload.name,
             reason=Reason.RESTART_REQUESTED, workload=workload, container_id=container.id,
-            details=_details(workload, container, named, frozenset(chosen), manifest,
-                             inventory, live, project)))
+            details=_details(scope, workload, container)))
     return Plan(project=project, steps=order_steps(manifest, live, project, actions),
                 errors=tuple(sorted(set(errors))))
