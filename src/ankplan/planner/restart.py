@@ -21,11 +21,13 @@ from ankplan.model import (
     Manifest,
     ObservedContainer,
     Plan,
+    Project,
     Reason,
     Workload,
 )
 from ankplan.planner import graph
 from ankplan.planner.conditions import Verdict
+from ankplan.planner.identity import adopt_legacy
 from ankplan.planner.order import order_steps
 from ankplan.planner.workload_status import dependency_statuses, find_container
 
@@ -110,15 +112,20 @@ def _locate(scope: _Scope, workload: Workload,
     return node.name, container
 
 
-def restart_plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: str,
-                 names: Collection[str], with_dependents: bool = False) -> Plan:
+def restart_plan(manifest: Manifest, inventory: Inventory, live: LiveState, *,
+                 project: str | Project, names: Collection[str],
+                 with_dependents: bool = False) -> Plan:
     """RESTART steps for the named workloads (and, with `with_dependents`, every workload
     that depends on them, directly or not), dependencies first.
 
     A named workload without a container, node or observation is a plan error; a dependent
     without a container is left out. Names must be workloads of the manifest (see
-    `unknown_names`); others are ignored here.
+    `unknown_names`); others are ignored here. A `Project` also counts what an older ankplan
+    made for it (planner/identity.py), as `plan` does.
     """
+    identity = project if isinstance(project, Project) else Project(name=project)
+    live, adopted = adopt_legacy(live, identity)
+    project = identity.name
     named = frozenset(name for name in names if manifest.workload(name) is not None)
     chosen = graph.with_dependents(manifest.workloads, named) if with_dependents else named
     scope = _Scope(manifest=manifest, inventory=inventory, live=live, project=project,
@@ -137,4 +144,4 @@ def restart_plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, p
             reason=Reason.RESTART_REQUESTED, workload=workload, container_id=container.id,
             details=_details(scope, workload, container)))
     return Plan(project=project, steps=order_steps(manifest, live, project, actions),
-                errors=tuple(sorted(set(errors))))
+                errors=tuple(sorted(set(errors))), adopted=adopted)

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
         raise AnkplanError(f"workload {name!r} is not in the manifest",
                            hint=suggestion or "workloads: " + ", ".join(manifest.names()))
     inventory = load_inventory_from_args(args)
-    project = project_name(args)
+    project = project_name(args, manifest)
     nodes = _nodes_of(manifest, inventory, names, args.with_dependents)
     with open_pool(args, env) as pool, lock_nodes(args, pool, nodes):
         # Every node: a restarted workload's dependencies may run anywhere.
