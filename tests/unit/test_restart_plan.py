@@ -18,6 +18,7 @@ from ankplan.model import (
     NodeObservation,
     ObservedContainer,
     PodmanConfig,
+    Project,
     Workload,
 )
 from ankplan.planner.restart import restart_plan, unknown_names
@@ -119,3 +120,18 @@ def test_unreachable_node_is_an_error() -> None:
 def test_unknown_names_with_suggestions() -> None:
     assert unknown_names(MANIFEST, ["apy", "api", "zzz"]) == (
         ("apy", "did you mean 'api'?"), ("zzz", ""))
+
+
+def test_a_container_an_older_ankplan_made_for_the_project_is_restarted() -> None:
+    """Labelled with the folder's name by the previous release: adopted as `plan` adopts it."""
+    old = container("api", "n2", project="folder")
+    identity = Project(name="folder-1a2b3c4d", legacy_name="folder",
+                       legacy_workloads=MANIFEST.names())
+    plan = restart_plan(MANIFEST, INVENTORY, live(container("db", "n1"), old),
+                        project=identity, names=["api"])
+    assert plan.errors == () and plan.project == "folder-1a2b3c4d"
+    assert [s.action.container_id for s in plan.steps] == [old.id]
+    assert plan.adopted == (old.id,)
+    other = restart_plan(MANIFEST, INVENTORY, live(old), project="folder-1a2b3c4d",
+                         names=["api"])  # a bare name adopts nothing
+    assert other.steps == () and other.adopted == ()
