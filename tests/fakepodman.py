@@ -16,7 +16,7 @@ import json
 import shlex
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ankplan.executors.transport import CommandResult, StreamHandle
@@ -48,6 +48,27 @@ class FakeStream(StreamHandle):
 
     def close(self) -> None:
         pass
+
+
+class HeldLock(StreamHandle):
+    """The lock shell's stream: LOCKED, then open (holding the lock) until closed."""
+
+    def __init__(self) -> None:
+        self._closed = threading.Event()
+        super().__init__(self._lines())
+
+    def _lines(self) -> Iterator[str]:
+        yield "LOCKED\n"
+        self._closed.wait()
+
+    def write(self, text: str) -> None:
+        pass
+
+    def exit_code(self) -> int | None:
+        return 0 if self._closed.is_set() else None
+
+    def close(self) -> None:
+        self._closed.set()
 
 
 @dataclass
@@ -195,7 +216,7 @@ class FakeNode:
             self.calls.append((time.monotonic(), argv))
         if argv[0] == "sh" and "flock" in argv[2]:
             self.locks_taken += 1
-            return FakeStream("LOCKED\n")
+            return HeldLock()
         return FakeStream(self._shell(argv).stdout)
 
     def close(self) -> None:

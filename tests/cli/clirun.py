@@ -144,14 +144,19 @@ class StaticNode:
                        for c in self.containers if c["State"] == "running"]
             return CommandResult(exit_code=0, stdout=json.dumps(samples), stderr="",
                                  duration=0.0)
+        if argv[0] == "sh" and "cksum" in argv[2]:  # where the writer lock lives
+            return CommandResult(exit_code=0, stdout="/run/ankplan/writer.lock\n", stderr="",
+                                 duration=0.0)
         logs = (argv[0] == "sh" and "logs" in argv[2]) or argv[:2] == ("podman", "logs")
         return CommandResult(exit_code=0, stdout=LOG_TEXT if logs else "", stderr="",
                              duration=0.0)
 
     def open_stream(self, argv: Sequence[str], *, timeout: float) -> StreamHandle:
-        from fakepodman import FakeStream
+        from fakepodman import FakeStream, HeldLock
 
         self.calls.append(tuple(argv))
+        if argv[0] == "sh" and "flock" in argv[2]:
+            return HeldLock()
         return FakeStream(LOG_TEXT)
 
     def close(self) -> None:

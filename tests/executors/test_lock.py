@@ -23,7 +23,7 @@ NODE = Node(name="local")
 @pytest.fixture
 def lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     path = str(tmp_path / "ankplan-apply.lock")
-    monkeypatch.setattr(lock, "lock_file_path", lambda pool, node: path)
+    monkeypatch.setattr(lock, "lock_file_path", lambda pool, node, project="": path)
     return path
 
 
@@ -70,7 +70,7 @@ def test_lock_of_a_killed_process_frees_itself(lock_file: str) -> None:
               "from ankplan.executors import lock\n"
               "from ankplan.executors.transport import LocalTransport, TransportPool\n"
               "from ankplan.model import Node\n"
-              f"lock.lock_file_path = lambda pool, node: {lock_file!r}\n"
+              f"lock.lock_file_path = lambda pool, node, project='': {lock_file!r}\n"
               "pool = TransportPool(connector=lambda node, **_: LocalTransport(node))\n"
               "held = lock.acquire_locks(pool, [Node(name='local')],"
               " holder=lock.this_process(['ankplan', 'apply', 'killed.yaml']))\n"
@@ -95,3 +95,49 @@ def test_lock_argv_uses_the_podman_prefix() -> None:
     assert argv[:3] == ("sudo", "sh", "-c")
     assert argv[4:6] == ("sh", "/run/x/ankplan-apply.lock")
     assert argv[6].endswith("ankplan apply 'a b.yaml'")
+
+
+def test_lock_file_is_per_project_and_refuses_odd_project_names() -> None:
+    with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
+        first = lock.lock_file_path(pool, NODE, "police")
+        second = lock.lock_file_path(pool, NODE, "other")
+        whole = lock.lock_file_path(pool, NODE)
+        assert first.endswith("-police.lock") and second.endswith("-other.lock")
+        assert first != second and whole.endswith(".lock") and "-police" not in whole
+        with pytest.raises(LockError, match="invalid project name"):
+            lock.lock_file_path(pool, NODE, "a b; rm -rf /")
+
+
+def test_refusal_names_the_other_writer_and_its_command(lock_file: str) -> None:
+    with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
+        watching = lock.acquire_locks(pool, [NODE], project="p",
+                                      holder=lock.this_process(["ankplan", "watch", "m.yaml"]))
+        with pytest.raises(LockError) as refused:
+            lock.acquire_locks(pool, [NODE], project="p", holder=holder("m.yaml"))
+        watching.release()
+    summary = refused.value.summary
+    assert summary.startswith("node local: another watch holds the lock of project p: held by ")
+    assert f"pid {lock.os.getpid()}" in summary and summary.endswith("ankplan watch m.yaml")
+
+
+def test_keeper_refuses_to_start_while_held_then_retakes_a_lost_lock(lock_file: str) -> None:
+    with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
+        applying = lock.acquire_locks(pool, [NODE], project="p", holder=holder("m.yaml"))
+        keeper = lock.LockKeeper(pool, [NODE], project="p",
+                                 holder=lock.this_process(["ankplan", "watch", "m.yaml"]))
+        with pytest.raises(LockError, match="another apply holds the lock"):
+            keeper.start()
+        applying.release()
+        with lock.LockKeeper(pool, [NODE], project="p",
+                             holder=lock.this_process(["ankplan", "watch", "m.yaml"])) as keeper:
+            keeper.start()
+            assert keeper.held("local")
+            keeper._locks.handles["local"].close()  # the lock went (as with its connection)
+            assert not keeper.held("local")
+            keeper.refresh()
+            deadline = time.monotonic() + 5
+            while not keeper.held("local") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert keeper.held("local")
+            with pytest.raises(LockError, match="another watch holds the lock"):
+                lock.acquire_locks(pool, [NODE], project="p", holder=holder("m.yaml"))

@@ -25,6 +25,7 @@ from ankplan.manifests.load import load_manifest
 from ankplan.model import Inventory, LiveState, Manifest, Node, Plan, Project
 
 if TYPE_CHECKING:
+    from ankplan.executors.lock import LockKeeper
     from ankplan.executors.transport import TransportPool
 
 DEFAULT_FORKS = 10
@@ -287,8 +288,7 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
                        help="do not ask for confirmation (needed when stdin is no terminal)")
     group.add_argument("--parallelism", type=positive_int, default=10, metavar="N",
                        help="podman commands running at once over all nodes (default 10)")
-    group.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS",
-                       help="wait this long for another apply's lock (default 0: refuse)")
+    add_lock_timeout(group)
     group.add_argument("--stop-timeout", type=int, default=10, metavar="SECONDS",
                        help="seconds between SIGTERM and SIGKILL when stopping (default 10)")
     add_output_option(group, ("text", "json"),
@@ -300,16 +300,42 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
                            f"podman command (default {DEFAULT_WAIT_TIMEOUT:g})")
 
 
+def add_lock_timeout(group: argparse._ArgumentGroup) -> None:
+    """--lock-timeout, for every command that changes containers."""
+    group.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS",
+                       help="wait this long for another writer's lock on a node (apply, "
+                            "watch, delete, destroy, restart of the same project; default 0: "
+                            "refuse)")
+
+
+def _holder_argv(args: argparse.Namespace) -> list[str]:
+    return ["ankplan", args.command, *(getattr(args, "workloads", None) or []), *args.files]
+
+
 @contextmanager
-def lock_nodes(args: argparse.Namespace, pool: TransportPool,
-               nodes: Sequence[Node]) -> Iterator[None]:
-    """Hold the apply lock on `nodes` for the block."""
+def lock_nodes(args: argparse.Namespace, pool: TransportPool, nodes: Sequence[Node], *,
+               project: str) -> Iterator[None]:
+    """Hold the writer lock of `project` on `nodes` for the block (one-shot writers: apply,
+    delete, destroy, restart); raises LockError naming the holder when another writer has it."""
     from ankplan.executors.lock import acquire_locks, this_process
 
-    holder = this_process(["ankplan", args.command, *args.files])
-    with acquire_locks(pool, nodes, holder=holder, lock_timeout=args.lock_timeout,
-                       forks=args.forks):
+    holder = this_process(_holder_argv(args))
+    with acquire_locks(pool, nodes, holder=holder, project=project,
+                       lock_timeout=args.lock_timeout, forks=args.forks):
         yield
+
+
+@contextmanager
+def long_writer_lock(args: argparse.Namespace, pool: TransportPool, nodes: Sequence[Node], *,
+                     project: str) -> Iterator[LockKeeper]:
+    """The writer lock for a long-running writer (watch): see executors/lock.LockKeeper."""
+    from ankplan.executors.lock import LockKeeper, this_process
+
+    keeper = LockKeeper(pool, nodes, holder=this_process(_holder_argv(args)), project=project,
+                        forks=args.forks)
+    with keeper:
+        keeper.start(args.lock_timeout)
+        yield keeper
 
 
 def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: Manifest,

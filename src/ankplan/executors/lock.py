@@ -1,4 +1,5 @@
-"""The per-node apply lock: one apply at a time per node, released by itself when the run dies.
+"""The writer lock: one ankplan writer (apply, watch, delete, destroy, restart) per node and
+project at a time, released by itself when the run dies.
 
 Does I/O. The lock is a `flock` held by a long-running shell on the node's own connection; the
 shell waits on its stdin, so when ankplan exits, is killed, or loses the connection, the shell
@@ -9,7 +10,12 @@ hold the lock for hours. The lock guards one Podman: its file
 name is keyed on what selects that Podman's storage on the node (user, CONTAINERS_CONF,
 CONTAINERS_STORAGE_CONF, the podman command with its global options), so nodes that share a
 filesystem (the test bed) never share a lock. `podman info` would name the run root too, but
-costs ~0.25 s per node; this costs one shell round trip.
+costs ~0.25 s per node; this costs one shell round trip. The project is part of the name, so
+writers of different projects on one node never block each other.
+
+`acquire_locks` serves one-shot writers (all or nothing); `LockKeeper` serves `watch`, which
+runs for long: it holds what it can reach, re-takes a lock lost with its connection in the
+background, and acts on a node only while it holds that node's lock.
 """
 
 from __future__ import annotations
@@ -17,31 +23,35 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import re
 import shlex
 import socket
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Self
 
-from ankplan.errors import LockError
+from ankplan.errors import AnkplanError, LockError
 from ankplan.executors.transport import StreamHandle, TransportPool, check_result
 from ankplan.model import Node
 
-# $1 = the node's podman command. Prints the lock file path for that Podman, in a directory
-# only this user can write (root: /run/ankplan; others: $XDG_RUNTIME_DIR or /tmp).
+# $1 = the node's podman command, $2 = the project ("" = the whole node). Prints the lock file
+# path for that Podman and project, in a directory only this user can write (root:
+# /run/ankplan; others: $XDG_RUNTIME_DIR or /tmp).
 LOCK_PATH_SCRIPT = (
     'u=$(id -u); if [ "$u" = 0 ]; then d=/run/ankplan; else d=${XDG_RUNTIME_DIR:-/tmp}/ankplan-$u; fi; '
     'mkdir -p -m 700 "$d" && [ -O "$d" ] || { echo "cannot use lock directory $d" >&2; exit 3; }; '
     'k=$(printf "%s|%s|%s|%s" "$u" "${CONTAINERS_CONF:-}" "${CONTAINERS_STORAGE_CONF:-}" "$1" '
-    '| cksum | cut -d" " -f1); echo "$d/apply-$k.lock"'
+    '| cksum | cut -d" " -f1); echo "$d/apply-$k${2:+-$2}.lock"'
 )
+SAFE_PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # what `--project` accepts
 RETRY_INTERVAL = 0.5  # seconds between attempts while --lock-timeout allows waiting
 ANSWER_TIMEOUT = 30.0  # seconds for the node's shell to say LOCKED or BUSY
 HEARTBEAT_INTERVAL = 5.0  # seconds between the heartbeat lines ankplan sends to each lock
+RELOCK_INTERVAL = 2.0  # seconds between a long-running writer's tries to re-take a lock
 HEARTBEAT_TIMEOUT = 30  # seconds without a heartbeat after which the node gives the lock up
 
 # $1 = lock file, $2 = holder description, $3 = heartbeat timeout. Prints LOCKED and then holds
@@ -136,9 +146,9 @@ class NodeLocks:
 
 
 def acquire_locks(pool: TransportPool, nodes: Sequence[Node], *, holder: Holder,
-                  lock_timeout: float = 0.0, cancel: threading.Event | None = None,
-                  forks: int = 10) -> NodeLocks:
-    """Lock every node in `nodes`, in sorted order so two runs never deadlock.
+                  project: str = "", lock_timeout: float = 0.0,
+                  cancel: threading.Event | None = None, forks: int = 10) -> NodeLocks:
+    """Lock `project` on every node in `nodes`, in sorted order so two runs never deadlock.
 
     The lock files are found first on all nodes in parallel, then taken one
     node after the other. Waits up to `lock_timeout` seconds per node for a busy lock (0 =
@@ -149,51 +159,69 @@ def acquire_locks(pool: TransportPool, nodes: Sequence[Node], *, holder: Holder,
     if not unique:
         return NodeLocks()
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(unique)))) as executor:
-        paths = list(executor.map(lambda node: lock_file_path(pool, node), unique))
+        paths = list(executor.map(lambda node: lock_file_path(pool, node, project), unique))
     locks = NodeLocks()
     try:
         for node, path in zip(unique, paths):
-            locks.handles[node.name] = _acquire(pool, node, path, holder, lock_timeout, cancel)
+            locks.handles[node.name] = _acquire(pool, node, path, holder, lock_timeout, cancel,
+                                                project)
     except BaseException:
         locks.release()
         raise
     return locks
 
 
-def lock_file_path(pool: TransportPool, node: Node) -> str:
-    """The lock file of the node's Podman, computed on the node (LOCK_PATH_SCRIPT)."""
+def lock_file_path(pool: TransportPool, node: Node, project: str = "") -> str:
+    """The lock file of the node's Podman and `project`, computed on the node."""
+    if project and not SAFE_PROJECT.match(project):
+        raise LockError(f"invalid project name {project!r} for the lock")
     prefix = tuple(node.podman[:-1])  # run with the same rights as podman (e.g. sudo)
-    argv = (*prefix, "sh", "-c", LOCK_PATH_SCRIPT, "sh", shlex.join(node.podman))
+    argv = (*prefix, "sh", "-c", LOCK_PATH_SCRIPT, "sh", shlex.join(node.podman), project)
     result = check_result(node, argv, pool.get(node).run(argv, timeout=ANSWER_TIMEOUT))
     path = result.stdout.strip()
     if not path.startswith("/"):
-        raise LockError(f"node {node.name}: cannot find a place for the apply lock: "
+        raise LockError(f"node {node.name}: cannot find a place for the writer lock: "
                         f"{result.stderr.strip() or path or 'no answer'}",
                         hint="the node needs `sh`, `cksum` and `flock` next to podman")
     return path
 
 
+def holder_verb(holder_text: str) -> str:
+    """The ankplan command named in a holder text ("... : ankplan watch x.yaml" -> "watch")."""
+    found = re.search(r": ankplan (\w+)", holder_text)
+    return found.group(1) if found else "ankplan run"
+
+
+def busy_error(node: Node, project: str, holder_text: str, lock_file: str,
+               waited: float = 0.0) -> LockError:
+    """The refusal naming who holds the lock, e.g. "another watch holds the lock ..."."""
+    scope = f" of project {project}" if project else ""
+    waited_text = f" (waited {waited:g} s)" if waited > 0 else ""
+    return LockError(
+        f"node {node.name}: another {holder_verb(holder_text)} holds the lock{scope}"
+        f"{waited_text}: held by {holder_text}",
+        detail=f"lock file: {lock_file}",
+        hint="wait for it to finish, or pass --lock-timeout SECONDS to wait; the lock "
+             "frees itself when that run ends, or once the node has not heard from it "
+             f"for {HEARTBEAT_TIMEOUT} s")
+
+
 def _acquire(pool: TransportPool, node: Node, lock_file: str, holder: Holder,
-             lock_timeout: float, cancel: threading.Event | None) -> StreamHandle:
+             lock_timeout: float, cancel: threading.Event | None,
+             project: str = "") -> StreamHandle:
     """Take one node's lock, retrying every RETRY_INTERVAL until `lock_timeout` has passed."""
     deadline = time.monotonic() + max(0.0, lock_timeout)
     while True:
-        handle, other = _try_lock(pool, node, lock_file, holder)
+        handle, other = try_lock(pool, node, lock_file, holder)
         if handle is not None:
             return handle
         if time.monotonic() >= deadline or (cancel is not None and cancel.is_set()):
-            waited = f" (waited {lock_timeout:g} s)" if lock_timeout > 0 else ""
-            raise LockError(
-                f"node {node.name}: another apply holds the lock{waited}: {other}",
-                detail=f"lock file: {lock_file}",
-                hint="wait for it to finish, or pass --lock-timeout SECONDS to wait; the lock "
-                     "frees itself when that run ends, or once the node has not heard from it "
-                     f"for {HEARTBEAT_TIMEOUT} s")
+            raise busy_error(node, project, other, lock_file, lock_timeout)
         time.sleep(min(RETRY_INTERVAL, max(0.0, deadline - time.monotonic())))
 
 
-def _try_lock(pool: TransportPool, node: Node, lock_file: str,
-              holder: Holder) -> tuple[StreamHandle | None, str]:
+def try_lock(pool: TransportPool, node: Node, lock_file: str,
+             holder: Holder) -> tuple[StreamHandle | None, str]:
     """One attempt: (handle, "") when locked, (None, holder text) when busy."""
     handle = pool.get(node).open_stream(lock_argv(node, lock_file, holder),
                                         timeout=ANSWER_TIMEOUT)
@@ -212,7 +240,7 @@ def _try_lock(pool: TransportPool, node: Node, lock_file: str,
     handle.close()
     if answer == "BUSY":
         return None, rest.strip().splitlines()[0] if rest.strip() else "(holder unknown)"
-    raise LockError(f"node {node.name}: cannot take the apply lock on {lock_file}: "
+    raise LockError(f"node {node.name}: cannot take the writer lock on {lock_file}: "
                     f"{(answer + ' ' + rest).strip() or 'the lock command failed'}",
                     hint="the node needs `sh` and `flock` (util-linux) next to podman")
 
@@ -227,3 +255,101 @@ def _read_rest(handle: StreamHandle) -> str:
         pass
     return "".join(lines)
 
+
+
+class LockKeeper:
+    """The locks of a long-running writer (`watch`): taken on every node it can reach at start
+    (another writer holding one refuses the start), re-taken in the background when a lock
+    went with its connection, and asked with `held(node)` before every action on a node.
+
+    A node whose lock another writer took in between is left alone (`problems()` says so once)
+    until that writer is done.
+    """
+
+    def __init__(self, pool: TransportPool, nodes: Sequence[Node], *, holder: Holder,
+                 project: str, forks: int = 10) -> None:
+        self._pool, self._holder, self._project = pool, holder, project
+        self._nodes = {node.name: node for node in nodes}
+        self._locks = NodeLocks()
+        self._guard = threading.Lock()
+        self._attempts: dict[str, Future[AnkplanError | None]] = {}
+        self._problems: list[tuple[str, str]] = []
+        self._refused: dict[str, str] = {}  # node name -> holder text of the other writer
+        self._next_try: dict[str, float] = {}  # node name -> monotonic time of the next try
+        self._executor = ThreadPoolExecutor(max_workers=max(1, min(forks, len(self._nodes))),
+                                            thread_name_prefix="ankplan-lock")
+
+    def start(self, lock_timeout: float = 0.0) -> None:
+        """Lock every node; raises LockError when another writer holds one (after waiting up
+        to `lock_timeout`). A node that cannot be reached now is locked once it can."""
+        outcomes = list(self._executor.map(lambda node: self._take(node, lock_timeout),
+                                           self._nodes.values()))
+        refused = [error for error in outcomes if isinstance(error, LockError)]
+        if refused:
+            self.release()
+            raise refused[0]
+
+    def _take(self, node: Node, lock_timeout: float) -> AnkplanError | None:
+        """Try to lock one node; the error (ConnectError, LockError) instead of raising it."""
+        try:
+            path = lock_file_path(self._pool, node, self._project)
+            handle = _acquire(self._pool, node, path, self._holder, lock_timeout, None,
+                              self._project)
+        except LockError as error:
+            other = error.summary.partition("held by ")[2]
+            with self._guard:
+                if self._refused.get(node.name) != other:
+                    message = f"{error.summary}; not acting on the node until it is free"
+                    self._problems.append((node.name, message))
+                self._refused[node.name] = other
+            return error
+        except AnkplanError as error:
+            return error
+        with self._guard:
+            self._locks.handles[node.name] = handle
+            self._refused.pop(node.name, None)
+        return None
+
+    def held(self, node_name: str) -> bool:
+        """True while this run holds the node's lock (its lock shell still runs)."""
+        with self._guard:
+            handle = self._locks.handles.get(node_name)
+        if handle is None:
+            return False
+        try:
+            return handle.readline(timeout=0) is not None
+        except TimeoutError:
+            return True  # nothing to read: the lock shell waits for heartbeats, as it should
+
+    def refresh(self) -> None:
+        """Re-take, in the background, every lock that is not held (lost with a connection,
+        or refused before); returns at once."""
+        for name, node in self._nodes.items():
+            attempt = self._attempts.get(name)
+            if (attempt is not None and not attempt.done()) or self.held(name) or (
+                    time.monotonic() < self._next_try.get(name, 0.0)):
+                continue
+            self._next_try[name] = time.monotonic() + RELOCK_INTERVAL
+            with self._guard:
+                dead = self._locks.handles.pop(name, None)
+            if dead is not None:
+                with contextlib.suppress(Exception):
+                    dead.close()
+            self._attempts[name] = self._executor.submit(self._take, node, 0.0)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(node, message) for every node left alone since the last call."""
+        with self._guard:
+            found, self._problems = self._problems, []
+        return found
+
+    def release(self) -> None:
+        """Free every lock; safe to call twice."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._locks.release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()

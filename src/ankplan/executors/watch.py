@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ankplan.executors.lock import LockKeeper
 from ankplan.executors.observe import NodeObserver
 from ankplan.executors.transport import TransportPool
 from ankplan.executors.watch_act import (
@@ -140,12 +141,14 @@ class Watch:
                  sleep: Callable[[float], object] | None = None,
                  cancel: threading.Event | None = None,
                  on_event: Callable[[WatchEvent], None] = lambda event: None,
-                 on_tick: Callable[[tuple[WorkloadView, ...]], None] = lambda views: None) -> None:
+                 on_tick: Callable[[tuple[WorkloadView, ...]], None] = lambda views: None,
+                 locks: LockKeeper | None = None) -> None:
         self.manifest, self.inventory, self.pool, self.options = manifest, inventory, pool, options
         self.clock, self.wall = clock, wall
         self.cancel = cancel or threading.Event()
         self.sleep = sleep or self.cancel.wait
         self.on_event, self.on_tick = on_event, on_tick
+        self.locks = locks  # None: act without a lock (tests of the loop alone)
         self.tracked = {w.name: _Tracked() for w in manifest.workloads}
         self.checks = {w.name: health_check_of(w)
                        for w in manifest.workloads}
@@ -202,6 +205,7 @@ class Watch:
         self.statuses = workload_statuses(self.manifest, self.inventory, live,
                                           project=self.options.project, states=overrides)
         self._report_states(busy)
+        self._check_locks()
         self._decide(live, busy, observed_at)
         self._track_stability(busy, observed_at)
         self.on_tick(self.views())
@@ -287,11 +291,24 @@ class Watch:
 
     # --- decide and act ------------------------------------------------------------------------
 
+    def _check_locks(self) -> None:
+        """Re-take lost locks in the background; report nodes another writer holds."""
+        if self.locks is None:
+            return
+        self.locks.refresh()
+        for node_name, message in self.locks.problems():
+            self._emit(node_name, "", "", "", message, kind="error")
+
+    def _may_act(self, node_name: str) -> bool:
+        """True when this watch holds the node's writer lock (or runs without locks)."""
+        return self.locks is None or self.locks.held(node_name)
+
     def _decide(self, live: LiveState, busy: set[str], now: float) -> None:
         """Restart decisions first, then the plan's steps whose conditions hold."""
         acting = set(busy)
         for status in self.statuses:
-            if status.name in acting or status.container is None:
+            if status.name in acting or status.container is None or (
+                    not self._may_act(status.node_name)):
                 continue
             if self._decide_restart(status, now):
                 acting.add(status.name)
@@ -305,7 +322,8 @@ class Watch:
         for step in result.changes():
             action = step.action
             step_status = by_name.get(action.workload_name)
-            if action.workload_name in acting or self._held_back(action, step_status, busy):
+            if action.workload_name in acting or self._held_back(action, step_status, busy) or (
+                    not self._may_act(action.node_name)):
                 continue
             acting.add(action.workload_name)
             count = 0 if step_status is None else (

@@ -73,7 +73,8 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     manifest = load_manifest_from_args(args, env, stdin=stdin)
     inventory = load_inventory_from_args(args)
     project = project_name(args, manifest)
-    with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes):
+    with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes,
+                                                   project=project.name):
         live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
                              images=True)
         warn_partial_observations(env, live)
@@ -117,7 +118,8 @@ def _run_saved(args: argparse.Namespace, env: Env, saved: SavedPlan) -> ExitStat
                            hint="make a new plan with those options: ankplan plan --out FILE")
     inventory = saved.inventory
     nodes = [node for s in saved.snapshots if (node := inventory.node(s.node_name))]
-    with open_pool(args, env) as pool, lock_nodes(args, pool, nodes):
+    with open_pool(args, env) as pool, lock_nodes(args, pool, nodes,
+                                                   project=saved.plan.project):
         live = observe_nodes(pool, nodes, forks=args.forks, timeout=args.timeout, images=True)
         changes = stale_nodes(saved, live)
         if changes:

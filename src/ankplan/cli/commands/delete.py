@@ -95,7 +95,8 @@ def _remove(args: argparse.Namespace, env: Env, project: Project, manifest: Mani
             targets: tuple[str, ...], verb: str, detail: str) -> ExitStatus:
     """Plan against `manifest` (which lacks what must go), keep only removals, carry out."""
     inventory = load_inventory_from_args(args)
-    with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes):
+    with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes,
+                                                   project=project.name):
         live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
         full = plan(manifest, inventory, live, project=project, targets=targets)
         removals = tuple(s for s in full.steps if s.action.kind is ActionKind.REMOVE)

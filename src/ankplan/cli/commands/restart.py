@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     inventory = load_inventory_from_args(args)
     project = project_name(args, manifest)
     nodes = _nodes_of(manifest, inventory, names, args.with_dependents)
-    with open_pool(args, env) as pool, lock_nodes(args, pool, nodes):
+    with open_pool(args, env) as pool, lock_nodes(args, pool, nodes, project=project.name):
         # Every node: a restarted workload's dependencies may run anywhere.
         live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
         the_plan = restart_plan(manifest, inventory, live, project=project, names=names,

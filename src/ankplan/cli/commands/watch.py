@@ -13,11 +13,13 @@ import threading
 
 from ankplan.cli.env import Env, ExitStatus, signals_set
 from ankplan.cli.options import (
+    add_lock_timeout,
     add_manifest_options,
     add_node_options,
     add_output_option,
     load_inventory_from_args,
     load_manifest_from_args,
+    long_writer_lock,
     manifest_words,
     non_negative_int,
     open_pool,
@@ -91,6 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     group.add_argument("--stop-timeout", type=int, default=10, metavar="SECONDS",
                        help="seconds between SIGTERM and SIGKILL when a restart stops a "
                             "running (unhealthy) container (default 10)")
+    add_lock_timeout(group)
     add_output_option(group, ("text", "json"),
                       help="text: live table on a terminal, else one line per event; "
                            "json: NDJSON events")
@@ -102,8 +105,9 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     _, args.files = manifest_words(args)
     manifest = load_manifest_from_args(args, env)
     inventory = load_inventory_from_args(args)
+    project = project_name(args, manifest)
     options = WatchOptions(
-        project=project_name(args, manifest), tick=max(args.tick, 0.05), duration=args.duration,
+        project=project, tick=max(args.tick, 0.05), duration=args.duration,
         until_stable=args.until_stable, settle=args.settle, forks=args.forks,
         timeout=args.timeout, stop_timeout=args.stop_timeout,
         backoff=BackoffPolicy(delays=args.backoff, reset_after=args.backoff_reset,
@@ -112,10 +116,13 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     display = Display(env, args.output)
     # A node that was unreachable is tried again every few ticks, so it rejoins when it is back.
     interrupts = signals_set(cancel, env, "ending the watch, containers are left as they are")
-    with open_pool(args, env, retry_failed_after=RECONNECT_AFTER) as pool, interrupts, \
-            display:
+    nodes = {node.name: node for w in manifest.workloads
+             if (node := inventory.node_for_agent(w.agent)) is not None}
+    with open_pool(args, env, retry_failed_after=RECONNECT_AFTER) as pool, \
+            long_writer_lock(args, pool, tuple(nodes.values()),
+                             project=project.name) as locks, interrupts, display:
         watch = Watch(manifest, inventory, pool, options, cancel=cancel, on_event=display.event,
-                      on_tick=display.tick)
+                      on_tick=display.tick, locks=locks)
         result = watch.run()
     code = exit_status(result, options)
     display.summary(result, options, code)
