@@ -130,13 +130,13 @@ def test_keeper_refuses_to_start_while_held_then_retakes_a_lost_lock(lock_file: 
         applying.release()
         with lock.LockKeeper(pool, [NODE], project="p",
                              holder=lock.this_process(["ankplan", "watch", "m.yaml"])) as keeper:
-            keeper.start()
+            keeper.start(lock_timeout=5)  # the released lock's shell may take a moment to end
             assert keeper.held("local")
             keeper._locks.handles["local"].close()  # the lock went (as with its connection)
             assert not keeper.held("local")
-            keeper.refresh()
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 10
             while not keeper.held("local") and time.monotonic() < deadline:
+                keeper.refresh()  # tries again every RELOCK_INTERVAL
                 time.sleep(0.05)
             assert keeper.held("local")
             with pytest.raises(LockError, match="another watch holds the lock"):

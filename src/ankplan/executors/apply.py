@@ -52,6 +52,7 @@ from ankplan.model import (
     Node,
     Plan,
     Project,
+    Workload,
 )
 from ankplan.planner.identity import adopt_ids
 from ankplan.planner.plan import NEVER_STARTED
@@ -79,6 +80,22 @@ class _Run:
         if node is None:
             raise AnkplanError(f"node {node_name} is not in the inventory")
         return node
+
+    def lost(self, node_name: str) -> str:
+        """Why `node_name` is out of reach for the rest of this run ("" when it is not)."""
+        return self.pool.lost(node_name)
+
+    def lost_nodes(self) -> dict[str, str]:
+        """Every involved node out of reach, with why."""
+        return {name: why for name in self.observer.node_names if (why := self.lost(name))}
+
+    def finish_if_lost(self, progress: StepProgress) -> bool:
+        """End the step as failed when its node is lost; True when it did."""
+        why = self.lost(progress.node_name)
+        if why:
+            self.board.finish(progress, Outcome.FAILED, f"node {progress.node_name}: {why}",
+                              state="Failed(Unknown)")
+        return bool(why)
 
     def slot(self) -> threading.Semaphore:
         """Held while podman commands run: at most `parallelism` at once."""
@@ -256,12 +273,20 @@ def _await_conditions(run: _Run, progress: StepProgress) -> bool:
         while True:
             gate = dependency_gate(run.board, run.observer.snapshot, manifest=run.manifest,
                                    inventory=run.inventory, project=run.plan.project,
-                                   workload=workload)
+                                   workload=workload, lost=run.lost_nodes())
             if run.cancel.is_set():
                 run.board.finish(progress, Outcome.CANCELLED,
                                  f"not started: apply was interrupted ({gate.reason})")
                 return False
-            if gate.outcome is not None or gate.go:
+            # A dependency that failed skips the step, wherever it runs; a lost node fails its
+            # own steps before their dependencies on it are judged.
+            if gate.outcome is not None and not gate.lost:
+                return _gate_opens(run, progress, gate)
+            if not _ending_on_lost_node(run, workload) and run.finish_if_lost(progress):
+                return False
+            if gate.outcome is not None:
+                return _gate_opens(run, progress, gate)
+            if gate.go:
                 return _gate_opens(run, progress, gate)
             if deadline is None and not gate.in_progress:
                 deadline = time.monotonic() + run.options.timeout
@@ -272,6 +297,16 @@ def _await_conditions(run: _Run, progress: StepProgress) -> bool:
             run.board.set_state(progress, f"Pending(WaitingToStart: {gate.waiting_on})",
                                 gate.reason)
             run.board.wait(run.options.poll_interval)
+
+
+def _ending_on_lost_node(run: _Run, workload: Workload) -> bool:
+    """True while a dependency's step of this run is still open on a lost node: it fails in a
+    moment, and then its dependents are skipped for it rather than failed for their node."""
+    for dependency in workload.dependencies:
+        step = run.board.bringup_of(dependency.workload_name)
+        if step is not None and step.outcome is None and run.lost(step.node_name):
+            return True
+    return False
 
 
 def _gate_opens(run: _Run, progress: StepProgress, gate: Gate) -> bool:
@@ -336,6 +371,8 @@ def _settle(run: _Run, progress: StepProgress, started: tuple[str, float]) -> No
     next_check = 0.0
     with run.observer.demand():
         while True:
+            if run.finish_if_lost(progress):
+                return
             state, health = _observed(run, node.name, container_id, after)
             if state is not None and _settled(run, progress, node, state, health, check):
                 return

@@ -253,6 +253,7 @@ class Observer:
                  node_names: Sequence[str], *, interval: float, board: Board) -> None:
         self._observe = observe
         self._node_names = tuple(node_names)
+        self.node_names = self._node_names  # the nodes observed, sorted
         self._interval = interval
         self._board = board
         self._demand = 0

@@ -8,6 +8,7 @@ settles; any other dependency by its observed container, on its own node, wherev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ankplan.executors.apply_state import Board, Outcome, Snapshot, StepProgress
@@ -29,6 +30,7 @@ class Gate:
     reason: str
     waiting_on: str = ""  # "a, b": dependencies not yet met
     in_progress: bool = False  # some dependency is still being acted on by this run
+    lost: bool = False  # skipped only because a dependency's node is lost
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,16 +39,23 @@ class _Judged:
     status: ConditionStatus
     skip: bool = False  # the dependency's own step failed or was not started
     in_progress: bool = False
+    lost: bool = False  # the dependency's node is lost
 
 
 def dependency_gate(board: Board, snapshot: Snapshot | None, *, manifest: Manifest,
-                    inventory: Inventory, project: str, workload: Workload) -> Gate:
-    """Judge every dependency of `workload` and combine: skip/never > standing by > waiting."""
-    judged = [_judge(board, snapshot, manifest, inventory, project, dependency)
+                    inventory: Inventory, project: str, workload: Workload,
+                    lost: Mapping[str, str] | None = None) -> Gate:
+    """Judge every dependency of `workload` and combine: skip/never > standing by > waiting.
+
+    `lost` maps the nodes out of reach for the rest of the run to why: a dependency there can
+    never be judged, so its dependents are skipped at once instead of waiting out --timeout.
+    """
+    judged = [_judge(board, snapshot, manifest, inventory, project, dependency, lost or {})
               for dependency in workload.dependencies]
-    for item in judged:
+    for item in sorted(judged, key=lambda item: item.lost):  # a failed dependency first
         if item.skip:
-            return Gate(go=False, outcome=Outcome.SKIPPED, reason=item.status.reason)
+            return Gate(go=False, outcome=Outcome.SKIPPED, reason=item.status.reason,
+                        lost=item.lost)
     for item in judged:
         if item.status.verdict is Verdict.NEVER:
             return Gate(go=False, outcome=Outcome.NOT_STARTED, reason=item.status.reason)
@@ -63,15 +72,20 @@ def dependency_gate(board: Board, snapshot: Snapshot | None, *, manifest: Manife
 
 
 def _judge(board: Board, snapshot: Snapshot | None, manifest: Manifest, inventory: Inventory,
-           project: str, dependency: Dependency) -> _Judged:
+           project: str, dependency: Dependency, lost: Mapping[str, str]) -> _Judged:
     name = dependency.workload_name
     step = board.bringup_of(name)
     if step is not None and not _settled_with_container(step):
         return _judge_step(name, step)
+    defined = manifest.workload(name)
+    node = inventory.node_for_agent(defined.agent) if defined and defined.agent else None
+    if node is not None and node.name in lost:
+        return _Judged(name=name, skip=True, lost=True, status=ConditionStatus(
+            verdict=Verdict.NEVER, reason=f"dependency {name} cannot be judged: node "
+                                          f"{node.name} is lost: {lost[node.name]}"))
     if snapshot is None:
         return _Judged(name=name, in_progress=True, status=ConditionStatus(
             verdict=Verdict.WAITING, reason=f"waiting for {name}: observing the nodes"))
-    defined = manifest.workload(name)
     container, unobserved = _find(snapshot, inventory, project, defined, name,
                                   step.container_id if step else "")
     if unobserved:  # its node's `podman ps` failed: say which node and why, keep waiting

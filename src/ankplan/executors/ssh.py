@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import paramiko
 
 from ankplan.errors import ConnectError
+from ankplan.executors.heartbeat import Heartbeat
 from ankplan.executors.ssh_connect import OpenedClient, open_client
 from ankplan.executors.transport import (
     CommandResult,
@@ -22,8 +23,6 @@ from ankplan.executors.transport import (
     refuse_too_long,
 )
 from ankplan.model import Node
-
-KEEPALIVE_SECONDS = 15
 
 
 def _fail(node: Node, reason: str, hint: str = "") -> ConnectError:
@@ -39,6 +38,8 @@ class SshTransport:
         self._client = opened.client
         self.host_key_status = opened.host_key_status  # "known" or "learned"
         self.host_key = opened.host_key  # "ssh-ed25519 SHA256:..."
+        self.lost_reason = ""  # set when the heartbeat found the node silent
+        self._heartbeat: Heartbeat | None = None
 
     @classmethod
     def open(cls, node: Node, *, accept_new_host_keys: bool = False) -> SshTransport:
@@ -46,21 +47,34 @@ class SshTransport:
         opened = open_client(node, accept_new_host_keys=accept_new_host_keys)
         transport = opened.client.get_transport()
         assert transport is not None
-        transport.set_keepalive(KEEPALIVE_SECONDS)
-        return cls(node, opened)
+        made = cls(node, opened)
+        made._heartbeat = Heartbeat(transport, made._lose)
+        return made
+
+    def _lose(self, reason: str) -> None:
+        """The heartbeat found the node silent: remember why, and close the connection, so
+        every command and stream on it ends now instead of at its own timeout."""
+        self.lost_reason = reason
+        self._opened.close()
 
     def is_alive(self) -> bool:
         """False once the SSH connection has dropped (then the pool may reconnect)."""
         transport = self._client.get_transport()
-        return transport is not None and transport.is_active()
+        return not self.lost_reason and transport is not None and transport.is_active()
+
+    def _lost(self) -> ConnectError:
+        return _fail(self.node, self.lost_reason or f"connection to {self.node.address} was lost",
+                     "is the node up and reachable?")
 
     def _session(self, timeout: float) -> paramiko.Channel:
         transport = self._client.get_transport()
-        if transport is None or not transport.is_active():
-            raise _fail(self.node, f"connection to {self.node.address} was lost")
+        if not self.is_alive() or transport is None:
+            raise self._lost()
         try:
             return transport.open_session(timeout=timeout)
         except (paramiko.SSHException, OSError, EOFError) as error:
+            if not self.is_alive():
+                raise self._lost() from None
             raise _fail(self.node, f"cannot open an SSH session: {error}",
                         "the node may limit sessions (MaxSessions) or have dropped us") from None
 
@@ -82,10 +96,14 @@ class SshTransport:
         except TimeoutError:
             raise command_timeout(self.node, argv, timeout) from None
         except (paramiko.SSHException, OSError, EOFError) as error:
+            if self.lost_reason:
+                raise self._lost() from None
             raise _fail(self.node, f"connection lost while running {argv[0]}: "
                                f"{str(error) or type(error).__name__}") from None
         finally:
             _close(channel)
+        if not self.is_alive():  # closed under the command: its exit status is not its own
+            raise self._lost()
         return CommandResult(exit_code=exit_code, stdout=stdout, stderr=stderr,
                              duration=time.monotonic() - started)
 
@@ -105,6 +123,8 @@ class SshTransport:
     def close(self) -> None:
         """Close the connection (and its jump hosts'); running commands get end-of-input and
         hang-up."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         self._opened.close()
 
 

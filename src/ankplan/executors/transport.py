@@ -292,6 +292,18 @@ class TransportPool:
             self._transports[node.name] = transport
             return transport
 
+    def lost(self, node_name: str) -> str:
+        """Why the node is out of reach for now ("" when it is not): its connection dropped
+        or went silent (SSH heartbeat), or its connect failed and is not being retried yet."""
+        with self._lock:
+            transport = self._transports.get(node_name)
+            failure = self._failures.get(node_name)
+        if failure is not None:
+            return failure.reason
+        if transport is not None and not getattr(transport, "is_alive", _yes)():
+            return getattr(transport, "lost_reason", "") or "connection lost"
+        return ""
+
     def close(self) -> None:
         """Close every connection (errors while closing are ignored)."""
         with self._lock:
