@@ -19,7 +19,7 @@ from ankplan.planner.restarts import BackoffPolicy
 
 
 def test_watch_cli_lines_and_exit_code(fleet: dict[str, StaticNode], files: list[str]) -> None:
-    status, out, err = run_cli("watch", *files, "--duration", "0.3", "--tick", "0.1",
+    status, out, err = run_cli("watch", *files, "--poll", "--duration", "0.3", "--tick", "0.1",
                                "--until-stable", "--settle", "5s", nodes=fleet)
     assert status == ExitStatus.NOT_STABLE, err
     assert "node1/zenoh-router Running(Ok)" in out
@@ -30,7 +30,7 @@ def test_watch_cli_lines_and_exit_code(fleet: dict[str, StaticNode], files: list
 
 
 def test_watch_cli_json_records(fleet: dict[str, StaticNode], files: list[str]) -> None:
-    _, out, _ = run_cli("watch", *files, "--duration", "0.2", "--tick", "0.1", "--output",
+    _, out, _ = run_cli("watch", *files, "--poll", "--duration", "0.2", "--tick", "0.1", "--output",
                              "json", nodes=fleet)
     records = [json.loads(line) for line in out.splitlines()]
     assert records[-1]["type"] == "summary" and records[-1]["exit_code"] == 0
@@ -68,7 +68,7 @@ def test_watch_manifest_by_filename_and_stdin(fleet: dict[str, StaticNode],
     manifest, *rest = files
     for words, stdin in ((["-f", manifest], ""), (["--filename", manifest], ""),
                          (["-"], MANIFEST)):
-        status, out, err = run_cli("watch", *words, *rest, "--duration", "0.2", "--tick", "0.1",
+        status, out, err = run_cli("watch", *words, *rest, "--poll", "--duration", "0.2", "--tick", "0.1",
                                    "-o", "json", nodes=fleet, stdin=stdin)
         assert status == 0, err
         assert json.loads(out.splitlines()[-1])["type"] == "summary"

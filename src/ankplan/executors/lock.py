@@ -314,7 +314,7 @@ class LockKeeper:
         """True while this run holds the node's lock (its lock shell still runs)."""
         with self._guard:
             handle = self._locks.handles.get(node_name)
-        if handle is None:
+        if handle is None or handle.exit_code() is not None:
             return False
         try:
             return handle.readline(timeout=0) is not None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ankplan.executors.events import EventFeeds
 from ankplan.executors.lock import LockKeeper
 from ankplan.executors.observe import NodeObserver
 from ankplan.executors.transport import TransportPool
@@ -31,6 +32,7 @@ from ankplan.model import (
     Inventory,
     LiveState,
     Manifest,
+    ObservedContainer,
     Project,
     Reason,
 )
@@ -64,6 +66,9 @@ class WatchOptions:
     forks: int = 10  # nodes observed in parallel
     timeout: float = 30.0  # bound of each podman command
     stop_timeout: int = 10  # seconds between SIGTERM and SIGKILL when stopping a container
+    # Follow each node's `podman events` (executors/events.py) instead of a `podman ps` per
+    # node per tick; a tick then costs no podman call and an event starts the next tick at once.
+    events: bool = False
 
 
 @dataclass(**VALUE)
@@ -165,6 +170,13 @@ class Watch:
         # Each node observed at its own pace: a cut-off node must not stall the others' ticks.
         self._observer = NodeObserver(pool, inventory.nodes, forks=options.forks,
                                       timeout=options.timeout)
+        self._feeds: EventFeeds | None = None
+        self._polling: dict[str, str] = {}  # node -> why it is polled, as last reported
+        if options.events:
+            label = (options.project.name if isinstance(options.project, Project)
+                     else options.project)  # events are filtered on the project's label
+            self._feeds = EventFeeds(pool, inventory.nodes, project=label,
+                                     timeout=options.timeout, poll_interval=options.tick)
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -172,6 +184,9 @@ class Watch:
         """Tick until the duration passes, everything settled (until_stable) or cancelled."""
         began = self.clock()
         stable = False
+        if self._feeds is not None:
+            self._feeds.start()
+            self._feeds.wait_first(min(self.options.timeout, 10.0))
         try:
             while not self.cancel.is_set():
                 tick_began = self.clock()
@@ -182,8 +197,11 @@ class Watch:
                     break
                 if self.options.duration is not None and elapsed >= self.options.duration:
                     break
-                self.sleep(max(0.0, self.options.tick - (self.clock() - tick_began)))
+                self._pause(max(0.0, self.options.tick - (self.clock() - tick_began)),
+                            self.options.duration - elapsed if self.options.duration else None)
         finally:
+            if self._feeds is not None:
+                self._feeds.close()
             self._observer.close()
             self._executor.shutdown(wait=True)
             self._checks.shutdown(wait=True)
@@ -192,11 +210,23 @@ class Watch:
                            ticks=self.ticks, elapsed=self.clock() - began,
                            restarts=self.restarts)
 
+    def _pause(self, seconds: float, left: float | None) -> None:
+        """Wait for the next tick; with events, any change (an event, an action's end) ends
+        the wait at once, so a crash is acted on when its event arrives, not a tick later."""
+        if left is not None:
+            seconds = min(seconds, max(0.0, left))
+        if self._feeds is None:
+            self.sleep(seconds)
+            return
+        self._feeds.changed.wait(seconds)
+        self._feeds.changed.clear()
+
     def tick(self) -> None:
         """One round: observe, judge health, report changes, decide, act."""
         self.ticks += 1
         observed_at, self._observed_wall = self.clock(), self.wall()
         live, stale_nodes = self._observe()
+        self._report_modes()
         busy = self._busy(observed_at, live) | self._on_nodes(stale_nodes)
         first = workload_statuses(self.manifest, self.inventory, live,
                                   project=self.options.project)
@@ -216,10 +246,23 @@ class Watch:
         """Every node's latest observation, and the nodes whose observation is older than this
         tick (still busy answering): nothing is decided for their workloads this tick. A node
         that has not answered for a while shows as unreachable instead (that is reported)."""
+        if self._feeds is not None:
+            return self._feeds.observe(), set()
         asked = time.monotonic()
         live, began = self._observer.observe(budget=max(OBSERVE_BUDGET, self.options.tick))
         return live, {name for name, at in began.items()
                       if at < asked and (seen := live.node(name)) is not None and seen.reachable}
+
+    def _report_modes(self) -> None:
+        """Say when a node is polled because it cannot stream its events (and when it can
+        again): its changes are then seen a tick late, and it costs a `podman ps` per tick."""
+        if self._feeds is None:
+            return
+        for node_name, feed in self._feeds.feeds.items():
+            if feed.polling != self._polling.get(node_name, ""):
+                self._polling[node_name] = feed.polling
+                self._emit(node_name, "", "", "", f"polling: {feed.polling}" if feed.polling
+                           else "following podman events again", kind="observe")
 
     def _on_nodes(self, node_names: set[str]) -> set[str]:
         """The workloads that run on these nodes."""
@@ -390,8 +433,18 @@ class Watch:
         future: Future[None] = self._executor.submit(
             execute_job, job, pool=self.pool, inventory=self.inventory,
             project=self.options.project, timeout=self.options.timeout,
-            stop_timeout=self.options.stop_timeout, clock=self.clock)
+            stop_timeout=self.options.stop_timeout, clock=self.clock,
+            on_result=None if self._feeds is None else self._note_result)
         job.future = future
+
+    def _note_result(self, job: Job, removed: str, made: ObservedContainer | None) -> None:
+        """What a finished action did, recorded as observed (before its events arrive)."""
+        assert self._feeds is not None
+        node_name = job.action.node_name
+        if removed:
+            self._feeds.forget(node_name, removed)
+        if made is not None:
+            self._feeds.note(node_name, made)
 
     # --- stability and views -------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ the planner; this is apply's teardown + start without apply's waits (the loop ob
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ankplan import podman
 from ankplan.errors import AnkplanError
@@ -23,7 +24,16 @@ from ankplan.executors.actions import (
     started_container,
 )
 from ankplan.executors.transport import TransportPool
-from ankplan.model import Action, ActionKind, Inventory, Node, Project, Reason, Workload
+from ankplan.model import (
+    Action,
+    ActionKind,
+    Inventory,
+    Node,
+    ObservedContainer,
+    Project,
+    Reason,
+    Workload,
+)
 from ankplan.planner.restarts import HealthRecord, for_container, health_due, note_health
 from ankplan.planner.workload_status import WorkloadStatus
 
@@ -40,6 +50,8 @@ class Job:
     finished_at: float = 0.0  # clock time when the last podman command returned
     error: str = ""  # why it failed, one line
     container_id: str = ""  # the new container
+    removed: str = ""  # the old container, once stopped and removed
+    labels: dict[str, str] = field(default_factory=dict)  # the new container's labels
     future: Future[None] | None = None
 
 
@@ -50,47 +62,68 @@ def _node(inventory: Inventory, node_name: str) -> Node:
     return node
 
 
-def execute_action(action: Action, *, pool: TransportPool, inventory: Inventory, project: str | Project,
-                   restart_count: int = 0, timeout: float = 30.0,
-                   stop_timeout: int = 10) -> str:
+def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
+                   project: str | Project, timeout: float = 30.0,
+                   stop_timeout: int = 10) -> None:
     """Stop and remove the old container (replace, remove), then run or start the workload,
     with the same podman commands as apply (executors/actions.py).
 
-    Returns the new container's id ("" for remove); raises AnkplanError when podman fails.
-    The new container carries `restart_count` in its restart-count label.
+    Records on `job` the old container once removed (`removed`) and the new one's id
+    (`container_id`); raises AnkplanError when podman fails. The new container carries
+    `job.restart_count` in its restart-count label.
     """
+    action = job.action
     node = _node(inventory, action.node_name)
     transport = pool.get(node)
     if action.container_id and action.kind in (ActionKind.REPLACE, ActionKind.REMOVE):
         result = remove_container(transport, node, action.container_id, stop_timeout)
         if not result.ok:
             raise AnkplanError(f"{action.address}: {podman_error('remove', result)}")
+        job.removed = action.container_id
     if action.kind is ActionKind.REMOVE:
-        return ""
+        return
     if action.workload is None:
         raise AnkplanError(f"{action.address}: the action carries no workload")
-    labels = bringup_labels(action, project, restart_count)
-    result = transport.run(bringup_argv(action, node, labels), timeout=timeout)
+    job.labels = bringup_labels(action, project, job.restart_count)
+    result = transport.run(bringup_argv(action, node, job.labels), timeout=timeout)
     if not result.ok:
         verb = "start" if action.kind is ActionKind.START else "run"
         raise AnkplanError(f"{action.address}: {podman_error(verb, result)}")
-    return started_container(action, result)
+    job.container_id = started_container(action, result)
 
 
 def execute_job(job: Job, *, pool: TransportPool, inventory: Inventory, project: str | Project,
-                timeout: float, stop_timeout: int, clock: Callable[[], float]) -> None:
-    """Run `job.action` and record how it ended on the job; never raises."""
+                timeout: float, stop_timeout: int, clock: Callable[[], float],
+                on_result: Callable[[Job, str, ObservedContainer | None], None] | None = None,
+                ) -> None:
+    """Run `job.action` and record how it ended on the job; never raises.
+
+    `on_result(job, removed container id, container made or started)` hears what the
+    commands that succeeded did, before the job counts as done.
+    """
     try:
-        job.container_id = execute_action(job.action, pool=pool, inventory=inventory,
-                                          project=project, restart_count=job.restart_count,
-                                          timeout=timeout, stop_timeout=stop_timeout)
+        execute_action(job, pool=pool, inventory=inventory, project=project,
+                       timeout=timeout, stop_timeout=stop_timeout)
     except AnkplanError as error:
         job.error = error.summary
     except Exception as error:  # noqa: BLE001 - a broken action must not end the loop
         job.error = f"internal error: {type(error).__name__}: {error}"
     finally:
+        if on_result is not None:
+            on_result(job, job.removed, made_container(job, clock_wall=time.time()))
         job.finished_at = clock()
         job.done = True
+
+
+def made_container(job: Job, *, clock_wall: float) -> ObservedContainer | None:
+    """The container a successful bring-up left running, as `podman ps` would show it."""
+    action, workload = job.action, job.action.workload
+    if not job.container_id or job.error or workload is None or workload.podman is None:
+        return None
+    return ObservedContainer(
+        id=job.container_id, name=workload.name, node_name=action.node_name,
+        image=workload.podman.image, state="running", started_at=clock_wall,
+        labels=tuple(sorted(job.labels.items())), restart_count=job.restart_count)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

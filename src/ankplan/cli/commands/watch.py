@@ -93,6 +93,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     group.add_argument("--stop-timeout", type=int, default=10, metavar="SECONDS",
                        help="seconds between SIGTERM and SIGKILL when a restart stops a "
                             "running (unhealthy) container (default 10)")
+    group.add_argument("--poll", action="store_true",
+                       help="observe with one `podman ps` per node every tick instead of "
+                            "following each node's `podman events`")
     add_lock_timeout(group)
     add_output_option(group, ("text", "json"),
                       help="text: live table on a terminal, else one line per event; "
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     options = WatchOptions(
         project=project, tick=max(args.tick, 0.05), duration=args.duration,
         until_stable=args.until_stable, settle=args.settle, forks=args.forks,
-        timeout=args.timeout, stop_timeout=args.stop_timeout,
+        timeout=args.timeout, stop_timeout=args.stop_timeout, events=not args.poll,
         backoff=BackoffPolicy(delays=args.backoff, reset_after=args.backoff_reset,
                               max_restarts=args.max_restarts))
     cancel = threading.Event()

@@ -1,0 +1,206 @@
+"""Live state of the nodes kept from Podman's own events instead of polling: per node one listing
+(`podman ps`, with the node's clock) and then one `podman events` stream over the node's kept
+connection, from that clock on, so nothing between the two is missed.
+
+Does I/O: one thread per node reads its stream (a second channel of the node's SSH connection,
+or a local process). A stream that breaks is opened again after a fresh listing; a node whose
+Podman cannot stream (the command ends at once, twice) is polled alone every `poll_interval`,
+and `modes()` says so. A podman command ankplan ran successfully is itself an observation:
+`note` and `forget` record its result at once, without waiting for its event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from ankplan.errors import AnkplanError
+from ankplan.executors.observe import error_reason
+from ankplan.executors.transport import StreamHandle, Transport, TransportPool, check_result
+from ankplan.model import LiveState, Node, NodeObservation, ObservedContainer
+from ankplan.podman import parse_ps
+from ankplan.podman.events import (
+    apply_event,
+    events_argv,
+    parse_event,
+    split_timed_ps,
+    timed_ps_argv,
+)
+
+RETRY_AFTER = 1.0  # seconds before a node that could not be reached is tried again
+QUICK_END = 2.0  # a stream that ends within this many seconds, without an event, failed
+FAILED_STREAMS = 2  # quick ends in a row after which a node is polled instead
+
+
+class NodeFeed:
+    """One node's containers, kept current by its event stream (or by polling)."""
+
+    def __init__(self, pool: TransportPool, node: Node, *, project: str, timeout: float,
+                 poll_interval: float, on_change: Callable[[], None]) -> None:
+        self.pool, self.node, self.project = pool, node, project
+        self.timeout, self.poll_interval, self.on_change = timeout, poll_interval, on_change
+        self.guard = threading.Lock()
+        self.containers: dict[str, ObservedContainer] = {}
+        self.removed: set[str] = set()  # ids known gone: late events must not bring them back
+        self.error: str | None = "not observed yet"
+        self.hint = ""
+        self.polling = ""  # why this node is polled instead of streamed ("" = streamed)
+        self.streams_opened = 0
+        self.events_seen = 0
+        self._stopped = threading.Event()
+        self._handle: StreamHandle | None = None
+        self.thread = threading.Thread(target=self._run, name=f"events-{node.name}", daemon=True)
+
+    # --- what the engine reads and tells -------------------------------------------------------
+
+    def observation(self) -> NodeObservation:
+        """The node's containers now, or why it cannot be observed."""
+        with self.guard:
+            if self.error is not None:
+                return NodeObservation(node_name=self.node.name, error=self.error, hint=self.hint)
+            containers = sorted(self.containers.values(), key=lambda c: (c.name, c.id))
+        return NodeObservation(node_name=self.node.name, containers=tuple(containers))
+
+    def note(self, container: ObservedContainer) -> None:
+        """A command made or started `container`: known now, before its events arrive."""
+        with self.guard:
+            known = self.containers.get(container.id)
+            if known is not None:  # started again: podman keeps its labels as they were
+                container = dataclasses.replace(known, state=container.state, exit_code=0,
+                                                started_at=container.started_at)
+            self.containers[container.id] = container
+        self.on_change()
+
+    def forget(self, container_id: str) -> None:
+        """A command removed the container."""
+        with self.guard:
+            self.containers.pop(container_id, None)
+            self.removed.add(container_id)
+        self.on_change()
+
+    def close(self) -> None:
+        """End the stream and the thread (the stream's command ends with its channel)."""
+        self._stopped.set()
+        handle = self._handle
+        if handle is not None:
+            handle.close()
+
+    # --- the thread ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        quick_ends = 0
+        while not self._stopped.is_set():
+            try:
+                transport = self.pool.get(self.node)
+                since = self._list(transport)
+                if self.polling:
+                    self._stopped.wait(self.poll_interval)
+                    continue
+                began, events = time.monotonic(), self.events_seen
+                self._follow(transport, since)
+            except AnkplanError as error:
+                self._fail(error_reason(self.node, error), error.hint)
+                self._stopped.wait(RETRY_AFTER)
+                continue
+            quick = time.monotonic() - began < QUICK_END and self.events_seen == events
+            quick_ends = quick_ends + 1 if quick and not self.pool.lost(self.node.name) else 0
+            if quick_ends >= FAILED_STREAMS:
+                self.polling = "`podman events` ends at once on this node"
+            if self.pool.lost(self.node.name):
+                self._fail(self.pool.lost(self.node.name), "is the node up and reachable?")
+
+    def _list(self, transport: Transport) -> float | None:
+        """A fresh listing of every container; the node's clock when it began."""
+        argv = timed_ps_argv(self.node)
+        result = check_result(self.node, argv, transport.run(argv, timeout=self.timeout))
+        since, listing = split_timed_ps(result.stdout)
+        containers = parse_ps(listing, self.node.name)
+        with self.guard:
+            self.containers = {c.id: c for c in containers}
+            self.removed.clear()
+            self.error, self.hint = None, ""
+        self.on_change()
+        return since
+
+    def _follow(self, transport: Transport, since: float | None) -> None:
+        """Read the event stream until it ends (broken, killed, or closed by `close`)."""
+        handle = transport.open_stream(events_argv(self.node, project=self.project, since=since),
+                                       timeout=self.timeout)
+        self._handle = handle
+        self.streams_opened += 1
+        try:
+            if self._stopped.is_set():
+                return
+            for line in handle.lines():
+                event = parse_event(line)
+                if event is None:
+                    continue
+                with self.guard:
+                    if event.container_id in self.removed:
+                        continue
+                    self.containers = apply_event(self.containers, event, self.node.name)
+                    self.events_seen += 1
+                self.on_change()
+        finally:
+            handle.close()
+            self._handle = None
+
+    def _fail(self, reason: str, hint: str) -> None:
+        with self.guard:
+            changed = self.error != reason
+            self.error, self.hint = reason, hint
+        if changed:
+            self.on_change()
+
+
+class EventFeeds:
+    """The live state of several nodes, each kept by its NodeFeed; wakes a waiter on changes."""
+
+    def __init__(self, pool: TransportPool, nodes: Sequence[Node], *, project: str,
+                 timeout: float = 30.0, poll_interval: float = 0.5) -> None:
+        self.changed = threading.Event()
+        unique = {node.name: node for node in nodes}
+        self.feeds = {name: NodeFeed(pool, node, project=project, timeout=timeout,
+                                     poll_interval=poll_interval, on_change=self.changed.set)
+                      for name, node in sorted(unique.items())}
+
+    def start(self) -> None:
+        """Start every node's thread; returns at once."""
+        for feed in self.feeds.values():
+            feed.thread.start()
+
+    def wait_first(self, timeout: float) -> None:
+        """Wait until every node was listed once or failed (at most `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(
+                feed.error == "not observed yet" for feed in self.feeds.values()):
+            self.changed.wait(0.05)
+            self.changed.clear()
+        self.changed.set()
+
+    def observe(self) -> LiveState:
+        """Every node's containers now."""
+        return LiveState(nodes=tuple(feed.observation() for feed in self.feeds.values()))
+
+    def note(self, node_name: str, container: ObservedContainer) -> None:
+        """Record what a successful command made (see NodeFeed.note)."""
+        if node_name in self.feeds:
+            self.feeds[node_name].note(container)
+
+    def forget(self, node_name: str, container_id: str) -> None:
+        """Record a container a successful command removed."""
+        if node_name in self.feeds:
+            self.feeds[node_name].forget(container_id)
+
+    def modes(self) -> dict[str, str]:
+        """node -> "events", "polling (why)" or "unreachable (why)"."""
+        return {name: ("unreachable (" + feed.error + ")" if feed.error
+                       else f"polling ({feed.polling})" if feed.polling else "events")
+                for name, feed in self.feeds.items()}
+
+    def close(self) -> None:
+        """Stop every stream."""
+        for feed in self.feeds.values():
+            feed.close()

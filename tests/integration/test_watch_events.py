@@ -1,0 +1,58 @@
+"""`watch` follows each node's `podman events`: a stream killed on a node is opened again after a
+fresh listing, and a container that died meanwhile is restarted per its policy.
+
+Does I/O: runs `ankplan watch` as a process against the real test bed, kills its remote
+`podman events` processes (found by this test's own project label) and containers on a node.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from typing import Any
+
+import pytest
+from test_watch import make_project, start, watches, workload  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.integration
+
+
+def event_streams(project_name: str) -> list[int]:
+    """Pids of the `podman events` processes following this project (any node)."""
+    found = subprocess.run(["pgrep", "-f", f"podman events .*label=ankplan.project={project_name}"],
+                           capture_output=True, text=True, check=False)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_killed_event_stream_is_reopened_and_a_death_meanwhile_is_restarted(
+        make_project: Any, watches: Any) -> None:
+    project = make_project({"w": workload("a1", "stub", "idle", policy="ON_FAILURE"),
+                            "other": workload("a2", "stub", "idle")})
+    run = start(watches, project, "--backoff", "0")
+    up = run.wait_state("w", "Running(Ok)")
+    deadline = time.monotonic() + 10
+    while len(streams := event_streams(project.name)) < 3:  # one per node
+        assert time.monotonic() < deadline, streams
+        time.sleep(0.1)
+    for pid in streams:
+        os.kill(pid, signal.SIGKILL)
+    project.podman("node1", "kill", "w")  # dies while its node's stream is down
+    killed_at = time.time()
+    restart = run.wait_for("restart of w", lambda e: e["workload"] == "w"
+                           and e["kind"] == "restart", after=up["time"], timeout=20)
+    assert restart["reason"].startswith("ON_FAILURE restarts Failed(ExecFailed)")
+    run.wait_state("w", "Running(Ok)", after=restart["time"])
+    deadline = time.monotonic() + 10
+    while len(again := event_streams(project.name)) < 3:
+        assert time.monotonic() < deadline, again
+        time.sleep(0.1)
+    assert not set(again) & set(streams)  # new streams, not the killed ones
+    # the new stream works: a second death is seen and acted on within about a second
+    project.podman("node1", "kill", "w")
+    second = run.wait_for("second restart", lambda e: e["workload"] == "w"
+                          and e["kind"] == "restart" and e["time"] > restart["time"], timeout=20)
+    assert second["time"] - killed_at > 0
+    code, _ = run.stop()
+    assert code == 0
