@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Benchmark: crash -> Running again under `ankplan watch` vs Podman's own restart policy,
-and the cost of one watch tick over 3 test-bed nodes.
+"""Benchmark: crash -> Running again under `ankplan watch` (events and --poll) vs Podman's own
+restart policy and vs the floor of any outside supervisor (event delivery + `podman start`);
+the CPU an idle watch costs (ankplan and the nodes' sshd/podman); one polling tick's cost.
 
 Does I/O: uses a running test bed (--bed DIR with bed.json) or brings one up with
 scripts/testbed.py in --slot and takes it down again; creates and removes its own containers.
 The crash-to-running times come from `podman events` on the node (died -> next start of a
 container of that name), so both contenders are measured on the same clock in the same run.
-usage: bench_watch.py [--bed DIR | --slot N] [--seconds 40] [--ticks 20]
+usage: bench_watch.py [--bed DIR | --slot N] [--seconds 40] [--ticks 20] [--idle 20]
 (without --bed a 3-node bed is brought up in a free slot, see benchmarks/bedslot.py)
 """
 
@@ -14,10 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -101,8 +105,9 @@ def workload(name: str, agent: str, *args: str,
 
 def cleanup(nodes: list[Node]) -> None:
     """Remove the benchmark's containers from every node."""
-    script = (f"podman rm -f -t 0 --ignore {PODMAN_OWN} "
-              f"$(podman ps -aq --filter label=ankplan.project={PROJECT}) >/dev/null 2>&1; true")
+    projects = " ".join(f"$(podman ps -aq --filter label=ankplan.project={PROJECT}{suffix})"
+                        for suffix in ("", "-events", "-poll", "-idle"))
+    script = f"podman rm -f -t 0 --ignore {PODMAN_OWN} {projects} >/dev/null 2>&1; true"
     for node in nodes:
         system_ssh(node, ["sh", "-c", script])
 
@@ -137,32 +142,153 @@ def restart_gaps(node: Node, since: float, until: float) -> dict[str, list[float
 
 
 def bench_restarts(nodes: list[Node], seconds: float) -> None:
-    """Both contenders crash every CRASH_AFTER s on node1 at the same time for `seconds`."""
+    """Every contender crashes every CRASH_AFTER s on node1 at the same time for `seconds`:
+    ankplan watch following events, ankplan watch --poll (tick 0.5 s), Podman by itself."""
     node = nodes[0]
-    manifest = Manifest(api_version="v1", workloads=(workload(
-        "bench-ankplan-restart", "a1", "stub", "job", str(CRASH_AFTER), "1",
-        policy=RestartPolicy.ON_FAILURE),))
     inventory = Inventory(nodes=(node,), agents=(("a1", node.name),))
+    contenders = {"events": "bench-ankplan-events", "poll": "bench-ankplan-poll"}
     began = time.time()
     own = system_ssh(node, ["podman", "run", "-d", "--name", PODMAN_OWN,
                             "--restart=on-failure", IMAGE, "stub", "job", str(CRASH_AFTER), "1"])
     if own.returncode != 0:
         raise SystemExit(f"podman run failed: {own.stderr.strip()}")
-    options = WatchOptions(project=PROJECT, duration=seconds,
-                           backoff=BackoffPolicy(delays=(0,)))  # measure reaction, not back-off
-    with TransportPool() as pool:
-        result = Watch(manifest, inventory, pool, options).run()
+    results: dict[str, Any] = {}
+
+    def supervise(mode: str) -> None:
+        manifest = Manifest(api_version="v1", workloads=(workload(
+            contenders[mode], "a1", "stub", "job", str(CRASH_AFTER), "1",
+            policy=RestartPolicy.ON_FAILURE),))
+        options = WatchOptions(project=f"{PROJECT}-{mode}", duration=seconds,
+                               events=mode == "events",
+                               backoff=BackoffPolicy(delays=(0,)))  # reaction, not back-off
+        with TransportPool() as pool:
+            results[mode] = Watch(manifest, inventory, pool, options).run()
+
+    threads = [threading.Thread(target=supervise, args=(mode,)) for mode in contenders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     gaps = restart_gaps(node, began, time.time())
     print(f"crash -> running again on {node.name}, {seconds:g} s, a crash every "
-          f"{CRASH_AFTER} s of running ({result.restarts} watch restarts, {result.ticks} ticks)")
-    for label, name in (("ankplan watch (tick 0.5 s, stop/rm/run)", "bench-ankplan-restart"),
+          f"{CRASH_AFTER} s of running, all contenders at once (died event -> next start "
+          "event, both stamped by the node's podman)")
+    for label, name in (("ankplan watch (podman events, rm + run)", contenders["events"]),
+                        ("ankplan watch --poll (tick 0.5 s)", contenders["poll"]),
                         ("podman --restart=on-failure (conmon)", PODMAN_OWN)):
         values = gaps.get(name, [])
         if not values:
-            print(f"  {label:<42} no restarts seen")
+            print(f"  {label:<44} no restarts seen")
             continue
-        print(f"  {label:<42} median {statistics.median(values):.3f} s   min "
+        print(f"  {label:<44} median {statistics.median(values):.3f} s   min "
               f"{min(values):.3f} s   max {max(values):.3f} s   ({len(values)} restarts)")
+    floor = bench_floor(node)
+    events = gaps.get(contenders["events"], [])
+    if events and floor:
+        ratio = statistics.median(events) / floor
+        print(f"verdict: watch reaction (events): {statistics.median(events):.3f} s vs the "
+              f"outside-supervisor floor {floor:.3f} s -> {ratio:.2f}x the floor "
+              f"({'within' if ratio <= 1.3 else 'NOT within'} 1.3x)")
+
+
+def bench_floor(node: Node, rounds: int = 8) -> float:
+    """The floor of an outside supervisor on this node: how late `podman events` delivers a
+    `died` over a kept SSH connection, plus what one `podman start` costs there."""
+    name = "bench-floor"
+    system_ssh(node, ["podman", "rm", "-f", "-t", "0", "--ignore", name])
+    with TransportPool() as pool:
+        transport = pool.get(node)
+        stream = transport.open_stream(("podman", "events", "--format", "json", "--filter",
+                                        f"container={name}"), timeout=30)
+        delays, starts = [], []
+        transport.run(("podman", "create", "--name", name, IMAGE, "stub", "job", "0", "1"),
+                      timeout=60)
+        time.sleep(0.5)
+        for _ in range(rounds):
+            began = time.monotonic()
+            transport.run(("podman", "start", name), timeout=60)
+            starts.append(time.monotonic() - began)
+            while (line := stream.readline(timeout=30)) is not None:
+                event = json.loads(line) if line.startswith("{") else {}
+                if event.get("Status") == "died":
+                    delays.append(time.time() - _time(event["Time"]))
+                    break
+            time.sleep(0.3)
+        stream.close()
+        transport.run(("podman", "rm", "-f", "-t", "0", name), timeout=60)
+    delay, start = statistics.median(delays), statistics.median(starts)
+    print(f"  floor on {node.name}: `died` delivered {delay:.3f} s after its timestamp "
+          f"(median of {len(delays)}, min {min(delays):.3f}, max {max(delays):.3f}; "
+          f"events backend of the bed: file) + `podman start` {start:.3f} s over the kept "
+          f"connection = {delay + start:.3f} s")
+    return delay + start
+
+
+def descendants_cpu(roots: Sequence[int]) -> float:
+    """CPU seconds (user + system, with reaped children) of `roots` and their descendants."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = sum(int(value) for value in fields[11:15]) / ticks
+    total = sum(times.get(root, 0.0) for root in roots)  # a root's c-times hold what it reaped
+    for pid, cpu in times.items():
+        ancestor = parents.get(pid, 0)
+        while ancestor > 1 and ancestor not in roots:
+            ancestor = parents.get(ancestor, 0)
+        if ancestor in roots:
+            total += cpu
+    return total
+
+
+def bench_idle(bed: dict[str, Any], nodes: list[Node], seconds: float) -> None:
+    """CPU of a `seconds` watch of 8 running workloads on 3 nodes: the ankplan process and
+    every process under the nodes' sshd (sessions, shells, podman), events vs --poll."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-idle-"))
+    agents = {f"a{index + 1}": node.name for index, node in enumerate(nodes)}
+    document = {"apiVersion": "v1", "workloads": {
+        f"idle-{index}": {"runtime": "podman", "agent": f"a{index % len(nodes) + 1}",
+                          "restartPolicy": "ALWAYS",
+                          "runtimeConfig": f"image: {IMAGE}\ncommandArgs: [stub, idle]\n"}
+        for index in range(8)}}
+    (folder / "m.yaml").write_text(json.dumps(document))
+    node_lines = "".join(f"  {n.name}: {{host: {n.host}, port: {n.port}}}\n" for n in nodes)
+    (folder / "inventory.yaml").write_text(
+        "defaults: {connection: ssh, user: root, "
+        f"identity_file: {nodes[0].identity_file}, known_hosts_file: "
+        f"{nodes[0].known_hosts_file}}}\nnodes:\n{node_lines}agents: {json.dumps(agents)}\n")
+    base = [sys.executable, "-m", "ankplan"]
+    common = [str(folder / "m.yaml"), "-i", str(folder / "inventory.yaml"), "--project",
+              f"{PROJECT}-idle"]
+    subprocess.run([*base, "apply", *common, "--yes"], capture_output=True, check=True)
+    roots = [int((Path(n["run_dir"]) / "sshd.pid").read_text().split()[0]) for n in bed["nodes"]]
+    print(f"idle watch: {seconds:g} s, 8 running workloads on {len(nodes)} SSH nodes, CPU "
+          "seconds (ankplan process + every process under the nodes' sshd)")
+    figures = {}
+    for label, extra in (("ankplan watch (podman events)", []),
+                         ("ankplan watch --poll (tick 0.5 s)", ["--poll"])):
+        before = descendants_cpu(roots)
+        process = subprocess.Popen([*base, "watch", *common, "--duration", f"{seconds:g}",
+                                    "--output", "json", *extra], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(process.pid, 0)
+        own = usage.ru_utime + usage.ru_stime
+        nodes_cpu = descendants_cpu(roots) - before
+        figures[label] = own + nodes_cpu
+        print(f"  {label:<36} total {own + nodes_cpu:.2f} s   (ankplan {own:.2f} s, nodes "
+              f"{nodes_cpu:.2f} s)")
+    events = figures["ankplan watch (podman events)"]
+    print(f"verdict: idle watch of 8 workloads on 3 SSH nodes for {seconds:g} s: "
+          f"{events:.2f} CPU-s (target < 1) -> {'met' if events < 1 else 'NOT met'}")
+    subprocess.run([*base, "destroy", *common, "--yes"], capture_output=True, check=False)
 
 
 def bench_ticks(nodes: list[Node], ticks: int) -> None:
@@ -204,11 +330,14 @@ def _timed(work: Any, repeat: int) -> list[float]:
     return times
 
 
-def benchmark(bed: dict[str, Any], seconds: float, ticks: int) -> None:
+def benchmark(bed: dict[str, Any], seconds: float, ticks: int, idle: float) -> None:
     nodes = bed_nodes(bed)
     cleanup(nodes)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
+          f"{os.getloadavg()[2]:.2f} (2 cores, possibly shared)")
     try:
         bench_restarts(nodes, seconds)
+        bench_idle(bed, nodes, idle)
         bench_ticks(nodes, ticks)
     finally:
         cleanup(nodes)
@@ -222,13 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=40.0,
                         help="how long both contenders crash-loop")
     parser.add_argument("--ticks", type=int, default=20)
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle watch")
     args = parser.parse_args(argv)
     if args.bed:
         benchmark(json.loads((Path(args.bed) / "bed.json").read_text()), args.seconds,
-                  args.ticks)
+                  args.ticks, args.idle)
         return 0
     with running_bed(3, slot=args.slot, owner="bench-watch") as bed:
-        benchmark(bed, args.seconds, args.ticks)
+        benchmark(bed, args.seconds, args.ticks, args.idle)
     return 0
 
 

@@ -420,7 +420,7 @@ def _settled(run: _Run, progress: StepProgress, node: Node, state: ExecutionStat
         run.board.finish(progress, Outcome.DONE, "exited with code 0", state=shown)
     elif state.state == "Failed" and state.sub_state in ("ExecFailed", "Lost"):
         run.board.finish(progress, Outcome.FAILED, _failure_text(run, node, progress, state),
-                         state=shown)
+                         state=shown, execution=state)
     else:
         waiting = check is not None and state.state == "Running"
         run.board.set_state(progress, shown + (f" [health: {health or 'starting'}]"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ankplan.model import ActionKind, LiveState, NodeObservation, PlanStep
+from ankplan.model import ActionKind, ExecutionState, LiveState, NodeObservation, PlanStep
 
 INITIAL = "Pending(Initial)"
 
@@ -120,6 +120,7 @@ class StepProgress:
     reason: str = ""
     container_id: str = ""  # the container this step runs (after create/replace/start)
     torn_down: bool = False  # the old container is stopped and removed (RESTART: stopped)
+    execution: ExecutionState | None = None  # the container's state the step ended on
     began: float = field(default_factory=time.monotonic)
     ended: float = 0.0
 
@@ -205,11 +206,13 @@ class Board:
             self.changed.notify_all()
 
     def finish(self, progress: StepProgress, outcome: Outcome, reason: str,
-               state: str | None = None) -> None:
-        """End a step with its outcome; the first call wins."""
+               state: str | None = None, execution: ExecutionState | None = None) -> None:
+        """End a step with its outcome (and the container state it ended on, which decisions
+        read instead of the display string); the first call wins."""
         with self.changed:
             if progress.outcome is not None:
                 return
+            progress.execution = execution
             final_state = state or {Outcome.SKIPPED: "Skipped",
                                     Outcome.STANDING_BY: "StandingBy",
                                     Outcome.NOT_STARTED: "NotStarted",

@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from ankplan.executors.apply_state import Board, Outcome, Snapshot, StepProgress
 from ankplan.model import Dependency, Inventory, Manifest, ObservedContainer, Plan, Workload
 from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
+from ankplan.planner.workload_status import HEALTH, representative
 from ankplan.podman import execution_state
-
-_HEALTH = {"healthy": True, "unhealthy": False}
-# Which observed container stands for a workload when several exist: running ones first.
-_STATE_RANK = {"running": 0, "exited": 1}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,7 +89,7 @@ def _judge(board: Board, snapshot: Snapshot | None, manifest: Manifest, inventor
         return _Judged(name=name, status=ConditionStatus(
             verdict=Verdict.WAITING, reason=f"waiting for {name}: {unobserved}"))
     state = execution_state(container)
-    healthy = _HEALTH.get(container.health) if container else None
+    healthy = HEALTH.get(container.health) if container else None
     return _Judged(name=name, status=condition_status(
         dependency.condition, state, dependency_workload=defined, healthy=healthy,
         dependency_name=name))
@@ -104,7 +101,8 @@ def _settled_with_container(step: StepProgress) -> bool:
     if step.outcome is Outcome.DONE:
         return bool(step.container_id)
     return (step.outcome is Outcome.FAILED and bool(step.container_id)
-            and step.state.startswith("Failed(ExecFailed)"))
+            and step.execution is not None and step.execution.state == "Failed"
+            and step.execution.sub_state == "ExecFailed")
 
 
 def _judge_step(name: str, step: StepProgress) -> _Judged:
@@ -137,8 +135,7 @@ def _find(snapshot: Snapshot, inventory: Inventory, project: str, defined: Workl
         if failed:
             return None, f"node {failed[0].node_name} cannot be observed: {failed[0].error}"
         return None, "" if observations else f"node {node.name if node else '?'} is not observed"
-    best = min(candidates, key=lambda c: (_STATE_RANK.get(c.state, 2), -c.started_at, c.id))
-    return best, ""
+    return representative(candidates), ""
 
 
 def _stands_for(container: ObservedContainer, project: str, name: str,

@@ -402,7 +402,8 @@ class Watch:
             count = status.restart_count + 1
             reason = f"{decision.reason} (restart #{count}" + (
                 f", after {decision.delay:g}s back-off)" if decision.delay else ")")
-            self._submit(action, count, reason, kind="restart")
+            self._submit(action, count, reason, kind="restart",
+                         exited=status.container.state == "exited")
             return True
         return False
 
@@ -420,13 +421,13 @@ class Watch:
                        for dependency in status.dependencies)
 
     def _submit(self, action: Action, restart_count: int, reason: str, *,
-                kind: str = "") -> None:
+                kind: str = "", exited: bool = False) -> None:
         """Report the action and run it in a thread; its result is read on a later tick."""
         tracked = self.tracked.get(action.workload_name)
         to_state = "Removed" if action.kind is ActionKind.REMOVE else "Pending(Starting)"
         self._emit(action.node_name, action.workload_name, tracked.shown if tracked else "",
                    to_state, reason, kind=kind or _VERB.get(action.kind, action.kind.value))
-        job = Job(action=action, restart_count=restart_count)
+        job = Job(action=action, restart_count=restart_count, exited=exited)
         if tracked is not None:
             tracked.job, tracked.decision, tracked.announced_wait = job, None, None
             tracked.shown = to_state  # the next observed state is reported as a change

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ankplan import podman
 from ankplan.errors import AnkplanError
 from ankplan.executors.actions import (
+    RM_TIMEOUT,
     STOP_SLACK,
     bringup_argv,
     bringup_labels,
@@ -50,6 +51,7 @@ class Job:
     finished_at: float = 0.0  # clock time when the last podman command returned
     error: str = ""  # why it failed, one line
     container_id: str = ""  # the new container
+    exited: bool = False  # the old container was seen exited: remove it without a stop
     removed: str = ""  # the old container, once stopped and removed
     labels: dict[str, str] = field(default_factory=dict)  # the new container's labels
     future: Future[None] | None = None
@@ -76,7 +78,11 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
     node = _node(inventory, action.node_name)
     transport = pool.get(node)
     if action.container_id and action.kind in (ActionKind.REPLACE, ActionKind.REMOVE):
-        result = remove_container(transport, node, action.container_id, stop_timeout)
+        if job.exited:  # nothing to stop: one podman call less on the way to the restart
+            result = transport.run(podman.rm_argv(node, action.container_id),
+                                   timeout=RM_TIMEOUT)
+        else:
+            result = remove_container(transport, node, action.container_id, stop_timeout)
         if not result.ok:
             raise AnkplanError(f"{action.address}: {podman_error('remove', result)}")
         job.removed = action.container_id

@@ -7,7 +7,7 @@ on its agent's node only (by its labels, never by name); an unreachable node giv
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ankplan.model import (
@@ -96,8 +96,14 @@ def find_container(live: LiveState, project: str, workload_name: str,
                   if c.project == project and c.workload_name == workload_name]
     if not candidates:
         return None, any(not o.reachable for o in observations)
-    best = min(candidates, key=lambda c: (_STATE_RANK.get(c.state, 2), -c.started_at, c.id))
-    return best, False
+    return representative(candidates), False
+
+
+def representative(candidates: Sequence[ObservedContainer]) -> ObservedContainer:
+    """Which of several containers of one workload stands for it: running ones first, then
+    exited ones, the latest started first; ties broken by id. The one rule apply and watch
+    (and get) use."""
+    return min(candidates, key=lambda c: (_STATE_RANK.get(c.state, 2), -c.started_at, c.id))
 
 
 def _placed_state(workload: Workload, inventory: Inventory, live: LiveState,
