@@ -30,12 +30,14 @@ def test_watch_cli_lines_and_exit_code(fleet: dict[str, StaticNode], files: list
 
 
 def test_watch_cli_json_records(fleet: dict[str, StaticNode], files: list[str]) -> None:
-    _, out, _ = run_cli("watch", *files, "--poll", "--duration", "0.2", "--tick", "0.1", "--output",
-                             "json", nodes=fleet)
+    _, out, _ = run_cli("watch", *files, "--poll", "--duration", "0.2", "--tick", "0.1",
+                        "--output", "json", nodes=fleet)
     records = [json.loads(line) for line in out.splitlines()]
     assert records[-1]["type"] == "summary" and records[-1]["exit_code"] == 0
     event = next(r for r in records if r.get("workload") == "zenoh-router")
-    assert set(event) == {"type", "time", "node", "workload", "from", "to", "reason", "kind"}
+    assert set(event) == {"type", "command", "time", "node", "workload", "from", "to", "kind",
+                          "reason", "action", "elapsed", "outcome", "subject"}  # events-json.md
+    assert event["command"] == "watch" and event["outcome"] is None
 
 
 def test_watch_option_parsing() -> None:

@@ -362,7 +362,8 @@ def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: M
                            stop_timeout=args.stop_timeout)
     cancel = threading.Event()
     interrupts = signals_set(cancel, env, "finishing running podman commands, starting nothing new")
-    with interrupts, Progress(env, args.output, the_plan.changes()) as progress:
+    with interrupts, Progress(env, args.output, the_plan.changes(),
+                              command=verb.lower()) as progress:
         result = apply_plan(the_plan, pool=pool, inventory=inventory, manifest=manifest,
                             options=options, on_event=progress, cancel=cancel)
     if args.output == "json":

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from ankplan.cli.env import Env
+from ankplan.cli.views.events import apply_event_record
 from ankplan.executors.apply import ApplyEvent, ApplyResult, Outcome
 from ankplan.model import Action, PlanStep
 
@@ -30,20 +31,13 @@ def json_line(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def event_record(event: ApplyEvent) -> dict[str, Any]:
-    """An ApplyEvent as a JSON record of type "event"."""
-    return {"type": "event", "time": round(event.time, 3), "node": event.node,
-            "workload": event.workload, "from": event.from_state, "to": event.to_state,
-            "message": event.message, "action": event.kind, "elapsed": event.elapsed,
-            "outcome": event.outcome or None,
-            "subject": event.subject or f"{event.node}/{event.workload}"}
-
-
 class Progress:
     """Receives ApplyEvents from worker threads and shows them; use as a context manager."""
 
-    def __init__(self, env: Env, output: str, steps: Sequence[PlanStep]) -> None:
+    def __init__(self, env: Env, output: str, steps: Sequence[PlanStep],
+                 command: str = "apply") -> None:
         self._env = env
+        self._command = command  # apply, delete or destroy: named in every JSON event
         self._lock = threading.Lock()
         self._began = time.monotonic()
         self._live: Live | None = None
@@ -76,7 +70,7 @@ class Progress:
             if event.outcome:
                 row[3], row[4] = Outcome(event.outcome), event.elapsed
             if self._mode == "json":
-                self._env.stdout.write(json_line(event_record(event)))
+                self._env.stdout.write(json_line(apply_event_record(event, self._command)))
                 self._env.stdout.flush()
             elif self._mode == "lines":
                 self._env.stderr.write(_plain_line(event))

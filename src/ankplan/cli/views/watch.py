@@ -16,6 +16,7 @@ from rich.text import Text
 
 from ankplan.cli.env import Env
 from ankplan.cli.views.apply import json_line
+from ankplan.cli.views.events import watch_event_record
 from ankplan.cli.views.status import STATE_STYLE
 from ankplan.cli.views.table import Column, rich_table
 from ankplan.executors.watch import WatchEvent, WatchOptions, WatchResult, WorkloadView
@@ -84,7 +85,7 @@ class Display:
     def event(self, event: WatchEvent) -> None:
         """One event: an NDJSON record, a line, or a line above the live table."""
         if self.mode == "json":
-            self.env.stdout.write(json_line({"type": "event", **event.as_json()}))
+            self.env.stdout.write(json_line(watch_event_record(event)))
         elif self.live is not None:
             self.live.console.print(Text(event_line(event)))
         else:
