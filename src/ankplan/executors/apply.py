@@ -61,6 +61,7 @@ __all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult",
            "podman_error"]
 
 DEFAULT_OPTIONS = ApplyOptions()
+STEP_THREADS = 32  # steps in progress at once (waiting ones included); podman calls: parallelism
 OBSERVE_BUDGET = 1.0  # seconds an observation waits for slow nodes before showing the others
 
 
@@ -135,7 +136,7 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
     progresses = board.all()
     try:
         if progresses:
-            with ThreadPoolExecutor(max_workers=len(progresses),
+            with ThreadPoolExecutor(max_workers=step_threads(run, progresses),
                                     thread_name_prefix="apply") as executor:
                 for future in [executor.submit(_run_step, run, p) for p in progresses]:
                     future.result()
@@ -146,6 +147,20 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
     cancelled = any(r.outcome is Outcome.CANCELLED for r in results)
     return ApplyResult(results=results, elapsed=time.monotonic() - began, cancelled=cancelled,
                        observations=observer.observations)
+
+
+def step_threads(run: _Run, progresses: tuple[StepProgress, ...]) -> int:
+    """How many steps run at once: at most STEP_THREADS, unless a replace must wait for the
+    teardown of a step that comes later in the plan (a replaced dependent), then one each.
+
+    Steps are submitted in plan order, which is topological: every step waits only for
+    earlier ones, so the earliest unfinished step always holds a thread and moves on, and a
+    bounded pool cannot deadlock. A replace waits for its replaced dependents' teardowns,
+    which come later: with those, every step gets its own thread, as before.
+    """
+    backward = any(progress.kind is ActionKind.REPLACE and _teardown_prerequisites(run, progress)
+                   for progress in progresses)
+    return len(progresses) if backward else max(1, min(len(progresses), STEP_THREADS))
 
 
 def _result(progress: StepProgress) -> StepResult:
