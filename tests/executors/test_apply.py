@@ -452,3 +452,31 @@ def test_failed_restart_stop_leaves_the_container_alone(bed: Bed) -> None:
     assert outcomes(result) == {"web": Outcome.FAILED}
     assert reason(result, "web") == "podman stop failed (exit code 125): Error: device busy"
     assert a.count("start") == 0 and a.count("rm") == 0
+
+
+def test_many_steps_run_on_a_bounded_number_of_threads(bed: Bed) -> None:
+    """200 workloads in chains of 10 converge with at most STEP_THREADS step threads: steps
+    come in topological order, so the earliest unfinished one always moves on."""
+    from ankplan.executors.apply import STEP_THREADS
+
+    workloads = [wl(f"w{index}", "agent_a" if index % 2 else "agent_b",
+                    needs={f"w{index - 2}": RUNNING} if index >= 2 and index % 20 >= 2 else None)
+                 for index in range(200)]
+    ordered = sorted(workloads, key=lambda w: (int(w.name[1:]) % 20, w.name))  # deps first
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.wait(0.01):
+            peak = max(peak, sum(1 for t in threading.enumerate() if t.name.startswith("apply")))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        result = bed.apply(ordered, steps=creates(ordered, bed.inventory), parallelism=8)
+    finally:
+        stop.set()
+        sampler.join()
+    assert result.converged, [r for r in result.results if r.outcome is not Outcome.DONE][:3]
+    assert 0 < peak <= STEP_THREADS + 1  # + the observer thread (also named apply-...)

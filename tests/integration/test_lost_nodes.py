@@ -9,17 +9,19 @@ Does I/O: runs ankplan as a process against the real test bed and takes a node's
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_faults import (  # noqa: F401 - `bed` is a fixture
+from test_faults import (
     Project,
     assert_clean_exit,
-    bed,
+    bed_healthy,
     link_of,
     outcomes,
     read_until,
+    restore_bed,
     spawn,
     summary_of,
     watch_records,
@@ -31,8 +33,18 @@ pytestmark = pytest.mark.integration
 LOST_WITHIN = 15.0  # seconds from the cut to the node reported lost
 
 
-def test_node_cut_off_mid_apply_fails_fast_and_the_others_finish(bed: Any,
-                                                                 tmp_path: Path) -> None:
+@pytest.fixture
+def bed(clean_nodes: Any, demo_image: str) -> Iterator[Any]:
+    """The test bed, restored (every node up) after the test (as in test_faults)."""
+    try:
+        yield clean_nodes
+    finally:
+        if not bed_healthy(clean_nodes):
+            restore_bed(clean_nodes)
+
+
+def test_node_cut_off_mid_apply_fails_fast_and_the_others_finish(
+        bed: Any, tmp_path: Path) -> None:
     project = Project(bed, tmp_path, {
         "a": workload("node1", ["stub", "job", "3", "0"]),
         "b": workload("node1", ["stub", "idle"], a="ADD_COND_SUCCEEDED"),
@@ -64,13 +76,14 @@ def test_node_cut_off_mid_apply_fails_fast_and_the_others_finish(bed: Any,
         ["node1/a", "node1/b", "node2/x", "node3/z"]), results
     lost = [(a, r) for a, (o, r) in results.items() if o == "failed"]
     assert {a for a, _ in lost} <= {"node2/j2", "node2/y"} and "node2/y" in dict(lost), results
-    assert all(f"node node2: no answer for" in reason and "lost" in reason
+    assert all("node node2: no answer for" in reason and "lost" in reason
                for _, reason in lost), lost
     outcome, reason = results["node3/v"]
     assert outcome == "skipped" and "j2" in reason and "node2" in reason, results
 
 
-def test_node_cut_off_mid_watch_is_reported_within_15_s(bed: Any, tmp_path: Path) -> None:
+def test_node_cut_off_mid_watch_is_reported_within_15_s(
+        bed: Any, tmp_path: Path) -> None:
     project = Project(bed, tmp_path, {"one": workload("node1", ["stub", "idle"]),
                                       "two": workload("node2", ["stub", "idle"])})
     assert project.apply()[0] == 0

@@ -11,12 +11,29 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from test_watch import make_project, start, watches, workload  # noqa: F401 - fixtures
+from test_watch import Project, WatchRun, start, workload
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def make_project(clean_nodes: Any, demo_image: str, tmp_path: Path
+                 ) -> Callable[[dict[str, Any]], Project]:
+    return lambda workloads: Project(clean_nodes, tmp_path, workloads)
+
+
+@pytest.fixture
+def watches() -> Iterator[list[WatchRun]]:
+    """Watches started through this list; any still running at the end is killed."""
+    started: list[WatchRun] = []
+    yield started
+    for run in started:
+        run.kill()
 
 
 def event_streams(project_name: str) -> list[int]:
