@@ -113,6 +113,9 @@ class FakeNode:
         labels = dict(w[len("--label="):].partition("=")[::2] for w in words
                       if w.startswith("--label="))
         args = tuple(words[words.index(IMAGE) + 1:])
+        if args[:1] == ("badimage",):
+            return CommandResult(exit_code=125, stdout="", duration=0.0,
+                                 stderr="Error: localhost/nope: image not known")
         if any(c.name == name for c in self.containers.values()):
             return CommandResult(exit_code=125, stdout="", duration=0.0,
                                  stderr=f'Error: the container name "{name}" is already in use')
@@ -444,3 +447,14 @@ def test_stable_once_a_slow_action_ends_after_its_container_was_seen() -> None:
         watch.tick()
         bed.sleep(0.5)
     assert watch.is_stable()
+
+
+def test_failing_create_backs_off_instead_of_retrying_every_tick() -> None:
+    bed = Bed()
+    bed.run(wl("broken", "badimage"), duration=20.0)
+    attempts = [when - 1000.0 for when in bed.nodes["n1"].runs_of("broken")]
+    assert len(attempts) == 3, attempts  # at 0, 5 and 15 s (guide: 5, 10, 20, 30 s apart)
+    assert attempts[1] - attempts[0] >= 5.0 and attempts[2] - attempts[1] >= 10.0
+    errors = bed.events_of("broken", "error")
+    assert "image not known (failure #1; next try in 4.5s)" in errors[0].reason  # seen 0.5 s on
+    assert not bed.events_of("broken", "restart")  # a failed create is not a crash

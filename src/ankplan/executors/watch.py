@@ -47,6 +47,7 @@ from ankplan.planner.restarts import (
     effective_state,
     note_restart,
     note_state,
+    retry_after_failure,
 )
 from ankplan.planner.workload_status import WorkloadStatus, is_settled, workload_statuses
 
@@ -132,6 +133,8 @@ class _Tracked:
     last_count: int = 0  # restart-count label last seen
     had_container: bool = False
     job: Job | None = None
+    failures: int = 0  # actions that failed in a row (create or start refused by podman)
+    retry_at: float | None = None  # when the next action may be tried after a failure
 
 
 OBSERVE_BUDGET = 0.5  # seconds a tick waits for the nodes' answers before going on without one
@@ -283,11 +286,22 @@ class Watch:
             if not job.done or (job.finished_at > observed_at and not _shows(live, job)):
                 busy.add(name)
                 continue
-            if job.error:
-                self._emit(job.action.node_name, name, tracked.shown, tracked.shown,
-                           job.error, kind="error")
+            self._note_outcome(tracked, job)
             tracked.job = None
         return busy
+
+    def _note_outcome(self, tracked: _Tracked, job: Job) -> None:
+        """Count failed actions in a row and say when the next try is (back-off)."""
+        if not job.error:
+            tracked.failures, tracked.retry_at = 0, None
+            return
+        tracked.failures += 1
+        tracked.retry_at = retry_after_failure(tracked.failures, job.finished_at,
+                                               self.options.backoff)
+        wait = max(0.0, tracked.retry_at - self.clock())
+        self._emit(job.action.node_name, job.action.workload_name, tracked.shown, tracked.shown,
+                   f"{job.error} (failure #{tracked.failures}; next try in {wait:.1f}s)",
+                   kind="error")
 
     def _check_health(self, statuses: tuple[WorkloadStatus, ...], busy: set[str],
                       now: float) -> None:
@@ -413,7 +427,8 @@ class Watch:
         dependency whose own action is still in flight (its state is not reported yet)."""
         if status is None:
             return action.kind is not ActionKind.REMOVE
-        if self.tracked[status.name].gave_up:
+        tracked = self.tracked[status.name]
+        if tracked.gave_up or (tracked.retry_at is not None and self.clock() < tracked.retry_at):
             return True
         if action.kind is ActionKind.REMOVE:
             return False

@@ -72,6 +72,17 @@ class RestartDecision:
     delay: float = 0.0  # the backoff delay that applies to this restart
 
 
+def retry_after_failure(failures: int, failed_at: float, policy: BackoffPolicy) -> float:
+    """When an action that failed `failures` times in a row (a create or start: missing image,
+    name in use), the last time at `failed_at`, may be tried again.
+
+    The restart schedule without its first, immediate step: 5, 10, 20, 30, 30, ... s with the
+    guide's delays (Ankaios backs off 0.5 s x 2^n up to 300 s). A failed action is not a crash:
+    it never counts against --max-restarts.
+    """
+    return failed_at + policy.delay(max(1, failures))
+
+
 def restarts_on(policy: RestartPolicy, state: ExecutionState) -> bool:
     """True when `policy` restarts a workload in `state`, as Ankaios decides it.
 
