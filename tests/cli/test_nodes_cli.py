@@ -34,8 +34,8 @@ def test_report_on_stdout_failures_on_stderr(inventory: str) -> None:
     status, out, err = run_cli("nodes", "-i", inventory, nodes=nodes)
     assert status == 1
     lines = out.splitlines()
-    assert lines[0].split() == ["NODE", "ADDRESS", "STATUS", "HOST", "KEY", "PODMAN", "RUNTIME",
-                                "MODE", "OWNED"]
+    assert lines[0].split() == ["NODE", "ADDRESS", "STATUS", "EVENTS", "HOST", "KEY", "PODMAN",
+                                "RUNTIME", "MODE", "OWNED"]
     assert lines[1].split()[:2] == ["a", "local"] and "4.3.1" in lines[1]
     assert lines[2].split()[:3] == ["b", "local", "failed"]
     assert lines[-1] == "2 nodes: 1 ok, 1 failed."

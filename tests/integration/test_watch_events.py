@@ -7,6 +7,7 @@ Does I/O: runs `ankplan watch` as a process against the real test bed, kills its
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_watch import Project, WatchRun, start, workload
+from test_watch import Project, WatchRun, run_cli, start, workload
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +74,14 @@ def test_killed_event_stream_is_reopened_and_a_death_meanwhile_is_restarted(
     assert second["time"] - killed_at > 0
     code, _ = run.stop()
     assert code == 0
+
+
+def test_nodes_says_whether_watch_can_follow_events(testbed: Any, tmp_path: Path) -> None:
+    inventory = testbed.write_inventory(tmp_path / "inventory.yaml", {})
+    status, out, err = run_cli("nodes", "-i", str(inventory), "-o", "json", "--ssh-config", "")
+    assert status == 0, out + err
+    assert {node["name"]: node["events"] for node in json.loads(out)["nodes"]} == {
+        "node1": "stream", "node2": "stream", "node3": "stream"}
+    status, out, _ = run_cli("nodes", "-i", str(inventory), "--ssh-config", "")
+    assert out.splitlines()[0].split()[:4] == ["NODE", "ADDRESS", "STATUS", "EVENTS"]
+    assert all(line.split()[3] == "stream" for line in out.splitlines()[1:4])

@@ -28,6 +28,7 @@ from ankplan.podman import (
     ps_argv,
     stats_argv,
 )
+from ankplan.podman.events import events_probe_argv
 
 _Result = TypeVar("_Result")
 
@@ -169,6 +170,7 @@ class NodeInfo:
     host_key_status: str = ""  # "known", "learned" (--accept-new-host-keys), "" locally
     podman: PodmanInfo | None = None
     owned_containers: int = 0  # containers carrying ankplan's project label (or --project)
+    events: str = ""  # "stream": watch can follow `podman events`; else "poll (why)"
     duration: float = 0.0  # seconds for connect + info + ps
     error: str | None = None
     hint: str = ""
@@ -206,7 +208,20 @@ def _node_info(pool: TransportPool, node: Node, *, timeout: float,
     except AnkplanError as error:
         return _with(base, error=error_reason(node, error), hint=error.hint, started=started)
     owned = sum(1 for c in containers if c.owned and (project is None or c.project == project))
-    return _with(base, podman=info, owned_containers=owned, started=started)
+    return _with(base, podman=info, owned_containers=owned, started=started,
+                 events=_events_mode(transport, node, timeout))
+
+
+def _events_mode(transport: Transport, node: Node, timeout: float) -> str:
+    """Whether this node's Podman gives events ("stream"), or why watch polls it instead."""
+    try:
+        result = transport.run(events_probe_argv(node), timeout=timeout)
+    except AnkplanError as error:
+        return f"poll ({error_reason(node, error)})"
+    if result.ok:
+        return "stream"
+    why = (result.stderr.strip().splitlines() or [f"exit code {result.exit_code}"])[-1]
+    return f"poll ({why})"
 
 
 def _with(info: NodeInfo, *, started: float, **changes: Any) -> NodeInfo:

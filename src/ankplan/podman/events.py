@@ -51,6 +51,11 @@ def events_argv(node: Node, *, project: str, since: float | None = None) -> Argv
             f"label={LABEL_PROJECT}={project}", "--filter", "type=container")
 
 
+def events_probe_argv(node: Node) -> Argv:
+    """Read the last second of events and end: exit 0 when this Podman can give events."""
+    return (*node.podman, "events", "--stream=false", "--since", "1s", "--format", "json")
+
+
 def split_timed_ps(text: str) -> tuple[float | None, str]:
     """(node time, ps JSON) from the output of `timed_ps_argv`; None when no time came."""
     first, _, rest = text.partition("\n")

@@ -9,7 +9,8 @@ from typing import Any
 
 from ankplan.executors.observe import NodeInfo
 
-COLUMNS = ("NODE", "ADDRESS", "STATUS", "HOST KEY", "PODMAN", "RUNTIME", "MODE", "OWNED")
+COLUMNS = ("NODE", "ADDRESS", "STATUS", "EVENTS", "HOST KEY", "PODMAN", "RUNTIME", "MODE",
+           "OWNED")
 
 
 def node_info_json(info: NodeInfo) -> dict[str, Any]:
@@ -28,6 +29,7 @@ def node_info_json(info: NodeInfo) -> dict[str, Any]:
         "run_root": podman.run_root if podman else None,
         "containers": podman.containers if podman else None,
         "owned_containers": info.owned_containers if podman else None,
+        "events": info.events or None,
         "seconds": round(info.duration, 3),
         "error": info.error,
         "hint": info.hint or None,
@@ -54,8 +56,9 @@ def _row(info: NodeInfo) -> tuple[str, ...]:
     else:
         status = "podman failed" if info.reachable else "failed"
     host_key = f"{info.host_key_status} {info.host_key}".strip() if info.host_key else "-"
+    events = info.events.split(" ")[0] if info.events else "-"  # the reason is in JSON
     if not podman:
-        return (info.node_name, info.address, status, host_key, "-", "-", "-", "-")
+        return (info.node_name, info.address, status, events, host_key, "-", "-", "-", "-")
     mode = "rootless" if podman.rootless else "rootful"
-    return (info.node_name, info.address, status, host_key, podman.version or "?",
+    return (info.node_name, info.address, status, events, host_key, podman.version or "?",
             podman.oci_runtime or "?", mode, str(info.owned_containers))
