@@ -184,6 +184,15 @@ def bench_restarts(nodes: list[Node], seconds: float) -> None:
               f"{min(values):.3f} s   max {max(values):.3f} s   ({len(values)} restarts)")
     floor = bench_floor(node)
     events = gaps.get(contenders["events"], [])
+    polled, own_gaps = gaps.get(contenders["poll"], []), gaps.get(PODMAN_OWN, [])
+    if events and own_gaps:
+        mine, theirs = statistics.median(events), statistics.median(own_gaps)
+        print(f"verdict: crash to Running again: ankplan watch {mine:.3f} s vs podman "
+              f"--restart=on-failure {theirs:.3f} s -> ankplan "
+              f"{'ahead' if mine < theirs else 'NOT ahead'} ({mine / theirs:.2f}x)")
+    if events and polled:
+        print(f"verdict: watch reaction, events vs --poll: {statistics.median(events):.3f} s vs "
+              f"{statistics.median(polled):.3f} s")
     if events and floor:
         ratio = statistics.median(events) / floor
         print(f"verdict: watch reaction (events): {statistics.median(events):.3f} s vs the "

@@ -100,8 +100,9 @@ bench observe short "Observing 3 SSH nodes x 20 containers" "$PYTHON" benchmarks
 bench noop_ssh long "No-change run on 3 SSH nodes x 20 workloads: ankplan plan vs ansible --check" "$PYTHON" benchmarks/bench_noop_ssh.py --runs 3
 bench many_nodes long "30 SSH nodes: plan and apply with --forks 1, 10, 30" "$PYTHON" benchmarks/bench_many_nodes.py --runs 2
 if [ -f benchmarks/bench_watch.py ]; then
-    bench watch long "watch: crash to Running again vs Podman's restart policy" "$PYTHON" benchmarks/bench_watch.py
+    bench watch long "watch: crash to Running again vs Podman's restart policy, the floor, idle CPU" "$PYTHON" benchmarks/bench_watch.py
 fi
+bench thousand long "1,000 workloads over 10 SSH nodes: threads and peak memory" "$PYTHON" benchmarks/bench_thousand.py
 
 # bench_watch.py prints no verdict line of its own: derive it from its two medians.
 if [ -f "$OUT/watch.txt" ] && ! grep -q '^verdict:' "$OUT/watch.txt"; then
