@@ -63,8 +63,11 @@ class Heartbeat:
         while not self._stopped.wait(HEARTBEAT_INTERVAL):
             if not self._transport.is_active():
                 return
-            # sshd answers an unknown global request with a failure: an answer is an answer.
-            self._transport.global_request("keepalive@openssh.com", wait=True)
+            try:
+                # sshd answers an unknown global request with a failure: an answer is an answer.
+                self._transport.global_request("keepalive@openssh.com", wait=True)
+            except Exception:  # noqa: BLE001 - a closing connection: the checker decides
+                return
             self.answered_at = time.monotonic()
 
     def stop(self) -> None:
