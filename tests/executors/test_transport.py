@@ -207,15 +207,18 @@ class FakeChannel:
         if exit_code is not None:
             self.status_event.set()
         self._read_fd, self._write_fd = os.pipe()
+        self.sent = bytearray()  # what run() wrote to the command's stdin
+        self.write_shut = False  # stdin closed (the command sees end of input)
 
     def exec_command(self, command: str) -> None:
         self.command = command
 
     def sendall(self, data: bytes) -> None:
-        pass
+        assert self.command and not self.write_shut, "stdin written before exec or after EOF"
+        self.sent += data
 
     def shutdown_write(self) -> None:
-        pass
+        self.write_shut = True
 
     def recv_ready(self) -> bool:
         return bool(self._stdout)
@@ -347,6 +350,22 @@ def test_ssh_run_quotes_argv_once_at_the_edge(fake_ssh: Node) -> None:
     assert (out.exit_code, out.stdout, out.stderr) == (0, "out\n", "err\n")
     assert FakeSSHClient.channel.command == shlex.join(argv)
     assert shlex.split(FakeSSHClient.channel.command) == argv
+
+
+def test_ssh_run_sends_stdin_then_end_of_input(fake_ssh: Node) -> None:
+    manifest = "kind: Pod\nmetadata: {name: web}\n# ünïcode\n"
+    FakeSSHClient.channel = FakeChannel(b"Pod:\nabc\n", b"", 0)
+    out = connect(fake_ssh).run(["podman", "kube", "play", "--quiet", "-"], timeout=5,
+                                stdin=manifest)
+    assert out.stdout == "Pod:\nabc\n"
+    assert bytes(FakeSSHClient.channel.sent) == manifest.encode()
+    assert FakeSSHClient.channel.write_shut
+
+
+def test_ssh_run_without_stdin_closes_it_at_once(fake_ssh: Node) -> None:
+    FakeSSHClient.channel = FakeChannel(b"", b"", 0)
+    connect(fake_ssh).run(["podman", "ps"], timeout=5)
+    assert FakeSSHClient.channel.sent == b"" and FakeSSHClient.channel.write_shut
 
 
 def test_ssh_run_timeout_closes_channel(fake_ssh: Node) -> None:
