@@ -200,7 +200,8 @@ class Inventory:
 
 @dataclass(**VALUE)
 class ObservedContainer:
-    """One container as `podman ps -a --format json` reports it; only what decisions need."""
+    """One container as `podman ps -a --format json` reports it, or a podman-kube workload's
+    pods folded into one entry; only what decisions need."""
 
     id: str
     name: str
@@ -214,6 +215,11 @@ class ObservedContainer:
     labels: tuple[tuple[str, str], ...] = ()  # sorted
     restart_count: int = 0  # from LABEL_RESTART_COUNT
     image_id: str = ""  # full id of the image the container was created from ("" unknown)
+    pod_id: str = ""  # the pod this container belongs to ("" when none)
+    # A podman-kube workload's pods are folded into ONE entry (podman/kube.py): its id is
+    # "pods:<pod ids>", its state the Ankaios fold of every container in those pods.
+    pods: tuple[str, ...] = ()  # names of the folded pods, sorted
+    members: tuple[str, ...] = ()  # ids of the folded pods' containers, infra left out
 
     def label(self, key: str) -> str:
         """The value of label `key`, or ""."""

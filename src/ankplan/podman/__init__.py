@@ -1,4 +1,5 @@
-"""Pure Podman knowledge: command builders, output parsers, health checks, state mapping, masking.
+"""Pure Podman knowledge: command builders, output parsers, health checks, state mapping, masking,
+and podman-kube (`kube.py` for `kube play` and pod commands, `pods.py` for observed pods).
 
 Pure: no I/O. The names below are re-exported so callers can write `podman.run_argv(...)`.
 """
@@ -30,20 +31,25 @@ from ankplan.podman.parsers import (
     parse_size,
     parse_stats,
 )
+from ankplan.podman.pods import PodInfo, fold_pods, is_unit, log_subjects, parse_pod_ps, pod_ids
 from ankplan.podman.states import execution_state
 
 __all__ = [
     "MASK",
     "Argv",
     "HealthCheck",
+    "PodInfo",
     "PodmanInfo",
     "PodmanOutputError",
     "execution_state",
+    "fold_pods",
     "healthcheck_run_argv",
     "image_candidates",
     "images_argv",
     "info_argv",
     "is_pinned",
+    "is_unit",
+    "log_subjects",
     "logs_argv",
     "mask_argv",
     "parse_go_duration",
@@ -51,9 +57,11 @@ __all__ = [
     "parse_health_status",
     "parse_images",
     "parse_info",
+    "parse_pod_ps",
     "parse_ps",
     "parse_size",
     "parse_stats",
+    "pod_ids",
     "ps_argv",
     "resolve_image",
     "rm_argv",

@@ -77,10 +77,13 @@ def rm_argv(node: Node, container: str, force: bool = False, *, ignore: bool = T
     return (*node.podman, "rm", *force_flags, *ignore_flag, "--", container)
 
 
-def logs_argv(node: Node, container: str, follow: bool = False, tail: int | None = None,
-              since: str | None = None, timestamps: bool = False) -> Argv:
-    """`podman logs [--follow] [--timestamps] [--tail N] [--since T] -- CONTAINER`."""
-    options: list[str] = []
+def logs_argv(node: Node, container: str | Sequence[str], follow: bool = False,
+              tail: int | None = None, since: str | None = None,
+              timestamps: bool = False) -> Argv:
+    """`podman logs [--follow] [--timestamps] [--tail N] [--since T] -- CONTAINER...`; with
+    several containers (a podman-kube workload's) each line starts with the container's name."""
+    containers = (container,) if isinstance(container, str) else tuple(container)
+    options: list[str] = ["--names"] if len(containers) > 1 else []
     if follow:
         options.append("--follow")
     if timestamps:
@@ -89,7 +92,7 @@ def logs_argv(node: Node, container: str, follow: bool = False, tail: int | None
         options += ["--tail", str(int(tail))]
     if since:
         options += ["--since", since]
-    return (*node.podman, "logs", *options, "--", container)
+    return (*node.podman, "logs", *options, "--", *containers)
 
 
 def healthcheck_run_argv(node: Node, container: str) -> Argv:

@@ -23,7 +23,8 @@ class PodmanOutputError(AnkplanError):
     """Podman printed something that is not the JSON ankplan asked for."""
 
 
-def _load_json(text: str, what: str) -> Any:
+def load_json(text: str, what: str) -> Any:
+    """Podman's JSON output; None for empty output or `null`, PodmanOutputError for non-JSON."""
     stripped = text.strip()
     if not stripped or stripped == "null":
         return None
@@ -41,7 +42,7 @@ def parse_ps(text: str, node_name: str) -> tuple[ObservedContainer, ...]:
 
     Empty output and `null` mean no containers; missing fields get neutral defaults.
     """
-    data = _load_json(text, f"node {node_name}: podman ps")
+    data = load_json(text, f"node {node_name}: podman ps")
     if data is None:
         return ()
     if not isinstance(data, list):
@@ -68,6 +69,7 @@ def _container(entry: Mapping[str, Any], node_name: str) -> ObservedContainer:
         labels=label_pairs,
         restart_count=max(0, _as_int(labels.get(LABEL_RESTART_COUNT), 0)),
         image_id=str(entry.get("ImageID") or ""),
+        pod_id=str(entry.get("Pod") or ""),
     )
 
 
@@ -111,7 +113,7 @@ class PodmanInfo:
 
 def parse_info(text: str) -> PodmanInfo:
     """`podman info --format json` -> PodmanInfo; missing sections give empty fields."""
-    data = _load_json(text, "podman info")
+    data = load_json(text, "podman info")
     if not isinstance(data, dict):
         raise PodmanOutputError("podman info: expected a JSON object")
     host = data.get("host") or {}
@@ -140,7 +142,7 @@ def parse_images(text: str) -> tuple[tuple[str, str], ...]:
     Podman lists its writable store before additional read-only ones, and it resolves a name
     found in both to the writable store's image: the first id listed for a name wins.
     """
-    data = _load_json(text, "podman images")
+    data = load_json(text, "podman images")
     if data is None:
         return ()
     if not isinstance(data, list):
@@ -181,7 +183,7 @@ def parse_stats(text: str) -> tuple[ContainerStats, ...]:
     Podman 4.3 prints formatted strings: `"cpu_percent": "1.27%"`, `"mem_usage": "569.3kB /
     67.11MB"` (the limit is the node's memory when none is set).
     """
-    data = _load_json(text, "podman stats")
+    data = load_json(text, "podman stats")
     if data is None:
         return ()
     if not isinstance(data, list):

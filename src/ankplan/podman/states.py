@@ -1,10 +1,12 @@
 """The Ankaios execution state of a container, mapped from podman's state exactly as Ankaios's
-podman runtime maps it. Pure: no I/O.
+podman runtime maps it (a podman-kube workload's folded pods as its podman-kube runtime does).
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from ankplan.model import ExecutionState, ObservedContainer
+from ankplan.podman.pods import is_unit, pod_state
 
 _PENDING_STATES = frozenset({"created", "configured", "initialized"})
 _STOPPING_STATES = frozenset({"stopping", "stopped", "removing"})
@@ -22,6 +24,8 @@ def execution_state(container: ObservedContainer | None, *,
                               info="Error getting state from Podman.")
     if container is None:
         return ExecutionState(state="Failed", sub_state="Lost")
+    if is_unit(container):
+        return pod_state(container)
     state = container.state.lower()
     if state in _PENDING_STATES:
         return ExecutionState(state="Pending", sub_state="Starting", info=state)
