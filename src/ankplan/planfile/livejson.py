@@ -3,8 +3,9 @@
 Pure: works on parsed JSON values; reading files is the caller's job. Format:
 `{"nodes": [{"node": "node1", "error": null, "hint": "", "images": {name: id} (optional),
 "containers": [{"id", "name", "image", "image_id", "state", "exit_code", "started_at",
-"finished_at", "health", "labels": {..}, "restart_count"}]}]}`;
-every container field but `id` and `name` is optional.
+"finished_at", "health", "labels": {..}, "restart_count", "pod_id", "pods": [..],
+"members": [..]}]}]}`; every container field but `id` and `name` is optional (the last three
+only appear for containers in pods and podman-kube entries).
 """
 
 from __future__ import annotations
@@ -59,7 +60,16 @@ def _container_from_json(value: object, node_name: str, where: str) -> ObservedC
         started_at=_number(data, "started_at", where),
         finished_at=_number(data, "finished_at", where),
         health=_text(data, "health", where), labels=label_pairs,
-        restart_count=restart_count, image_id=_text(data, "image_id", where))
+        restart_count=restart_count, image_id=_text(data, "image_id", where),
+        pod_id=_text(data, "pod_id", where), pods=_texts(data, "pods", where),
+        members=_texts(data, "members", where))
+
+
+def _texts(data: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:
+    values = _list(data.get(key), f"{where}.{key}")
+    if not all(isinstance(value, str) for value in values):
+        raise PlanError(f"live state: {where}.{key} must be a list of strings")
+    return tuple(str(value) for value in values)
 
 
 def _node_from_json(value: object, index: int) -> NodeObservation:
@@ -96,7 +106,10 @@ def container_to_json(container: ObservedContainer) -> dict[str, object]:
         "started_at": container.started_at, "finished_at": container.finished_at,
         "health": container.health, "labels": dict(container.labels),
         "restart_count": container.restart_count,
-        **({"image_id": container.image_id} if container.image_id else {}),
+        **{key: value for key, value in (("image_id", container.image_id),
+                                         ("pod_id", container.pod_id),
+                                         ("pods", list(container.pods)),
+                                         ("members", list(container.members))) if value},
     }
 
 

@@ -40,6 +40,7 @@ from ankplan.planner.hashing import (
 )
 from ankplan.planner.identity import adopt_legacy, kept_containers
 from ankplan.planner.images import pull_detail, rebuilt_detail
+from ankplan.planner.kube import kube_problem
 from ankplan.planner.liveindex import LiveIndex, NodeLookup, index_live
 from ankplan.planner.order import order_steps
 from ankplan.podman.options import last_value
@@ -74,7 +75,7 @@ def _runtime_error(workload: Workload) -> str | None:
     if workload.runtime == "podman" and isinstance(workload.runtime_config, PodmanConfig):
         return None
     if workload.runtime == "podman-kube" or isinstance(workload.runtime_config, KubeConfig):
-        return f"workload {workload.name}: podman-kube workloads are not applied by ankplan yet"
+        return kube_problem(workload)
     if workload.runtime == "podman":
         return f"workload {workload.name}: its podman runtimeConfig could not be read"
     return f"workload {workload.name}: runtime {workload.runtime!r} is not supported by ankplan"
@@ -156,7 +157,13 @@ def _action(kind: ActionKind, reason: Reason, node_name: str, workload_name: str
 
 def _conflict(workload: Workload, node_name: str, index: LiveIndex,
               project: str) -> str | None:
-    """An error when the workload's container name is held by a container not its own."""
+    """An error when the workload's container name is held by a container not its own.
+
+    podman-kube workloads have no container of their name: `kube play` fails by itself on a
+    pod name in use (and `--replace`, which would take it, is refused by kube_problem).
+    """
+    if workload.runtime == "podman-kube":
+        return None
     name = container_name(workload)
     container = index.by_name.get((node_name, name))
     if container is None:
