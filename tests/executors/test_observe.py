@@ -96,6 +96,28 @@ def test_one_ps_per_node_and_every_container_parsed() -> None:
                                                               "fx-created"}
 
 
+class PodsTransport(FakeTransport):
+    """A node running pods: `ps` and `pod ps` answered from recorded podman 4.3.1 output."""
+
+    def run(self, argv: Sequence[str], *, timeout: float,
+            stdin: str | None = None) -> CommandResult:
+        self.calls.append(tuple(argv))
+        name = "pod-ps.json" if "pod" in argv else "ps-pods.json"
+        return CommandResult(exit_code=0, stdout=(FIXTURES / name).read_text(), stderr="",
+                             duration=0.0)
+
+
+def test_pods_on_a_node_add_one_pod_ps_and_fold_ankplan_pods() -> None:
+    transport = PodsTransport(Node(name="node1"))
+    with TransportPool(connector=lambda node, **_: transport) as pool:
+        live = observe_nodes(pool, nodes(1))
+    assert transport.calls == [("podman", "ps", "--all", "--format", "json"),
+                               ("podman", "pod", "ps", "--format", "json")]
+    owned = live.owned_containers("demo")
+    assert sorted(c.name for c in owned) == ["bad,web", "crash"]
+    assert all(c.id.startswith("pods:") and c.node_name == "node1" for c in owned)
+
+
 def test_failing_nodes_do_not_hide_others() -> None:
     fleet = Fleet(unreachable=["node2"], broken_podman=["node3"])
     bad_podman = Node(name="node3", podman=("podman-nope",))

@@ -20,8 +20,9 @@ from ankplan.executors.actions import (
     RM_TIMEOUT,
     STARTS_EXISTING,
     STOP_SLACK,
-    bringup_argv,
+    bringup_command,
     bringup_labels,
+    discard_argv,
     podman_error,
     remove_container,
     started_container,
@@ -38,7 +39,7 @@ from ankplan.executors.apply_state import (
     StepResult,
 )
 from ankplan.executors.apply_wait import Gate, dependency_gate, involved_nodes
-from ankplan.executors.observe import NodeObserver
+from ankplan.executors.observe import NodeObserver, observe_node
 from ankplan.executors.transport import CommandResult, TransportPool
 from ankplan.model import (
     LABEL_PROJECT,
@@ -102,10 +103,11 @@ class _Run:
         """Held while podman commands run: at most `parallelism` at once."""
         return self._slots
 
-    def podman(self, node: Node, argv: tuple[str, ...], timeout: float) -> CommandResult:
+    def podman(self, node: Node, argv: tuple[str, ...], timeout: float, *,
+               stdin: str | None = None) -> CommandResult:
         """Run one podman command, waiting for a free slot (`parallelism`)."""
         with self._slots:
-            return self.pool.get(node).run(argv, timeout=timeout)
+            return self.pool.get(node).run(argv, timeout=timeout, stdin=stdin)
 
 
 def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifest: Manifest,
@@ -343,11 +345,11 @@ def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
         raise AnkplanError(f"{action.address}: the plan step carries no workload")
     run.board.set_state(progress, "Pending(Starting)", "starting")
     labels = bringup_labels(action, Project(name=run.plan.project, source=run.plan.source))
-    result = run.podman(node, bringup_argv(action, node, labels), timeout=run.options.timeout)
+    command = bringup_command(action, node, labels)
+    result = run.podman(node, command.argv, timeout=run.options.timeout, stdin=command.stdin)
     if not result.ok:
-        verb = "start" if action.kind in STARTS_EXISTING else "run"
         note = "" if action.kind in STARTS_EXISTING else _undo_create(run, node, labels)
-        run.board.finish(progress, Outcome.FAILED, podman_error(verb, result) + note,
+        run.board.finish(progress, Outcome.FAILED, podman_error(command.verb, result) + note,
                          state="Pending(StartingFailed)")
         return None
     container = started_container(action, result)
@@ -358,21 +360,21 @@ def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
 
 
 def _undo_create(run: _Run, node: Node, labels: dict[str, str]) -> str:
-    """Remove the never-started container a failed `podman run` may leave (as Ankaios does).
+    """Remove the never-started container a failed `podman run` may leave (as Ankaios does),
+    or the pods a failed `kube play` left (it keeps a pod whose images failed to pull).
 
     Found by all of its identity labels, never by name: a name held by someone else's
     container is what made some runs fail in the first place.
     """
-    listing = run.podman(node, podman.ps_argv(node), timeout=run.options.timeout)
-    if not listing.ok:
-        return ""
+    with run.slot():
+        listing = observe_node(run.pool, node, timeout=run.options.timeout)
     wanted = (labels[LABEL_PROJECT], labels[LABEL_WORKLOAD], labels[LABEL_SPEC_HASH])
-    removed = [c.id for c in podman.parse_ps(listing.stdout, node.name)
+    removed = [c.id for c in listing.containers
                if (c.project, c.workload_name, c.spec_hash) == wanted
-               and c.state in NEVER_STARTED]
+               and (c.state in NEVER_STARTED or podman.is_unit(c))]
     for container_id in removed:
-        run.podman(node, podman.rm_argv(node, container_id), timeout=RM_TIMEOUT)
-    return " (the container it left behind was removed)" if removed else ""
+        run.podman(node, discard_argv(node, container_id), timeout=RM_TIMEOUT)
+    return " (what it left behind was removed)" if removed else ""
 
 
 def _settle(run: _Run, progress: StepProgress, started: tuple[str, float]) -> None:
@@ -449,10 +451,25 @@ def _failure_text(run: _Run, node: Node, progress: StepProgress, state: Executio
     text = f"container {state}" + (f": {state.info}" if state.info else "")
     if state.sub_state == "Lost":
         return text + " (it vanished: removed by someone else, or run with --rm)"
-    argv = podman.logs_argv(node, progress.container_id, tail=run.options.log_lines)
+    subjects = _log_subjects(run, node.name, progress.container_id)
+    if not subjects:
+        return text
+    argv = podman.logs_argv(node, subjects, tail=run.options.log_lines)
     try:
         logs = run.podman(node, argv, timeout=30.0)
     except AnkplanError:
         return text
     lines = (logs.stdout + logs.stderr).strip().splitlines()[-run.options.log_lines:]
     return "\n".join([text, *(f"| {line}" for line in lines)]) if lines else text
+
+
+def _log_subjects(run: _Run, node_name: str, container_id: str) -> tuple[str, ...]:
+    """The containers whose logs explain a failure: the container, or a podman-kube
+    workload's containers as the latest observation shows them."""
+    if not podman.pod_ids(container_id):
+        return (container_id,)
+    snapshot = run.observer.snapshot
+    observation = snapshot.live.node(node_name) if snapshot is not None else None
+    found = next((c for c in observation.containers if c.id == container_id), None) \
+        if observation is not None else None
+    return podman.log_subjects(found) if found is not None else ()

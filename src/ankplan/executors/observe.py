@@ -1,8 +1,9 @@
 """Read what runs on the nodes: one `podman ps` per node (with `podman images` and `podman
-stats` beside it when asked), nodes in parallel, never a write.
+stats` beside it when asked, and `podman pod ps` after it where pods run), nodes in parallel,
+never a write.
 
 Does I/O through the TransportPool. A node that fails becomes an observation carrying its error
-and hint, so it never hides the others. `fingerprint` is pure.
+and hint, so it never hides the others.
 """
 
 from __future__ import annotations
@@ -16,19 +17,22 @@ from typing import Any, TypeVar
 
 from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
 from ankplan.executors.transport import Transport, TransportPool, check_result
-from ankplan.model import LiveState, Node, NodeObservation
+from ankplan.model import LiveState, Node, NodeObservation, ObservedContainer
 from ankplan.podman import (
     PodmanInfo,
+    fold_pods,
     images_argv,
     info_argv,
     parse_images,
     parse_info,
+    parse_pod_ps,
     parse_ps,
     parse_stats,
     ps_argv,
     stats_argv,
 )
 from ankplan.podman.events import events_probe_argv
+from ankplan.podman.kube import pod_ps_argv
 
 _Result = TypeVar("_Result")
 
@@ -48,7 +52,12 @@ def observe_nodes(pool: TransportPool, nodes: Sequence[Node], *, forks: int = 10
 def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images: bool = False,
                  stats: bool = False) -> NodeObservation:
     """The containers of one node (and its images, stats when asked), or the reason it could
-    not be observed. A failed images or stats call leaves that part None, with a warning."""
+    not be observed. A failed images or stats call leaves that part None, with a warning.
+
+    When `podman ps` shows containers in pods, `podman pod ps` follows (it holds the pods'
+    labels, also of a pod whose containers are gone) and ankplan's pods are folded into one
+    entry per podman-kube workload. Nodes without pods cost one call.
+    """
     try:
         transport = pool.get(node)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ankplan-extra") as executor:
@@ -58,7 +67,8 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images
                                            parse_stats) if stats else None
             argv = ps_argv(node)
             result = check_result(node, argv, transport.run(argv, timeout=timeout))
-            containers = parse_ps(result.stdout, node.name)
+            containers = _fold_pods(transport, node, parse_ps(result.stdout, node.name),
+                                    timeout)
             image_table, image_warning = image_answer.result() if image_answer else (None, "")
             stats_table, stats_warning = stats_answer.result() if stats_answer else (None, "")
     except AnkplanError as error:
@@ -67,6 +77,16 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images
     return NodeObservation(node_name=node.name, containers=containers, images=image_table,
                            stats=stats_table,
                            warnings=tuple(filter(None, (image_warning, stats_warning))))
+
+
+def _fold_pods(transport: Transport, node: Node, containers: tuple[ObservedContainer, ...],
+               timeout: float) -> tuple[ObservedContainer, ...]:
+    """`containers`, with ankplan's pods folded per workload when any container is in a pod."""
+    if not any(container.pod_id for container in containers):
+        return containers
+    argv = pod_ps_argv(node)
+    result = check_result(node, argv, transport.run(argv, timeout=timeout))
+    return fold_pods(containers, parse_pod_ps(result.stdout, node.name), node.name)
 
 
 _Parsed = TypeVar("_Parsed")

@@ -36,7 +36,7 @@ from ankplan.model import (
     Project,
     Reason,
 )
-from ankplan.planner.plan import plan
+from ankplan.planner.plan import NEVER_STARTED, plan
 from ankplan.planner.restarts import (
     BackoffPolicy,
     HealthRecord,
@@ -505,7 +505,12 @@ class Watch:
 
 
 def _shows(live: LiveState, job: Job) -> bool:
-    """True when `live` has the container `job` made on its node."""
+    """True when `live` has the container `job` made on its node, past being created.
+
+    An observation that began while the command ran can show it half made (`kube play` has
+    created the pods but not yet started all their containers); that one does not count.
+    """
     observation = live.node(job.action.node_name)
     return bool(job.container_id) and observation is not None and any(
-        container.id == job.container_id for container in observation.containers)
+        container.id == job.container_id and container.state not in NEVER_STARTED
+        for container in observation.containers)

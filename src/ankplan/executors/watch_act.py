@@ -1,7 +1,8 @@
 """Carry out one watch action (restart, re-create, start, remove), run health checks, and say
 why an action runs.
 
-Does I/O: podman stop/rm/run/start and `podman healthcheck run` through the transport pool.
+Does I/O: podman stop/rm/run/start (pod stop/rm/start and `kube play` for podman-kube) and
+`podman healthcheck run` through the transport pool.
 No decisions: the action and its restart count come from the watch loop, which got them from
 the planner; this is apply's teardown + start without apply's waits (the loop observes).
 """
@@ -18,8 +19,9 @@ from ankplan.errors import AnkplanError
 from ankplan.executors.actions import (
     RM_TIMEOUT,
     STOP_SLACK,
-    bringup_argv,
+    bringup_command,
     bringup_labels,
+    discard_argv,
     podman_error,
     remove_container,
     started_container,
@@ -79,7 +81,7 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
     transport = pool.get(node)
     if action.container_id and action.kind in (ActionKind.REPLACE, ActionKind.REMOVE):
         if job.exited:  # nothing to stop: one podman call less on the way to the restart
-            result = transport.run(podman.rm_argv(node, action.container_id),
+            result = transport.run(discard_argv(node, action.container_id),
                                    timeout=RM_TIMEOUT)
         else:
             result = remove_container(transport, node, action.container_id, stop_timeout)
@@ -91,10 +93,10 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
     if action.workload is None:
         raise AnkplanError(f"{action.address}: the action carries no workload")
     job.labels = bringup_labels(action, project, job.restart_count)
-    result = transport.run(bringup_argv(action, node, job.labels), timeout=timeout)
+    command = bringup_command(action, node, job.labels)
+    result = transport.run(command.argv, timeout=timeout, stdin=command.stdin)
     if not result.ok:
-        verb = "start" if action.kind is ActionKind.START else "run"
-        raise AnkplanError(f"{action.address}: {podman_error(verb, result)}")
+        raise AnkplanError(f"{action.address}: {podman_error(command.verb, result)}")
     job.container_id = started_container(action, result)
 
 

@@ -120,7 +120,10 @@ def _last_logs(pool: TransportPool, inventory: Inventory, status: WorkloadStatus
     node = inventory.node(status.node_name)
     if status.container is None or node is None or status.state.state != "Failed":
         return ""
-    argv = podman.logs_argv(node, status.container.id, tail=LOG_LINES)
+    subjects = podman.log_subjects(status.container)
+    if not subjects:
+        return ""
+    argv = podman.logs_argv(node, subjects, tail=LOG_LINES)
     try:
         result = pool.get(node).run(argv, timeout=30.0)
     except AnkplanError:

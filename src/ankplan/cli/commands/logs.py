@@ -3,7 +3,8 @@
 Does I/O: observes the workloads' nodes (one `podman ps` each), finds each workload's container
 by its labels, then runs `podman logs` there over the kept connection; with -f the output is
 streamed until every container ends or Ctrl-C (exit 130). Several workloads get `name | `
-prefixes. The options are podman's: -f/--follow, -n/--tail, -t/--timestamps, --since.
+prefixes; a podman-kube workload's containers are read in one `podman logs` whose lines carry
+their names. The options are podman's: -f/--follow, -n/--tail, -t/--timestamps, --since.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
-    """One workload's container and the node it is on."""
+    """One workload's container (or a podman-kube workload's containers) and its node."""
 
     workload_name: str
     node: Node
-    container_id: str
+    container_ids: tuple[str, ...]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -113,14 +114,18 @@ def find_targets(pool: TransportPool, manifest: Manifest, inventory: Inventory, 
         if container is None:
             raise AnkplanError(f"workload {name!r} has no container on {node.name}",
                                hint="apply the manifest first (or check --project)")
-        targets.append(Target(workload_name=name, node=node, container_id=container.id))
+        subjects = podman.log_subjects(container)
+        if not subjects:
+            raise AnkplanError(f"workload {name!r} has pods on {node.name} but no containers "
+                               "in them", hint="re-create it: ankplan delete, then apply")
+        targets.append(Target(workload_name=name, node=node, container_ids=subjects))
     return targets
 
 
 def logs_command(target: Target, args: argparse.Namespace) -> tuple[str, ...]:
     """`sh -c 'exec podman logs ... 2>&1'`: the container's stdout and stderr in their order;
     `exec` so that closing the stream ends podman itself."""
-    argv = podman.logs_argv(target.node, target.container_id, follow=bool(args.follow),
+    argv = podman.logs_argv(target.node, target.container_ids, follow=bool(args.follow),
                             tail=args.tail, since=args.since, timestamps=args.timestamps)
     return ("sh", "-c", "exec " + shlex.join(argv) + " 2>&1")
 

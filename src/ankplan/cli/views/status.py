@@ -112,7 +112,8 @@ def status_record(status: WorkloadStatus, now: float,
         "health": container.health or None if container else None,
         "container": None if container is None else {
             "id": container.id, "name": container.name, "image": container.image,
-            "startedAt": _iso(container.started_at), "finishedAt": _iso(container.finished_at)},
+            "startedAt": _iso(container.started_at), "finishedAt": _iso(container.finished_at),
+            **({"pods": list(container.pods)} if container.pods else {})},
         "waitingFor": list(status.waiting_for),
         "resources": resources_record(sample_of(container, samples or {})),
         "dependencies": [{"workload": d.dependency.workload_name,
@@ -159,9 +160,13 @@ def detail_text(status: WorkloadStatus, now: float, logs: str = "",
     if error:
         lines.append(f"{'Last error:':<17}{error[0]}")
         lines += [f"{'':<17}{line}" for line in error[1:]]
-    if container is not None:
+    if container is not None and container.pods:
+        lines.append(f"{'Pods:':<17}{', '.join(container.pods)} on {container.node_name} "
+                     f"({container.image})")
+    elif container is not None:
         lines.append(f"{'Container:':<17}{container.id[:12]} on {container.node_name} "
                      f"({container.name}, {container.image})")
+    if container is not None:
         if container.health:
             lines.append(f"{'Health:':<17}{container.health}")
         if status.uptime(now) is not None:
