@@ -27,6 +27,7 @@ from testbed_layout import (
     BUILD_SH,
     DEMO_IMAGE,
     IMAGE_STORE,
+    PAUSE_SH,
     PRIVATE_DIRS,
     RUN_BASE,
     SLOTS,
@@ -236,6 +237,13 @@ def seed_image_store(image_store: Path) -> subprocess.Popen[str]:
     )
 
 
+def seed_pause_image(image_store: Path) -> None:
+    """Put Podman's pause image (for `kube play` and pods) into the shared store, once."""
+    proc = run([str(PAUSE_SH), "--store", str(image_store)], check=False)
+    if proc.returncode != 0:
+        raise BedError(f"building podman's pause image failed: {proc.stderr.strip()}")
+
+
 def ssh_argv(bed_dir: Path, node: Node, argv: list[str]) -> list[str]:
     """System ssh client argv that runs argv on the node with strict host keys."""
     return ["ssh", "-F", str(bed_dir / "ssh_config"), node.name, shlex.join(argv)]
@@ -281,6 +289,7 @@ def up(bed_dir: Path, count: int, mode: str, slot: int, owner: str, verify: bool
         ensure_network(fresh)
     if build.wait() != 0:
         raise BedError(f"building the demo image failed: {build.communicate()[1].strip()}")
+    seed_pause_image(IMAGE_STORE)
     if fresh:
         start_sshds(fresh)
     bed = bed_record(bed_dir, nodes, mode, slot, owner)

@@ -12,6 +12,7 @@ from pathlib import Path
 RUN_BASE = Path("/run/ankplan-tb")  # node run dirs; short, podman puts socket paths below it
 IMAGE_STORE = Path(os.environ.get("ANKPLAN_IMAGE_STORE", "/var/lib/ankplan-testbed/images"))
 BUILD_SH = Path(__file__).resolve().parent.parent / "examples" / "images" / "build.sh"
+PAUSE_SH = BUILD_SH.with_name("pause-image.sh")  # podman's pause image, for `kube play`
 DEMO_IMAGE = "localhost/ankplan-demo:latest"
 BRIDGE, BRIDGE_CIDR, SUBNET = "ankbr0", "10.231.0.1/24", "10.231.0"
 SLOTS, NODES_PER_SLOT = 6, 40  # slot s holds nodes at .(11 + 40 s) .. .(50 + 40 s)

@@ -26,6 +26,9 @@ DEMO_IMAGE = "localhost/ankplan-demo:latest"
 BED_NODES = 3
 LOCK_DIR = Path("/run/ankplan-tb")  # testbed.py's run base; slot owner locks live here
 SLOTS = 6
+# Pods first (their infra containers cannot go alone), then containers, then networks.
+CLEAN_NODE = ("podman pod rm -a -f -t 0 >/dev/null; podman rm -a -f -t 0 >/dev/null; "
+              "podman network prune -f >/dev/null")
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,12 @@ class TestBed:
         return self.ssh(node_name, ["podman", *args], timeout=timeout)
 
     def remove_all_containers(self) -> None:
-        """Remove every container on every node (in parallel)."""
+        """Remove every pod and container on every node (in parallel)."""
 
         def clean(name: str) -> None:
             self.ssh(
                 name,
-                ["sh", "-c", "podman rm -a -f -t 0 >/dev/null; podman network prune -f >/dev/null"],
+                ["sh", "-c", CLEAN_NODE],
             )
 
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
