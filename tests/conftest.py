@@ -7,6 +7,7 @@ when the bed cannot come up, every test that needs it errors with the reason.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import shlex
@@ -129,6 +130,17 @@ class TestBed:
 
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
             list(pool.map(clean, [n.name for n in self.nodes]))
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """ankplan in-process without a terminal: (exit status, stdout, stderr)."""
+    from ankplan.cli import main as cli_main
+    from ankplan.cli.env import Env
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    env = Env(stdout=stdout, stderr=stderr, stdin=io.StringIO(""), environ={},
+              stdout_isatty=False, stderr_isatty=False, stdin_isatty=False)
+    return cli_main.main(list(argv), env), stdout.getvalue(), stderr.getvalue()
 
 
 def run_testbed(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ restarting a failed pod by its restartPolicy.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
 import uuid
@@ -16,9 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import run_cli
 
-from ankplan.cli import main as cli_main
-from ankplan.cli.env import Env
 from ankplan.executors.ssh import SshTransport
 from ankplan.model import Connection, Node
 
@@ -48,14 +46,6 @@ def kube_workload(agent: str, manifest: str, *, policy: str = "NEVER",
         config["playOptions"] = list(play_options)
     return {"runtime": "podman-kube", "agent": agent, "restartPolicy": policy,
             "runtimeConfig": yaml.safe_dump(config, sort_keys=False)}
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    """ankplan in-process without a terminal: (exit status, stdout, stderr)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    env = Env(stdout=stdout, stderr=stderr, stdin=io.StringIO(""), environ={},
-              stdout_isatty=False, stderr_isatty=False, stdin_isatty=False)
-    return cli_main.main(list(argv), env), stdout.getvalue(), stderr.getvalue()
 
 
 class Project:

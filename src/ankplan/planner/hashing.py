@@ -147,7 +147,8 @@ def canonical_spec_v1(workload: Workload) -> Spec:
     Out, so changing them never replaces a container: restartPolicy (ankplan's watch applies it,
     not podman), dependencies (start order only), tags (metadata), configs (already rendered
     into the fields above), controlInterfaceAccess (not acted on) and podman-kube downOptions
-    (used only when removing). Ankaios replaces on any of these; ankplan does not need to.
+    (ankplan removes its pods by id and never uses them). Ankaios replaces on any of these;
+    ankplan does not need to.
     """
     spec: Spec = {"runtime": workload.runtime}
     _put(spec, "agent", workload.agent)
