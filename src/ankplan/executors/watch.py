@@ -50,6 +50,7 @@ from ankplan.planner.restarts import (
     retry_after_failure,
 )
 from ankplan.planner.workload_status import WorkloadStatus, is_settled, workload_statuses
+from ankplan.podman import is_unit
 
 VALUE = {"frozen": True, "slots": True, "kw_only": True}
 
@@ -505,12 +506,13 @@ class Watch:
 
 
 def _shows(live: LiveState, job: Job) -> bool:
-    """True when `live` has the container `job` made on its node, past being created.
+    """True when `live` has the container `job` made on its node.
 
-    An observation that began while the command ran can show it half made (`kube play` has
-    created the pods but not yet started all their containers); that one does not count.
+    Pods count only once past being created: an observation that began while `kube play` ran
+    can show them half made (pods created, containers not all started yet).
     """
     observation = live.node(job.action.node_name)
     return bool(job.container_id) and observation is not None and any(
-        container.id == job.container_id and container.state not in NEVER_STARTED
+        container.id == job.container_id
+        and not (is_unit(container) and container.state in NEVER_STARTED)
         for container in observation.containers)
