@@ -15,14 +15,21 @@ from dataclasses import dataclass, field
 
 from ankplan.errors import ConnectError
 from ankplan.executors.transport import CommandResult, TransportPool
-from ankplan.executors.watch import Watch, WatchEvent, WatchOptions, WatchResult
+from ankplan.executors.watch import Watch, WatchEvent, WatchOptions, WatchResult, _shows
+from ankplan.executors.watch_act import Job
 from ankplan.model import (
+    Action,
+    ActionKind,
     AddCondition,
     Dependency,
     Inventory,
+    LiveState,
     Manifest,
     Node,
+    NodeObservation,
+    ObservedContainer,
     PodmanConfig,
+    Reason,
     RestartPolicy,
     Workload,
 )
@@ -458,3 +465,19 @@ def test_failing_create_backs_off_instead_of_retrying_every_tick() -> None:
     errors = bed.events_of("broken", "error")
     assert "image not known (failure #1; next try in 4.5s)" in errors[0].reason  # seen 0.5 s on
     assert not bed.events_of("broken", "restart")  # a failed create is not a crash
+
+
+def test_half_made_pods_do_not_count_as_the_finished_action() -> None:
+    """An observation begun while `kube play` ran may show the pods created but not started:
+    the workload stays busy (no spurious `start`); a plain container counts as before."""
+    def seen(container_id: str, state: str) -> bool:
+        job = Job(action=Action(kind=ActionKind.CREATE, node_name="n", workload_name="w",
+                                reason=Reason.NOT_FOUND), container_id=container_id)
+        entry = ObservedContainer(id=container_id, name="w", node_name="n", image="i",
+                                  state=state)
+        return _shows(LiveState(nodes=(NodeObservation(node_name="n", containers=(entry,)),)),
+                      job)
+
+    assert not seen("pods:p1", "created")
+    assert seen("pods:p1", "running") and seen("pods:p1", "exited")
+    assert seen("c1", "created") and seen("c1", "running")
