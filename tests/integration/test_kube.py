@@ -198,11 +198,12 @@ def test_watch_restarts_a_failed_pod_by_its_restart_policy(clean_nodes: Any,
         time.sleep(0.2)
     assert project.status("again")["executionState"] == {
         "state": "Failed", "subState": "ExecFailed", "additionalInfo": "Exit code: '137'"}
-    status, out, err = project.cli("watch", "--duration", "6", "--output", "json")
+    status, out, err = project.cli("watch", "--until-stable", "--settle", "2", "--duration", "40",
+                                   "--output", "json")
     assert status == 0, out + err
     events = [json.loads(line) for line in out.splitlines() if line.strip()]
     restarts = [e for e in events if e.get("kind") == "restart"]
-    assert [e["workload"] for e in restarts] == ["again"], events
+    assert [e["workload"] for e in restarts] == ["again"], "\n".join(map(json.dumps, events))
     again = project.status("again")
     assert again["executionState"]["state"] == "Running" and again["restartCount"] == 1
     after = {p["Name"]: p["Id"] for p in project.pods("node2")}
