@@ -1,7 +1,7 @@
 """`runtime: podman-kube` on the real test bed: `podman kube play` from stdin over SSH, pods found
 by the labels ankplan writes into the kube YAML, `get`, `logs`, replace on a manifest change,
-removal, `destroy`, several pods in one manifest, a failed play cleaned up, and `watch`
-restarting a failed pod by its restartPolicy.
+removal, `destroy`, several pods in one manifest (and `ankplan restart` of them), a failed play
+cleaned up, and `watch` restarting a failed pod by its restartPolicy.
 """
 
 from __future__ import annotations
@@ -77,6 +77,15 @@ class Project:
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout or "[]")
 
+    def started_at(self, node: str) -> dict[str, tuple[str, str]]:
+        """When each of this project's containers on `node` last started (RFC 3339, ns)."""
+        proc = self.testbed.podman(node, "ps", "-aq", "--filter",
+                                   f"label=ankplan.project={self.name}")
+        assert proc.returncode == 0, proc.stderr
+        inspect = self.testbed.podman(node, "inspect", *proc.stdout.split())
+        assert inspect.returncode == 0, inspect.stderr
+        return {c["Name"]: _instant(c["State"]["StartedAt"]) for c in json.loads(inspect.stdout)}
+
     def status(self, workload_name: str) -> dict[str, Any]:
         status, out, err = run_cli("get", "workload", workload_name, str(self.manifest), "-i",
                                    str(self.inventory), "--project", self.name, "-o", "json")
@@ -89,6 +98,13 @@ class Project:
                                    str(self.inventory), "--project", self.name)
         assert status == 0, out + err
         return out
+
+
+def _instant(stamp: str) -> tuple[str, str]:
+    """A podman time such as 2026-11-27T05:51:02.5426Z as a comparable pair: Go drops the
+    fraction's trailing zeros, so it is padded back to nanoseconds."""
+    seconds, _, fraction = stamp.rstrip("Z").partition(".")
+    return seconds, fraction.ljust(9, "0")
 
 
 def node_is_empty(testbed: Any, node: str) -> None:
@@ -158,6 +174,15 @@ def test_several_pods_in_one_manifest_are_one_workload(clean_nodes: Any,
     assert "front-main front says hi" in logs  # several containers: lines carry their names
     assert "back is up" in logs
     assert project.cli("plan", "--detailed-exitcode")[0] == 0
+    started = project.started_at("node3")
+    status, out, err = run_cli("restart", "stack", str(project.manifest), "-i",
+                               str(project.inventory), "--project", project.name, "--yes")
+    assert status == 0, out + err
+    again = project.started_at("node3")
+    assert sorted(again) == sorted(started)  # the same pods and containers, started again
+    assert all(again[name] > started[name] for name in started)
+    assert {p["Id"] for p in project.pods("node3")} == {p["Id"] for p in pods}
+    assert project.status("stack")["executionState"]["state"] == "Running"
     assert project.cli("destroy", "--yes")[0] == 0
     node_is_empty(clean_nodes, "node3")
 
