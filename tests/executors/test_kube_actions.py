@@ -17,7 +17,8 @@ from ankplan.executors.actions import (
     remove_container,
     started_container,
 )
-from ankplan.executors.transport import CommandResult
+from ankplan.executors.events import NodeFeed
+from ankplan.executors.transport import CommandResult, TransportPool
 from ankplan.model import (
     LABEL_PROJECT,
     LABEL_RESTART_COUNT,
@@ -26,6 +27,7 @@ from ankplan.model import (
     ActionKind,
     KubeConfig,
     Node,
+    ObservedContainer,
     PodmanConfig,
     Reason,
     Workload,
@@ -119,3 +121,24 @@ def test_leftovers_of_a_failed_play_are_force_removed() -> None:
     assert discard_argv(NODE, PODS) == ("podman", "pod", "rm", "--ignore", "--force", "--time",
                                         "0", "--", "p1", "p2")
     assert discard_argv(NODE, "c1") == ("podman", "rm", "--ignore", "--", "c1")
+
+
+def test_watch_feed_folds_pods_and_forgets_all_of_a_removed_workload() -> None:
+    """The event feed (watch) keeps containers with their pod; its observation folds them like
+    observe_node does, and removing the pods entry drops their infra container too, which no
+    event filtered on the project's label would report gone."""
+    labels = ((LABEL_PROJECT, "demo"), (LABEL_WORKLOAD, "web"))
+    feed = NodeFeed(TransportPool(), NODE, project="demo", timeout=1.0, poll_interval=0.1,
+                    on_change=lambda: None)
+    feed.error = None
+    feed.containers = {
+        "app": ObservedContainer(id="app", name="web-srv", node_name="node1", image="i",
+                                 state="running", labels=labels, pod_id="p1"),
+        "infra": ObservedContainer(id="infra", name="p1-infra", node_name="node1", image="i",
+                                   state="running", pod_id="p1"),
+        "other": ObservedContainer(id="other", name="other", node_name="node1", image="i",
+                                   state="running")}
+    (other, unit) = sorted(feed.observation().containers, key=lambda c: c.id)
+    assert unit.id == unit_id(["p1"]) and unit.members == ("app",) and other.id == "other"
+    feed.forget(unit.id)
+    assert list(feed.containers) == ["other"] and {"app", "infra"} <= feed.removed

@@ -162,14 +162,11 @@ def recorded() -> tuple[tuple[ObservedContainer, ...], tuple[ObservedContainer, 
                                  "node1")
 
 
-def test_pod_ps_gives_names_labels_and_infra() -> None:
+def test_pod_ps_gives_names_and_labels() -> None:
     pods = {pod.name: pod for pod in parse_pod_ps(fixture("pod-ps.json"), "node1")}
     assert sorted(pods) == ["bad", "crash", "dep-pod-0", "job", "web"]
     assert pods["crash"].id == CRASH_POD
     assert pods["crash"].label(LABEL_WORKLOAD) == "crash"
-    infra = next(c for c in parse_ps(fixture("ps-pods.json"), "node1")
-                 if c.name == "0c20438bff42-infra")
-    assert pods["crash"].infra_id == infra.id
     assert parse_pod_ps("null", "node1") == () == parse_pod_ps("", "node1")
 
 
@@ -184,7 +181,8 @@ def test_owned_pods_fold_into_one_entry_and_foreign_pods_stay_as_they_are() -> N
     containers, folded = recorded()
     units = {c.name: c for c in folded if is_unit(c)}
     # crash: labelled; web and bad: labelled with the project but no workload label, so the
-    # same identity; job and dep-pod-0 carry no project label: not ankplan's, left unfolded.
+    # same identity (bad's pod label, from pod ps: only its infra container is left); job and
+    # dep-pod-0 carry no project label: not ankplan's, left unfolded.
     assert sorted(units) == ["bad,web", "crash"]
     crash = units["crash"]
     assert pod_ids(crash.id) == (CRASH_POD,) and crash.id == unit_id([CRASH_POD])
@@ -203,9 +201,9 @@ def test_folded_state_is_the_least_container_state_as_in_ankaios() -> None:
     units = {c.name: c for c in folded if is_unit(c)}
     assert execution_state(units["crash"]) == ExecutionState(
         state="Failed", sub_state="ExecFailed", info="Exit code: '3'")
-    # web runs, bad never started (only its infra container was created): Starting wins
-    assert execution_state(units["bad,web"]) == ExecutionState(
-        state="Pending", sub_state="Starting", info="starting container")
+    # web runs; bad has no container but its infra one, which does not count
+    assert execution_state(units["bad,web"]) == ExecutionState(state="Running", sub_state="Ok")
+    assert units["bad,web"].members == tuple(c.id for c in recorded()[0] if c.name == "web-srv")
 
 
 def member(name: str, state: str, exit_code: int = 0, pod: str = "p1") -> ObservedContainer:
@@ -253,12 +251,23 @@ def test_two_generations_of_a_workload_stay_two_entries() -> None:
 def test_a_pod_without_containers_left_is_still_found_by_its_labels() -> None:
     pods = parse_pod_ps(fixture("pod-ps.json"), "node1")
     bad = next(pod for pod in pods if pod.name == "bad")
-    infra = ObservedContainer(id=bad.infra_id, name="cb8af1699060-infra", node_name="node1",
+    infra = ObservedContainer(id="9797474857bf", name="cb8af1699060-infra", node_name="node1",
                               image="localhost/podman-pause:4.3.1-0", state="created",
                               pod_id=bad.id)
     (unit,) = fold_pods((infra,), (bad,), "node1")
     assert unit.project == "demo" and unit.members == () and unit.pods == ("bad",)
     assert log_subjects(unit) == ()
+    assert execution_state(unit) == ExecutionState(state="Failed", sub_state="Unknown",
+                                                   info="unknown container state")
+
+
+def test_without_pod_ps_the_labelled_containers_still_fold() -> None:
+    """The watch's event feed knows containers (with their pod ids) but not pods."""
+    containers, with_pods = recorded()
+    (crash,) = [c for c in with_pods if c.name == "crash"]
+    (alone,) = [c for c in fold_pods(containers, (), "node1") if c.id == crash.id]
+    assert alone.members == crash.members and alone.state == crash.state
+    assert alone.pods == (CRASH_POD[:12],)  # no pod names without pod ps
 
 
 def test_a_plain_container_keeps_its_own_id_as_log_subject() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ankplan.model import Node, ObservedContainer
+from ankplan.model import ExecutionState, Node, ObservedContainer
+from ankplan.podman import execution_state, fold_pods
 from ankplan.podman.events import (
     apply_event,
     events_argv,
@@ -79,3 +80,20 @@ def test_command_lines() -> None:
         "sh", "sudo", "podman", "ps", "--all", "--format", "json")
     assert split_timed_ps("1732900000.25\n[]\n") == (1732900000.25, "[]\n")
     assert split_timed_ps("[]") == (None, "[]")
+
+
+def test_a_pod_containers_events_carry_its_pod_and_fold_into_the_workload() -> None:
+    """Events of a container `kube play` made (recorded, events-pod.ndjson): PodID on every
+    status but `died`; replayed and folded, the workload is Failed with the exit code."""
+    lines = (FIXTURE.parent / "events-pod.ndjson").read_text().splitlines()
+    events = [parse_event(line) for line in lines]
+    pod = "bd588fe1d7d8b18191c45a3db8b48106acf33a94d68443546d70c9fd82d81302"
+    assert [e.pod_id for e in events if e] == [pod, pod, pod, "", pod, pod]
+    containers: dict[str, ObservedContainer] = {}
+    for event in events[:4]:  # up to died
+        assert event is not None
+        containers = apply_event(containers, event, "n1")
+    (unit,) = fold_pods(tuple(containers.values()), (), "n1")
+    assert unit.id == f"pods:{pod}" and unit.workload_name == "w"
+    assert execution_state(unit) == ExecutionState(state="Failed", sub_state="ExecFailed",
+                                                   info="Exit code: '3'")

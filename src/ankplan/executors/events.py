@@ -6,7 +6,9 @@ Does I/O: one thread per node reads its stream (a second channel of the node's S
 or a local process). A stream that breaks is opened again after a fresh listing; a node whose
 Podman cannot stream (the command ends at once, twice) is polled alone every `poll_interval`,
 and `modes()` says so. A podman command ankplan ran successfully is itself an observation:
-`note` and `forget` record its result at once, without waiting for its event.
+`note` and `forget` record its result at once, without waiting for its event. A podman-kube
+workload's containers (their events carry their pod) are folded into one entry, as
+`observe_node` does.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ankplan.errors import AnkplanError
 from ankplan.executors.observe import error_reason
 from ankplan.executors.transport import StreamHandle, Transport, TransportPool, check_result
 from ankplan.model import LiveState, Node, NodeObservation, ObservedContainer
-from ankplan.podman import parse_ps
+from ankplan.podman import fold_pods, parse_ps, pod_ids
 from ankplan.podman.events import (
     apply_event,
     events_argv,
@@ -60,8 +62,10 @@ class NodeFeed:
         with self.guard:
             if self.error is not None:
                 return NodeObservation(node_name=self.node.name, error=self.error, hint=self.hint)
-            containers = sorted(self.containers.values(), key=lambda c: (c.name, c.id))
-        return NodeObservation(node_name=self.node.name, containers=tuple(containers))
+            containers = tuple(sorted(self.containers.values(), key=lambda c: (c.name, c.id)))
+        if any(container.pod_id for container in containers):
+            containers = fold_pods(containers, (), self.node.name)  # podman-kube workloads
+        return NodeObservation(node_name=self.node.name, containers=containers)
 
     def note(self, container: ObservedContainer) -> None:
         """A command made or started `container`: known now, before its events arrive."""
@@ -74,10 +78,15 @@ class NodeFeed:
         self.on_change()
 
     def forget(self, container_id: str) -> None:
-        """A command removed the container."""
+        """A command removed the container (or a podman-kube workload's pods, all of their
+        containers, infra ones included, which no event would report gone)."""
+        pods = set(pod_ids(container_id))
         with self.guard:
-            self.containers.pop(container_id, None)
-            self.removed.add(container_id)
+            gone = {container_id} | {key for key, container in self.containers.items()
+                                     if pods and container.pod_id in pods}
+            for key in gone:
+                self.containers.pop(key, None)
+            self.removed |= gone
         self.on_change()
 
     def close(self) -> None:

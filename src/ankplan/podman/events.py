@@ -36,6 +36,7 @@ class ContainerEvent:
     exit_code: int = 0  # set on `died`
     health: str = ""  # set on `health_status`
     labels: tuple[tuple[str, str], ...] = ()  # sorted
+    pod_id: str = ""  # the container's pod ("PodID"; podman leaves it out of `died`)
 
 
 def timed_ps_argv(node: Node) -> Argv:
@@ -80,7 +81,8 @@ def parse_event(line: str) -> ContainerEvent | None:
         time=_event_time(str(data.get("Time") or "")),
         exit_code=_as_int(data.get("ContainerExitCode")),
         health=str(data.get("health_status") or data.get("HealthStatus") or ""),
-        labels=tuple(sorted((str(k), str(v)) for k, v in attributes.items())))
+        labels=tuple(sorted((str(k), str(v)) for k, v in attributes.items())),
+        pod_id=str(data.get("PodID") or ""))
 
 
 def apply_event(containers: Mapping[str, ObservedContainer], event: ContainerEvent,
@@ -122,7 +124,7 @@ def _from_event(event: ContainerEvent, node_name: str) -> ObservedContainer:
     return ObservedContainer(
         id=event.container_id, name=event.name, node_name=node_name, image=event.image,
         state="created", labels=event.labels,
-        restart_count=max(0, _as_int(labels.get(LABEL_RESTART_COUNT))))
+        restart_count=max(0, _as_int(labels.get(LABEL_RESTART_COUNT))), pod_id=event.pod_id)
 
 
 def _event_time(text: str) -> float:

@@ -1,9 +1,13 @@
 """podman-kube workloads as observed: `podman pod ps` parsed, a workload's pods folded into one
 observed entry, and that entry's Ankaios execution state. Pure: no I/O.
 
-Ankaios reads the state of a podman-kube workload from every container of its pods (infra
-containers included) and keeps the *least* of them in the order
-Failed < Starting < Unknown < Running < Stopping < Succeeded < Lost; `pod_state` does the same.
+Ankaios reads the state of a podman-kube workload from the containers of its pods and keeps the
+*least* of them in the order Failed < Starting < Unknown < Running < Stopping < Succeeded < Lost;
+`pod_state` does the same. ankplan folds the containers that carry its labels, which are all of
+them but the pods' infra containers (they carry no pod labels, and `podman events` filtered on
+the project's label never reports them, so watch could not keep their state current). On
+Podman 4.3 `kube play` pods stop their infra container with their last container, so the
+infra container adds nothing to the least state but in the moment a pod stops.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ class PodInfo:
 
     id: str
     name: str
-    infra_id: str = ""
     labels: tuple[tuple[str, str], ...] = ()  # sorted
 
     def label(self, key: str) -> str:
@@ -79,7 +82,6 @@ def parse_pod_ps(text: str, node_name: str) -> tuple[PodInfo, ...]:
 def _pod(entry: Mapping[str, Any]) -> PodInfo:
     labels = entry.get("Labels") or {}
     return PodInfo(id=str(entry.get("Id") or ""), name=str(entry.get("Name") or ""),
-                   infra_id=str(entry.get("InfraId") or ""),
                    labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())))
 
 
@@ -90,9 +92,10 @@ def fold_pods(containers: Sequence[ObservedContainer], pods: Sequence[PodInfo],
               node_name: str) -> tuple[ObservedContainer, ...]:
     """`containers` with the containers of ankplan's pods replaced by one entry per workload.
 
-    A pod is ankplan's when the pod or one of its containers carries the project label. Its
-    pods are grouped by (project, workload, spec hash), so two generations of one workload stay
-    two entries (the planner then removes the extra). Foreign pods' containers stay as they are.
+    A pod is ankplan's when the pod (`pods`, from `podman pod ps`; may be empty) or one of its
+    containers carries the project label. Its pods are grouped by (project, workload, spec
+    hash), so two generations of one workload stay two entries (the planner then removes the
+    extra). Foreign pods' containers stay as they are.
     """
     by_id = {pod.id: pod for pod in pods}
     owned: dict[str, tuple[tuple[str, str], ...]] = {}  # pod id -> identity labels
@@ -116,13 +119,12 @@ def fold_pods(containers: Sequence[ObservedContainer], pods: Sequence[PodInfo],
 
 def _unit(group: list[str], by_id: Mapping[str, PodInfo], labels: tuple[tuple[str, str], ...],
           containers: Sequence[ObservedContainer], node_name: str) -> ObservedContainer:
-    """One entry for the pods `group` (ids) of one workload, from their containers."""
-    members = [c for c in containers if c.pod_id in group]
-    infra = {by_id[pod].infra_id for pod in group if pod in by_id}
-    apps = sorted((c for c in members if c.id not in infra), key=lambda c: (c.name, c.id))
-    winner = min(members, key=_order, default=None)
-    started = [c.started_at for c in members if c.started_at]
-    finished = [c.finished_at for c in members if c.finished_at]
+    """One entry for the pods `group` (ids) of one workload, from their labelled containers."""
+    apps = sorted((c for c in containers if c.pod_id in group and c.owned),
+                  key=lambda c: (c.name, c.id))
+    winner = min(apps, key=_order, default=None)
+    started = [c.started_at for c in apps if c.started_at]
+    finished = [c.finished_at for c in apps if c.finished_at]
     names = sorted(by_id[pod].name if pod in by_id else pod[:12] for pod in group)
     restart = dict(labels).get(LABEL_RESTART_COUNT, "0")
     return ObservedContainer(
@@ -131,7 +133,7 @@ def _unit(group: list[str], by_id: Mapping[str, PodInfo], labels: tuple[tuple[st
         state=winner.state if winner else "unknown",
         exit_code=winner.exit_code if winner else 0,
         started_at=min(started, default=0.0), finished_at=max(finished, default=0.0),
-        health=next((h for h in _HEALTH_ORDER if any(c.health == h for c in members)), ""),
+        health=next((h for h in _HEALTH_ORDER if any(c.health == h for c in apps)), ""),
         labels=labels, restart_count=int(restart) if restart.isdigit() else 0,
         pods=tuple(names), members=tuple(c.id for c in apps))
 
