@@ -345,6 +345,29 @@ def test_ansible_group_port_checked_once_where_it_is_written(tmp_path: Path) -> 
                       "all.children.lab.vars.ansible_port: 0 is less than the minimum of 1")]
 
 
+@pytest.mark.parametrize(("value", "problem"), [
+    ("\"0'\"", "podman command \"0'\" is empty or badly quoted"),
+    ("''", "podman command '' is empty or badly quoted"),
+    ("[]", "podman command [] is empty or badly quoted"),
+    ("[podman, 5]", "expected a list of non-empty strings"),
+])
+def test_ansible_podman_command_checked_as_the_native_one(tmp_path: Path, value: str,
+                                                          problem: str) -> None:
+    found = errors(tmp_path, f"""\
+        all:
+          hosts:
+            n1: {{ansible_host: 10.0.0.1, ankplan_podman: {value}}}
+        """)
+    assert [(code, text) for code, _, _, text in found] == [
+        ("invalid-variable", f"all.hosts.n1.ankplan_podman: {problem}")]
+
+
+def test_ansible_podman_command_split_as_a_shell_would(tmp_path: Path) -> None:
+    _, nodes = load(tmp_path, "all: {hosts: {n1: {ansible_host: 10.0.0.1, "
+                              "ankplan_podman: \"sudo -n 'podman'\"}}}\n")
+    assert nodes["n1"].podman == ("sudo", "-n", "podman")
+
+
 @pytest.mark.parametrize("text", [
     "# hosts\n[vehicles]\npolice_agent ansible_host=10.0.0.1\n[vehicles:vars]\nansible_user=root\n",
     "police_agent ansible_host=10.0.0.1 ansible_port=2222\nother_agent\n",

@@ -10,7 +10,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ankplan.errors import Diagnostic, Severity
-from ankplan.inventories.values import host_problem, parse_port, port_problem, user_problem
+from ankplan.inventories.values import (
+    host_problem,
+    parse_port,
+    podman_problem,
+    port_problem,
+    user_problem,
+)
 from ankplan.manifests.yaml_reader import LoadedDocument, location_of
 from ankplan.schemas.messages import value_kind, with_subject
 
@@ -20,7 +26,7 @@ _INI_SECTION = re.compile(r"\[[^\[\]\s,]+\]")
 _INI_HOST_VARS = re.compile(r"[^\s=:#]+(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)+")
 # Checks of the values that every inventory format shares (ankplan setting -> check).
 _VALUE_CHECKS: dict[str, Callable[[object], str | None]] = {
-    "port": port_problem, "host": host_problem, "user": user_problem}
+    "port": port_problem, "host": host_problem, "user": user_problem, "podman": podman_problem}
 _TYPE_WORDS = {str: "a string", int: "an integer", (int, float): "a number",
                (str, list): "a string or a list"}
 

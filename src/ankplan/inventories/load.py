@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from ankplan.files import NotRegularFileError, read_regular
 from ankplan.inventories.ansible import ini_line, is_ansible_inventory, read_ansible_hosts
 from ankplan.inventories.ssh_config import read_ssh_config
 from ankplan.inventories.ssh_nodes import SshResolver
-from ankplan.inventories.values import host_problem, user_problem
+from ankplan.inventories.values import host_problem, split_podman, user_problem
 from ankplan.manifests.yaml_reader import LoadedDocument, location_of, read_yaml_file
 from ankplan.model import Connection, Inventory, Node
 from ankplan.schemas import schema_diagnostics
@@ -206,7 +205,7 @@ def _podman_problems(doc: LoadedDocument, data: Mapping[str, Any]) -> list[Diagn
     for section in _sections(data):
         value = _dig(data, section)
         podman = value.get("podman") if isinstance(value, dict) else None
-        if isinstance(podman, str) and not _split_podman(podman):
+        if isinstance(podman, str) and not split_podman(podman):
             problems.append(_error(doc, pointer_of(*section, "podman"), "invalid-podman",
                                    f"podman command {podman!r} is empty or badly quoted",
                                    'write e.g. "sudo podman" or ["podman", "--root", "/x"]'))
@@ -218,15 +217,6 @@ def _dig(data: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
     return value
-
-
-def _split_podman(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    if not isinstance(value, str):
-        return tuple(value)
-    try:
-        return tuple(shlex.split(value))
-    except ValueError:
-        return ()
 
 
 def _inventory(doc: LoadedDocument, nodes: Mapping[str, Node], agents: Mapping[str, str],
@@ -275,7 +265,7 @@ def _build_node(name: str, fields: Mapping[str, Any], base_dir: Path,
     connection = Connection(fields.get("connection") or ("ssh" if fields.get("host") else "local"))
     if connection is Connection.LOCAL:
         return Node(name=name, connection=connection,
-                    podman=_split_podman(fields.get("podman") or "podman"))
+                    podman=split_podman(fields.get("podman") or "podman"))
     given = frozenset(key for key, setting in (("hostname", "host"), ("user", "user"),
                                                ("port", "port")) if fields.get(setting))
     timeout = float(fields.get("connect_timeout") or 0)
@@ -293,7 +283,7 @@ def _build_node(name: str, fields: Mapping[str, Any], base_dir: Path,
         identity_file=_resolve(identity, base_dir),
         known_hosts_file=_resolve(known_hosts, base_dir),
         connect_timeout=timeout or found.connect_timeout or 10.0,
-        podman=_split_podman(fields.get("podman") or "podman"),
+        podman=split_podman(fields.get("podman") or "podman"),
         proxy_jump=found.proxy_jump,
         identities_only=found.identities_only,
         hash_known_hosts=found.hash_known_hosts,

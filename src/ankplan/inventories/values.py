@@ -1,4 +1,5 @@
-"""The checks every inventory format shares for a node's port, host and user, worded as the
+"""The checks every inventory format shares for a node's port, host, user and podman command,
+worded as the
 native format's schema words them ("0 is less than the minimum of 1").
 
 Pure: each check returns a one-line problem, or None when the value is fine.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
 
 from ankplan.schemas.messages import value_kind
 
@@ -64,6 +66,29 @@ def user_problem(value: object) -> str | None:
         return f"invalid user {_show(value)}: contains {what}"
     if value.startswith("-"):
         return f"invalid user {_show(value)}: starts with '-'"
+    return None
+
+
+def split_podman(value: object) -> tuple[str, ...]:
+    """The podman command as argv: a string split as a POSIX shell would, a list as it is;
+    () when a string is badly quoted or the value is neither."""
+    if isinstance(value, list | tuple):
+        return tuple(str(item) for item in value)
+    if not isinstance(value, str):
+        return ()
+    try:
+        return tuple(shlex.split(value))
+    except ValueError:
+        return ()
+
+
+def podman_problem(value: object) -> str | None:
+    """Why `value` is not a podman command ("sudo podman", ["podman", "--root", "/x"]), or
+    None."""
+    if isinstance(value, list) and not all(isinstance(item, str) and item for item in value):
+        return "expected a list of non-empty strings"
+    if not split_podman(value):
+        return f"podman command {value!r} is empty or badly quoted"
     return None
 
 
