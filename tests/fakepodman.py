@@ -1,7 +1,8 @@
 """A fake Podman node for tests: a Transport that simulates podman's containers.
 
 It keeps containers per node and answers the commands ankplan sends (ps, run, start, stop, rm,
-logs, healthcheck run, and the `sh` scripts of the apply lock and of `logs`), recording every
+logs, healthcheck run, and the `sh` scripts of the apply lock, of `logs` and of the workload
+folders, whose records it keeps as podman/nodestore.py's would), recording every
 argv with its time. A workload's command args choose its behaviour: `serve` runs forever,
 `slow SECONDS` stays "created" that long before running, `job SECONDS CODE` exits with CODE
 after SECONDS, `badimage` makes `podman run` fail, `hang` stays "created" forever, `crash`
@@ -21,6 +22,9 @@ from dataclasses import dataclass, field
 
 from ankplan.executors.transport import CommandResult, StreamHandle
 from ankplan.model import Node
+from ankplan.podman import nodestore
+
+BOOT_ID = "fake-boot-id"
 
 _ids = itertools.count(1)
 # The images every fake node has (`podman images`): the ones the tests' manifests name.
@@ -119,6 +123,7 @@ class FakeNode:
     run_delay: float = 0.0  # seconds every `podman run` takes
     images: dict[str, str] = field(default_factory=lambda: dict(LOCAL_IMAGES))  # name -> id
     locks_taken: int = 0
+    records: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (p, w, kind)
     active: int = 0
     max_active: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -129,7 +134,7 @@ class FakeNode:
         with self.lock:
             self.calls.append((time.monotonic(), argv))
         if argv[0] == "sh":
-            return self._shell(argv)
+            return self._folders(argv, stdin or "") or self._shell(argv)
         command = argv[1]
         if command in ("run", "start", "stop"):
             return self._counted(command, argv)
@@ -199,6 +204,35 @@ class FakeNode:
             id=container_id, name=name, labels=labels, args=args, health_cmd=health,
             created=now, started=now)
         return ok(container_id + "\n")
+
+    def _folders(self, argv: tuple[str, ...], stdin: str) -> CommandResult | None:
+        """The workload folder scripts (nodestore.py): records kept in memory; else None."""
+        scripts = (nodestore.READ_SCRIPT, nodestore.PREPARE_SCRIPT,
+                   nodestore.RECORD_START_SCRIPT, nodestore.FORGET_SCRIPT)
+        if argv[2] not in scripts:
+            return None
+        script, project, workload = argv[2], argv[5], argv[6] if len(argv) > 6 else ""
+        folder = f"/var/lib/ankplan/default/{project}/{workload}"
+        with self.lock:
+            if script == nodestore.READ_SCRIPT:
+                lines = [f"{nodestore.STORE_HEADER} /var/lib/ankplan/default", f"boot {BOOT_ID}"]
+                lines += [text for (owner, _, _), text in sorted(self.records.items())
+                          if owner == project]
+                return ok("\n".join(lines) + "\n")
+            if script == nodestore.PREPARE_SCRIPT:
+                if argv[7] == "new":
+                    self.records.pop((project, workload, "run"), None)
+                self.records[project, workload, "applied"] = stdin.splitlines()[0]
+                return ok(folder + "\n")
+            if script == nodestore.RECORD_START_SCRIPT:
+                self.records[project, workload, "run"] = (
+                    f'{stdin.strip()}"bootId":"{BOOT_ID}","startedAt":{int(time.time())}}}')
+                return ok("")
+            if script == nodestore.FORGET_SCRIPT:
+                for key in [k for k in self.records if k[:2] == (project, workload)]:
+                    del self.records[key]
+                return ok("")
+        return None
 
     def _shell(self, argv: tuple[str, ...]) -> CommandResult:
         """`sh -c SCRIPT ...`: the apply lock's path, or `exec podman logs ... 2>&1`."""

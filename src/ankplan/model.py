@@ -261,6 +261,31 @@ class ContainerStats:
 
 
 @dataclass(**VALUE)
+class AppliedRecord:
+    """What ankplan last applied of a workload's in-place fields, as recorded on its node
+    (`applied.json` in the workload's folder; see podman/nodestore.py)."""
+
+    project: str
+    workload: str
+    restart_policy: str = ""  # manifest spelling, e.g. "ON_FAILURE"
+    dependencies: tuple[tuple[str, str], ...] = ()  # (workload, ADD_COND_...), sorted
+    tags: tuple[tuple[str, str], ...] = ()  # sorted
+
+
+@dataclass(**VALUE)
+class RunRecord:
+    """The last start of a workload's container by ankplan, as recorded on its node
+    (`run.json`): survives the container, so a vanished `--rm` job is not run again."""
+
+    project: str
+    workload: str
+    spec_hash: str  # of the container started
+    container_id: str
+    boot_id: str = ""  # the node's boot ID when it was started; "" when unknown
+    started_at: float = 0.0  # unix seconds on the node's clock
+
+
+@dataclass(**VALUE)
 class NodeObservation:
     """What one node reported, or why it could not be observed."""
 
@@ -268,6 +293,9 @@ class NodeObservation:
     containers: tuple[ObservedContainer, ...] = ()  # sorted by name, then id
     error: str | None = None  # one-line reason the node could not be observed
     hint: str = ""  # what to do about `error`
+    boot_id: str = ""  # the node's current boot ID; "" when not read
+    applied: tuple[AppliedRecord, ...] = ()  # the observed project's records, by workload
+    runs: tuple[RunRecord, ...] = ()  # the observed project's run records, by workload
     # Local image name (`repo:tag` or `repo@digest`) -> full image id, sorted; None when the
     # images were not asked for. Read in the same round as `containers`.
     images: tuple[tuple[str, str], ...] | None = None
@@ -360,6 +388,7 @@ class ActionKind(str, enum.Enum):
     CREATE = "create"  # no container: create and start it
     REPLACE = "replace"  # stop and remove the old container, then create
     START = "start"  # container exists with the right spec but should run
+    UPDATE = "update"  # in-place fields changed: recorded on the node, no new container
     REMOVE = "remove"  # owned container no longer wanted on this node
     RESTART = "restart"  # stop the container gracefully, then start the same one again
     NOOP = "noop"  # converged
@@ -372,12 +401,15 @@ class Reason(str, enum.Enum):
     SPEC_CHANGED = "spec-changed"
     NOT_IN_MANIFEST = "not-in-manifest"
     MOVED_NODE = "moved-node"
-    EXITED = "exited"
+    EXITED = "exited"  # exited, and its restart policy restarts it (START; watch: REPLACE)
     NOT_RUNNING = "not-running"
     DUPLICATE = "duplicate"
     IMAGE_REBUILT = "image-rebuilt"  # the container's image name now points at another image
     RESTART_REQUESTED = "restart-requested"  # `ankplan restart` named it (or a dependency)
     UP_TO_DATE = "up-to-date"
+    POLICY_CHANGED = "policy-changed"  # restartPolicy, dependencies or tags changed (UPDATE)
+    NODE_RESTARTED = "node-restarted"  # the node stopped it (reboot, `podman stop -a`) (START)
+    LOST = "lost"  # a `--rm` container that ran and vanished: Failed(Lost), not re-created
 
 
 @dataclass(**VALUE)
@@ -424,6 +456,9 @@ class Plan:
     steps: tuple[PlanStep, ...] = ()
     # Problems that make the plan not applyable (name conflicts, unknown agents, ...).
     errors: tuple[str, ...] = ()
+    # Workloads that cannot start (Ankaios: Pending(StartingFailed)), one line each; the
+    # rest of the plan is still applied.
+    starting_failed: tuple[str, ...] = ()
     # node name -> fingerprint of what was observed there when planning.
     fingerprints: tuple[tuple[str, str], ...] = ()
     # Things to know that do not stop the plan (a container with the project's label but no

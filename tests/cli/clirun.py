@@ -21,6 +21,7 @@ from ankplan.cli.env import Env
 from ankplan.errors import ConnectError
 from ankplan.executors.transport import CommandResult, StreamHandle
 from ankplan.model import Node
+from ankplan.podman import nodestore
 
 
 class FakeTransport(Protocol):
@@ -144,6 +145,8 @@ class StaticNode:
                        for c in self.containers if c["State"] == "running"]
             return CommandResult(exit_code=0, stdout=json.dumps(samples), stderr="",
                                  duration=0.0)
+        if argv[0] == "sh" and argv[2] == nodestore.READ_SCRIPT:  # no records on this node
+            return CommandResult(exit_code=0, stdout="", stderr="", duration=0.0)
         if argv[0] == "sh" and "cksum" in argv[2]:  # where the writer lock lives
             return CommandResult(exit_code=0, stdout="/run/ankplan/writer.lock\n", stderr="",
                                  duration=0.0)

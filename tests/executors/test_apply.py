@@ -32,6 +32,7 @@ from ankplan.model import (
     RestartPolicy,
     Workload,
 )
+from ankplan.podman import nodestore
 
 PROJECT = "test"
 
@@ -309,7 +310,8 @@ def test_replace_stops_and_removes_old_before_running_new(bed: Bed) -> None:
     result = bed.apply([workload], steps=[step])
     assert result.converged
     commands = [argv[1] for _, argv in a.calls if argv[1] != "ps"]
-    assert commands[:3] == ["stop", "rm", "run"]
+    # "-c": `sh -c` writing the workload's folder before `run`, recording the start after it
+    assert commands[:5] == ["stop", "rm", "-c", "run", "-c"]
     assert [c.name for c in a.containers.values()] == ["web"]
     assert old not in a.containers
 
@@ -427,8 +429,10 @@ def test_restart_stops_and_starts_the_same_container(bed: Bed) -> None:
                        stop_timeout=4)
     assert result.converged and reason(result, "web") == "running"
     commands = [argv for _, argv in a.calls if argv[1] != "ps"]
-    assert commands == [("podman", "stop", "--ignore", "--time", "4", "--", container_id),
-                        ("podman", "start", "--", container_id)]
+    assert commands[:2] == [("podman", "stop", "--ignore", "--time", "4", "--", container_id),
+                            ("podman", "start", "--", container_id)]
+    (record,) = commands[2:]  # the start recorded on the node; its files stay as they were
+    assert record[2] == nodestore.RECORD_START_SCRIPT
     assert list(a.containers) == [container_id]  # never removed, never a new one
 
 

@@ -89,4 +89,5 @@ def test_every_action_kind_and_reason_is_covered(monkeypatch: pytest.MonkeyPatch
         seen_reasons |= {step.action.reason.value for step in result.steps}
     assert seen_kinds == set(ActionKind) - {ActionKind.RESTART}  # only `ankplan restart`'s
     assert seen_reasons == {"not-found", "spec-changed", "not-in-manifest", "moved-node",
-                            "not-running", "duplicate", "up-to-date", "image-rebuilt"}
+                            "not-running", "duplicate", "up-to-date", "image-rebuilt",
+                            "exited", "policy-changed", "node-restarted", "lost"}

@@ -417,11 +417,13 @@ case "$1" in
   *) echo "Error: fake podman refuses: $*" >&2; exit 125 ;;
 esac
 """
-TOOLS = ("sh", "cat", "flock", "id", "mkdir", "cksum", "cut", "printf", "sleep")
+TOOLS = ("sh", "cat", "flock", "id", "mkdir", "cksum", "cut", "printf", "sleep",  # the lock
+         "rm", "rmdir", "mv", "chmod", "dirname", "base64", "date")  # the workload folders
 
 
 def fake_bin() -> Path:
-    """A folder with the fake podman and the shell tools the apply lock needs, nothing else."""
+    """A folder with the fake podman and the shell tools the apply lock and the workload
+    folders need (podman/nodestore.py), nothing else."""
     folder = SCRATCH / "bin"
     if not folder.is_dir():
         folder.mkdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from ankplan.cli.views.plan import (
     JSON_FORMAT_VERSION,
@@ -10,6 +11,7 @@ from ankplan.cli.views.plan import (
     render_plan_json,
     render_plan_steps,
     render_plan_text,
+    render_plan_warnings,
     summary_line,
 )
 from ankplan.model import Action, ActionKind, Plan, PlanStep, PodmanConfig, Reason, Workload
@@ -107,6 +109,29 @@ def test_summary_line() -> None:
     assert summary_line(MIXED) == "Plan: 1 to create, 1 to replace, 1 to start, 1 to remove."
 
 
+def test_in_place_updates_are_counted_and_worded() -> None:
+    update = step(1, ActionKind.UPDATE, Reason.POLICY_CHANGED, "node1/web")
+    update = replace(update, action=replace(update.action,
+                                            details=("restartPolicy: ALWAYS -> ON_FAILURE",)))
+    text = render_plan_text(Plan(project="p", steps=(update,)))
+    assert "  ~ node1/web will be updated in place\n" in text
+    assert "      # restartPolicy: ALWAYS -> ON_FAILURE\n" in text
+    assert text.endswith("Plan: 0 to create, 0 to replace, 0 to start, 1 to update in place, "
+                         "0 to remove.\n")
+
+
+def test_workloads_that_cannot_start_are_warnings_not_errors() -> None:
+    failing = Plan(project="p", starting_failed=("node2/nerd: Unsupported Runtime 'x'",))
+    text = render_plan_text(failing)
+    assert render_plan_warnings(failing) == (
+        "ankplan: warning: node2/nerd: Unsupported Runtime 'x'\n")  # for stderr
+    assert "error" not in render_plan_errors(failing) and "cannot be applied" not in text
+    assert text.endswith("No changes. Your workloads match the manifest, but for the ones "
+                         "that cannot start.\n")
+    assert json.loads(render_plan_json(failing))["starting_failed"] == [
+        "node2/nerd: Unsupported Runtime 'x'"]
+
+
 def test_steps_listing_includes_noops_ids_and_waits() -> None:
     assert render_plan_steps(MIXED) == (
         "#1 remove node1/old (not-in-manifest) container=c0ffeec0ffee\n"
@@ -120,12 +145,13 @@ def test_steps_listing_includes_noops_ids_and_waits() -> None:
 def test_json_document_is_stable() -> None:
     document = json.loads(render_plan_json(MIXED))
     assert list(document) == ["format_version", "project", "complete", "changes", "errors",
-                              "summary", "actions", "fingerprints", "warnings", "kept"]
+                              "summary", "actions", "fingerprints", "warnings",
+                              "starting_failed", "kept"]
     assert document["format_version"] == JSON_FORMAT_VERSION == "1.1"
     assert document["project"] == "police"
     assert document["complete"] is True and document["changes"] is True
-    assert document["summary"] == {"create": 1, "replace": 1, "start": 1, "remove": 1,
-                                   "noop": 1}
+    assert document["summary"] == {"create": 1, "replace": 1, "start": 1, "update": 0,
+                                   "remove": 1, "noop": 1}
     assert document["fingerprints"] == {"node1": "sha256:1", "node2": "sha256:2"}
     assert [a["action"] for a in document["actions"]] == [
         "remove", "create", "replace", "start", "noop"]

@@ -74,8 +74,8 @@ def test_only_the_named_workload_restarts_and_its_dependents_keep_running() -> N
     text = render_plan_text(plan)
     assert "  ~ n2/api will be restarted" in text and "Plan: 1 to restart." in text
     document = json.loads(render_plan_json(plan))
-    assert document["summary"] == {"create": 0, "replace": 0, "start": 0, "remove": 0,
-                                   "noop": 0, "restart": 1}
+    assert document["summary"] == {"create": 0, "replace": 0, "start": 0, "update": 0,
+                                   "remove": 0, "noop": 0, "restart": 1}
     assert document["actions"][0]["action"] == "restart"
 
 

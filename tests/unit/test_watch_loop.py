@@ -58,11 +58,12 @@ class FakeContainer:
     args: tuple[str, ...]
     started: float
     stopped: float | None = None  # podman stop at this time (exit 0, the stub traps TERM)
+    stop_code: int = 0  # exit code when stopped (137: killed after the stop timeout)
 
     def state(self, now: float) -> tuple[str, int, float]:
         """(podman state, exit code, exited at)."""
         if self.stopped is not None:
-            return "exited", 0, self.stopped
+            return "exited", self.stop_code, self.stopped
         mode, *rest = self.args or ("serve",)
         if mode == "job" and now - self.started >= float(rest[0]):
             return "exited", int(rest[1]), self.started + float(rest[0])
@@ -481,3 +482,50 @@ def test_half_made_pods_do_not_count_as_the_finished_action() -> None:
     assert not seen("pods:p1", "created")
     assert seen("pods:p1", "running") and seen("pods:p1", "exited")
     assert seen("c1", "created") and seen("c1", "running")
+
+
+# --- a node that stopped everything -------------------------------------------------------------
+
+
+def test_node_stop_brings_everything_back_in_order_whatever_the_policy() -> None:
+    """`podman stop -a`: router (ALWAYS) is killed (137), app (ON_FAILURE) and viewer (NEVER)
+    exit 0. All three come back with `podman start`, each after what it depends on, even
+    once router runs again and the rest no longer looks stopped by the node."""
+    bed = Bed()
+    watch = bed.make(wl("router", "serve", policy=RestartPolicy.ALWAYS),
+                     wl("app", "serve", policy=RestartPolicy.ON_FAILURE,
+                        needs={"router": AddCondition.RUNNING}),
+                     wl("viewer", "serve", needs={"app": AddCondition.RUNNING}), duration=None)
+    for _ in range(6):
+        watch.tick()
+        bed.sleep(0.5)
+    node = bed.nodes["n1"]
+    assert [s for s in (v.state for v in watch.views())] == ["Running(Ok)"] * 3
+    bed.clock.now += 100  # running for a while, then the node stops everything at once
+    for container in node.containers.values():
+        container.stopped = bed.clock.now
+        container.stop_code = 137 if container.name == "router" else 0
+    stop_at = len(node.calls)
+    for _ in range(12):
+        watch.tick()
+        bed.sleep(0.5)
+    starts = [(when, argv[-1]) for when, argv in node.calls[stop_at:] if argv[1] == "start"]
+    names = {c.id: c.name for c in node.containers.values()}
+    assert [names[container] for _, container in starts] == ["router", "app", "viewer"]
+    assert starts[0][0] < starts[1][0] < starts[2][0]  # each after its dependency runs
+    assert node.count("run") == 3 and node.count("rm") == 0  # started again, not replaced
+    assert [v.state for v in watch.views()] == ["Running(Ok)"] * 3
+    assert not bed.events_of("router", "restart")  # the node's stop, not router's policy
+    assert "the node stopped all 3 containers" in bed.events_of("viewer", "start")[0].reason
+
+
+def test_a_plan_start_by_policy_keeps_watchs_back_off() -> None:
+    """The plan starts an exited ON_FAILURE container (apply's rule); watch does not take that
+    step, it restarts by its own back-off (the same rule, planner/restarts.py)."""
+    bed = Bed()
+    bed.run(wl("flaky", "job", "0", "1", policy=RestartPolicy.ON_FAILURE),
+            backoff=BackoffPolicy(delays=(0, 3)), duration=6.0)
+    node = bed.nodes["n1"]
+    assert node.count("start") == 0
+    runs = node.runs_of("flaky")
+    assert [round(b - a, 1) for a, b in itertools.pairwise(runs)][:2] == [0.5, 3.5]

@@ -351,10 +351,13 @@ def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: M
         raise PlanError(f"the plan is incomplete ({count} error{'s' if count != 1 else ''}); "
                         "nothing was changed", detail="\n".join(the_plan.errors),
                         hint="fix the errors listed above")
+    # a workload that cannot start (Pending(StartingFailed)) leaves the run unconverged
+    failed = ExitStatus.ERROR if the_plan.starting_failed else ExitStatus.SUCCESS
     if the_plan.is_empty():
         if args.output == "json":
-            env.stdout.write(json_line({"type": "summary", "converged": True, "results": []}))
-        return ExitStatus.SUCCESS
+            env.stdout.write(json_line({"type": "summary", "converged": not the_plan
+                                        .starting_failed, "results": []}))
+        return failed
     if confirm and not args.yes and not _confirmed(env, verb):
         env.stderr.write(f"{verb} cancelled.\n")
         return ExitStatus.ERROR
@@ -372,7 +375,7 @@ def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: M
         env.stdout.write("\n" + render_summary_text(result, verb))
     if cancel.is_set():
         return ExitStatus.CTRL_C
-    return ExitStatus.SUCCESS if result.converged else ExitStatus.ERROR
+    return failed if result.converged else ExitStatus.ERROR
 
 
 def _show_plan(args: argparse.Namespace, env: Env, the_plan: Plan) -> None:

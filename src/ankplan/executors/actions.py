@@ -1,8 +1,10 @@
-"""The podman commands behind one plan action, shared by apply and watch (one engine).
+"""The podman commands behind one plan action, shared by apply and watch (one engine), and
+the writes to the workload's folder on the node (podman/nodestore.py) around them.
 
-Does I/O only in `stop_container` and `remove_container` (through a transport); the command
-builders are pure. Neither decides anything: the action says what to do, and the runtime (a
-container, or a podman-kube workload's pods, whose entry id names them) which commands do it.
+Does I/O in `stop_container`, `remove_container`, `prepare_folder`, `record_start` and
+`forget_folder` (through a transport); the command builders are pure. Nothing here decides:
+the action says what to do, and the runtime (a container, or a podman-kube workload's pods,
+whose entry id names them) which commands do it.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ankplan import podman
+from ankplan.errors import AnkplanError
 from ankplan.executors.transport import CommandResult, Transport
 from ankplan.model import LABEL_RESTART_COUNT, Action, ActionKind, KubeConfig, Node, Project
-from ankplan.planner.hashing import labels_for
-from ankplan.podman import kube
+from ankplan.planner.hashing import labels_for, spec_hash
+from ankplan.planner.plan import removes_folder
+from ankplan.podman import kube, nodestore
 from ankplan.podman.pods import unit_id
 
 RM_TIMEOUT = 60.0  # seconds for `podman rm` of a stopped container
@@ -30,6 +34,9 @@ def stop_container(transport: Transport, node: Node, container_id: str,
     argv = (kube.pod_stop_argv(node, pod_ids, stop_timeout) if pod_ids
             else podman.stop_argv(node, container_id, stop_timeout))
     return transport.run(argv, timeout=stop_timeout + STOP_SLACK)
+
+
+STORE_TIMEOUT = 60.0  # default seconds for a write to the workload's folder on the node
 
 
 def remove_container(transport: Transport, node: Node, container_id: str,
@@ -72,9 +79,11 @@ class Bringup:
     stdin: str | None = None  # the labelled kube manifest for `kube play -`
 
 
-def bringup_command(action: Action, node: Node, labels: dict[str, str]) -> Bringup:
+def bringup_command(action: Action, node: Node, labels: dict[str, str],
+                    folder: str = "") -> Bringup:
     """`podman start` of the existing container or pods (START, RESTART), else `podman run` of
-    a new container or `podman kube play -` of the workload's kube manifest, labelled."""
+    a new container (its files mounted from `folder`, the workload's folder on the node) or
+    `podman kube play -` of the workload's kube manifest, labelled."""
     workload = action.workload
     if workload is None:
         raise ValueError(f"{action.address}: the action carries no workload")
@@ -91,7 +100,70 @@ def bringup_command(action: Action, node: Node, labels: dict[str, str]) -> Bring
     if config is not None:
         return Bringup(argv=kube.play_argv(node, config), verb="kube play",
                        stdin=kube.labelled_manifest(config.manifest, labels))
-    return Bringup(argv=podman.run_argv(node, workload, labels), verb="run")
+    if workload.files and not folder:
+        raise AnkplanError(f"{action.address}: the node did not say where the workload's "
+                           "files were written")
+    mounts = nodestore.file_mounts(folder, workload.files) if workload.files else ()
+    return Bringup(argv=podman.run_argv(node, workload, labels, mounts=mounts), verb="run")
+
+
+def _store_failure(action: Action, what: str, result: CommandResult) -> AnkplanError:
+    message = result.stderr.strip().splitlines()[-1:] or [f"exit code {result.exit_code}"]
+    return AnkplanError(f"{action.address}: cannot {what} on the node: {message[0]}",
+                        hint="the node needs a POSIX sh, base64, cksum and a writable "
+                             "/var/lib/ankplan (root) or ~/.local/share/ankplan")
+
+
+def project_name(project: str | Project) -> str:
+    """The project's name (the folder tree on a node is keyed by it)."""
+    return project.name if isinstance(project, Project) else project
+
+
+def prepare_folder(transport: Transport, node: Node, action: Action, project: str | Project,
+                   *, timeout: float = STORE_TIMEOUT) -> str:
+    """Write the workload's folder before its container starts, or for an in-place update:
+    the applied record, and for a new container (create, replace) its files. Returns the
+    folder ("" for a restart, which writes nothing); raises AnkplanError when the node
+    refuses."""
+    if action.workload is None:
+        raise AnkplanError(f"{action.address}: the action carries no workload")
+    if action.kind is ActionKind.RESTART:
+        return ""  # the same container again: its files stay, nothing changes in place
+    new = action.kind in (ActionKind.CREATE, ActionKind.REPLACE)
+    argv, stdin = nodestore.prepare_argv(node, project_name(project), action.workload,
+                                         new_container=new)
+    result = transport.run(argv, timeout=timeout, stdin=stdin)
+    if not result.ok:
+        raise _store_failure(action, "write the workload's folder", result)
+    lines = result.stdout.strip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
+def record_start(transport: Transport, node: Node, action: Action, project: str | Project,
+                 container_id: str, *, timeout: float = STORE_TIMEOUT) -> None:
+    """Record on the node that ankplan started `container_id` (run.json: its spec hash, the
+    node's boot ID); raises AnkplanError when the node refuses."""
+    if action.workload is None:
+        return
+    argv, stdin = nodestore.record_start_argv(node, project_name(project), action.workload_name,
+                                              spec_hash(action.workload), container_id)
+    result = transport.run(argv, timeout=timeout, stdin=stdin)
+    if not result.ok:
+        raise _store_failure(action, "record the start", result)
+
+
+def forget_folder(transport: Transport, node: Node, action: Action, project: str | Project, *,
+                  failed_run: bool = False,
+                  timeout: float = STORE_TIMEOUT) -> CommandResult | None:
+    """Remove the workload's folder with its last container (REMOVE that is no duplicate),
+    or after `podman run` of a new container failed (`failed_run`: nothing uses the files
+    written for it); None when there is nothing to remove."""
+    leaves = removes_folder(action) or (failed_run and action.kind in (ActionKind.CREATE,
+                                                                       ActionKind.REPLACE))
+    if not leaves or not nodestore.has_folder_name(action.workload_name):
+        return None
+    argv = nodestore.forget_argv(node, project_name(project), action.workload_name)
+    return transport.run(argv, timeout=timeout)
 
 
 def started_container(action: Action, result: CommandResult) -> str:

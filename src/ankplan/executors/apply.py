@@ -23,7 +23,10 @@ from ankplan.executors.actions import (
     bringup_command,
     bringup_labels,
     discard_argv,
+    forget_folder,
     podman_error,
+    prepare_folder,
+    record_start,
     remove_container,
     started_container,
     stop_container,
@@ -190,7 +193,10 @@ def _run_step(run: _Run, progress: StepProgress) -> None:
 
 
 def _walk(run: _Run, progress: StepProgress) -> None:
-    """Teardown (remove, replace), then bring-up (create, replace, start)."""
+    """Teardown (remove, replace), then bring-up (create, replace, start); or an update."""
+    if progress.kind is ActionKind.UPDATE:
+        _update(run, progress)
+        return
     if progress.tears_down:
         if not _await_teardowns(run, progress, _teardown_prerequisites(run, progress),
                                 "Stopping(WaitingToStop: {})"):
@@ -257,23 +263,42 @@ def _await_teardowns(run: _Run, progress: StepProgress, prerequisites: list[Step
 
 def _teardown(run: _Run, progress: StepProgress) -> bool:
     """Stop gracefully (SIGTERM, SIGKILL after stop_timeout), then remove the old container;
-    a RESTART keeps it, to start it again."""
+    a RESTART keeps it, to start it again; a workload leaving the node also loses its folder
+    there (files, records)."""
     if run.cancel.is_set():
         run.board.finish(progress, Outcome.CANCELLED, "not started: apply was interrupted")
         return False
-    node, container = run.node(progress.node_name), progress.step.action.container_id
+    action = progress.step.action
+    node, container = run.node(progress.node_name), action.container_id
     run.board.set_state(progress, "Stopping(RequestedAtRuntime)", f"stopping {container[:12]}")
     keep = progress.kind is ActionKind.RESTART
     stop_or_remove = stop_container if keep else remove_container
+    action = progress.step.action
+    transport = run.pool.get(node)
     with run.slot():
-        result = stop_or_remove(run.pool.get(node), node, container, run.options.stop_timeout)
-    if not result.ok:
+        result = stop_or_remove(transport, node, container, run.options.stop_timeout) if (
+            container) else None
+        if result is None or result.ok:
+            result = forget_folder(transport, node, action, run.plan.project,
+                                   timeout=run.options.timeout) or result
+    if result is not None and not result.ok:
         run.board.finish(progress, Outcome.FAILED,
                          podman_error("stop" if keep else "remove", result),
                          state="Stopping(DeleteFailed)")
         return False
     run.board.update(progress, torn_down=True)
     return True
+
+
+def _update(run: _Run, progress: StepProgress) -> None:
+    """Record the in-place fields (restartPolicy, dependencies, tags) on the node."""
+    node = run.node(progress.node_name)
+    with run.slot():
+        prepare_folder(run.pool.get(node), node, progress.step.action, run.plan.project,
+                       timeout=run.options.timeout)
+    changed = "; ".join(progress.step.action.details)
+    run.board.finish(progress, Outcome.DONE, f"recorded on the node: {changed}",
+                     state="Updated")
 
 
 def _await_conditions(run: _Run, progress: StepProgress) -> bool:
@@ -345,15 +370,24 @@ def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
         raise AnkplanError(f"{action.address}: the plan step carries no workload")
     run.board.set_state(progress, "Pending(Starting)", "starting")
     labels = bringup_labels(action, Project(name=run.plan.project, source=run.plan.source))
-    command = bringup_command(action, node, labels)
+    with run.slot():
+        folder = prepare_folder(run.pool.get(node), node, action, run.plan.project,
+                                timeout=run.options.timeout)
+    command = bringup_command(action, node, labels, folder)
     result = run.podman(node, command.argv, timeout=run.options.timeout, stdin=command.stdin)
     if not result.ok:
         note = "" if action.kind in STARTS_EXISTING else _undo_create(run, node, labels)
+        with run.slot():
+            forget_folder(run.pool.get(node), node, action, run.plan.project, failed_run=True,
+                          timeout=run.options.timeout)
         run.board.finish(progress, Outcome.FAILED, podman_error(command.verb, result) + note,
                          state="Pending(StartingFailed)")
         return None
     container = started_container(action, result)
     run.board.update(progress, container_id=container)
+    with run.slot():
+        record_start(run.pool.get(node), node, action, run.plan.project, container,
+                     timeout=run.options.timeout)
     returned = time.monotonic()
     run.observer.kick()
     return container, returned

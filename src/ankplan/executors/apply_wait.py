@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ankplan.executors.apply_state import Board, Outcome, Snapshot, StepProgress
 from ankplan.model import Dependency, Inventory, Manifest, ObservedContainer, Plan, Workload
 from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
+from ankplan.planner.runtimes import starting_failed, unsupported_runtime
 from ankplan.planner.workload_status import HEALTH, representative
 from ankplan.podman import execution_state
 
@@ -89,6 +90,8 @@ def _judge(board: Board, snapshot: Snapshot | None, manifest: Manifest, inventor
         return _Judged(name=name, status=ConditionStatus(
             verdict=Verdict.WAITING, reason=f"waiting for {name}: {unobserved}"))
     state = execution_state(container)
+    if container is None and defined is not None and unsupported_runtime(defined):
+        state = starting_failed(unsupported_runtime(defined))
     healthy = HEALTH.get(container.health) if container else None
     return _Judged(name=name, status=condition_status(
         dependency.condition, state, dependency_workload=defined, healthy=healthy,

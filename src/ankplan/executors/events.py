@@ -9,6 +9,9 @@ and `modes()` says so. A podman command ankplan ran successfully is itself an ob
 `note` and `forget` record its result at once, without waiting for its event. A podman-kube
 workload's containers (their events carry their pod) are folded into one entry, as
 `observe_node` does.
+The project's records in the workload folders (podman/nodestore.py) are read with every
+listing, and again by `refresh_records` after ankplan wrote them (watch holds the writer lock:
+no one else does).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from ankplan.errors import AnkplanError
 from ankplan.executors.observe import error_reason
 from ankplan.executors.transport import StreamHandle, Transport, TransportPool, check_result
 from ankplan.model import LiveState, Node, NodeObservation, ObservedContainer
-from ankplan.podman import fold_pods, parse_ps, pod_ids
+from ankplan.podman import fold_pods, nodestore, parse_ps, pod_ids
 from ankplan.podman.events import (
     apply_event,
     events_argv,
@@ -46,6 +49,7 @@ class NodeFeed:
         self.guard = threading.Lock()
         self.containers: dict[str, ObservedContainer] = {}
         self.removed: set[str] = set()  # ids known gone: late events must not bring them back
+        self.stored = nodestore.StoreView()  # the project's records, as last read
         self.error: str | None = "not observed yet"
         self.hint = ""
         self.polling = ""  # why this node is polled instead of streamed ("" = streamed)
@@ -63,9 +67,11 @@ class NodeFeed:
             if self.error is not None:
                 return NodeObservation(node_name=self.node.name, error=self.error, hint=self.hint)
             containers = tuple(sorted(self.containers.values(), key=lambda c: (c.name, c.id)))
+            stored = self.stored
         if any(container.pod_id for container in containers):
             containers = fold_pods(containers, (), self.node.name)  # podman-kube workloads
-        return NodeObservation(node_name=self.node.name, containers=containers)
+        return NodeObservation(node_name=self.node.name, containers=containers,
+                               boot_id=stored.boot_id, applied=stored.applied, runs=stored.runs)
 
     def note(self, container: ObservedContainer) -> None:
         """A command made or started `container`: known now, before its events arrive."""
@@ -88,6 +94,26 @@ class NodeFeed:
                 self.containers.pop(key, None)
             self.removed |= gone
         self.on_change()
+
+    def refresh_records(self) -> None:
+        """Read the project's records again (after ankplan wrote them). When that fails the
+        stream is ended, so the node is listed and read afresh before anything relies on it."""
+        try:
+            stored = self._read_records(self.pool.get(self.node))
+        except AnkplanError as error:
+            self._fail(error_reason(self.node, error), error.hint)
+            handle = self._handle
+            if handle is not None:
+                handle.close()
+            return
+        with self.guard:
+            self.stored = stored
+        self.on_change()
+
+    def _read_records(self, transport: Transport) -> nodestore.StoreView:
+        argv = nodestore.read_argv(self.node, self.project)
+        result = check_result(self.node, argv, transport.run(argv, timeout=self.timeout))
+        return nodestore.parse_store(result.stdout, self.project)
 
     def close(self) -> None:
         """End the stream and the thread (the stream's command ends with its channel)."""
@@ -126,8 +152,10 @@ class NodeFeed:
         result = check_result(self.node, argv, transport.run(argv, timeout=self.timeout))
         since, listing = split_timed_ps(result.stdout)
         containers = parse_ps(listing, self.node.name)
+        stored = self._read_records(transport)
         with self.guard:
             self.containers = {c.id: c for c in containers}
+            self.stored = stored
             self.removed.clear()
             self.error, self.hint = None, ""
         self.on_change()
@@ -202,6 +230,11 @@ class EventFeeds:
         """Record a container a successful command removed."""
         if node_name in self.feeds:
             self.feeds[node_name].forget(container_id)
+
+    def refresh_records(self, node_name: str) -> None:
+        """Read a node's records of the project again (see NodeFeed.refresh_records)."""
+        if node_name in self.feeds:
+            self.feeds[node_name].refresh_records()
 
     def modes(self) -> dict[str, str]:
         """node -> "events", "polling (why)" or "unreachable (why)"."""

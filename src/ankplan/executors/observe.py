@@ -23,6 +23,7 @@ from ankplan.podman import (
     fold_pods,
     images_argv,
     info_argv,
+    nodestore,
     parse_images,
     parse_info,
     parse_pod_ps,
@@ -38,21 +39,25 @@ _Result = TypeVar("_Result")
 
 
 def observe_nodes(pool: TransportPool, nodes: Sequence[Node], *, forks: int = 10,
-                  timeout: float = 30, images: bool = False, stats: bool = False) -> LiveState:
+                  timeout: float = 30, images: bool = False, stats: bool = False,
+                  project: str | None = None) -> LiveState:
     """Every container on every node (one `podman ps` each), observations sorted by node.
 
     `images` adds each node's image table (one `podman images`), `stats` the running
-    containers' resource use (one `podman stats`), each run beside the node's `ps`.
+    containers' resource use (one `podman stats`), `project` what ankplan recorded on the
+    node for that project (one `sh`, podman/nodestore.py), each run beside the node's `ps`.
     """
     observations = _parallel(nodes, forks, lambda node: observe_node(
-        pool, node, timeout=timeout, images=images, stats=stats))
+        pool, node, timeout=timeout, images=images, stats=stats, project=project))
     return LiveState(nodes=tuple(sorted(observations, key=lambda o: o.node_name)))
 
 
 def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images: bool = False,
-                 stats: bool = False) -> NodeObservation:
-    """The containers of one node (and its images, stats when asked), or the reason it could
-    not be observed. A failed images or stats call leaves that part None, with a warning.
+                 stats: bool = False, project: str | None = None) -> NodeObservation:
+    """The containers of one node (and its images, stats, the project's records when asked),
+    or the reason it could not be observed. A failed images or stats call leaves that part
+    None, with a warning; failing to read the records fails the observation (a `--rm` job
+    that ran would look as if it never had).
 
     When `podman ps` shows containers in pods, `podman pod ps` follows (it holds the pods'
     labels, also of a pod whose containers are gone) and ankplan's pods are folded into one
@@ -60,23 +65,35 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images
     """
     try:
         transport = pool.get(node)
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ankplan-extra") as executor:
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="ankplan-extra") as executor:
             image_answer = executor.submit(_read_extra, transport, node, "images", timeout,
                                            parse_images) if images else None
             stats_answer = executor.submit(_read_extra, transport, node, "stats", timeout,
                                            parse_stats) if stats else None
+            records = executor.submit(_read_records, transport, node, project,
+                                      timeout) if project is not None else None
             argv = ps_argv(node)
             result = check_result(node, argv, transport.run(argv, timeout=timeout))
             containers = _fold_pods(transport, node, parse_ps(result.stdout, node.name),
                                     timeout)
             image_table, image_warning = image_answer.result() if image_answer else (None, "")
             stats_table, stats_warning = stats_answer.result() if stats_answer else (None, "")
+            stored = records.result() if records else nodestore.StoreView()
     except AnkplanError as error:
         return NodeObservation(node_name=node.name, error=error_reason(node, error),
                                hint=error.hint)
     return NodeObservation(node_name=node.name, containers=containers, images=image_table,
                            stats=stats_table,
-                           warnings=tuple(filter(None, (image_warning, stats_warning))))
+                           warnings=tuple(filter(None, (image_warning, stats_warning))),
+                           boot_id=stored.boot_id, applied=stored.applied, runs=stored.runs)
+
+
+def _read_records(transport: Transport, node: Node, project: str,
+                  timeout: float) -> nodestore.StoreView:
+    """The node's boot ID and the project's records there; AnkplanError when unreadable."""
+    argv = nodestore.read_argv(node, project)
+    return nodestore.parse_store(check_result(node, argv, transport.run(argv, timeout=timeout))
+                                 .stdout, project)
 
 
 def _fold_pods(transport: Transport, node: Node, containers: tuple[ObservedContainer, ...],
@@ -116,8 +133,9 @@ class NodeObserver:
     """
 
     def __init__(self, pool: TransportPool, nodes: Sequence[Node], *, forks: int = 10,
-                 timeout: float = 30, patience: float = 3.0) -> None:
+                 timeout: float = 30, patience: float = 3.0, project: str | None = None) -> None:
         self._pool, self._timeout, self._patience = pool, timeout, patience
+        self._project = project  # read the project's records too (watch plans on them)
         self._nodes = list({node.name: node for node in nodes}.values())
         self._executor = ThreadPoolExecutor(max_workers=max(1, min(forks, len(self._nodes))),
                                             thread_name_prefix="ankplan-observe")
@@ -130,7 +148,7 @@ class NodeObserver:
             if node.name not in self._inflight:
                 began = time.monotonic()  # before submitting: the ps may run at once
                 future = self._executor.submit(observe_node, self._pool, node,
-                                               timeout=self._timeout)
+                                               timeout=self._timeout, project=self._project)
                 self._inflight[node.name] = (future, began)
         futures.wait([future for future, _ in self._inflight.values()], timeout=budget)
         now = time.monotonic()

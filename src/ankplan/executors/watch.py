@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ankplan.executors.actions import project_name
 from ankplan.executors.events import EventFeeds
 from ankplan.executors.lock import LockKeeper
 from ankplan.executors.observe import NodeObserver
@@ -20,9 +21,11 @@ from ankplan.executors.transport import TransportPool
 from ankplan.executors.watch_act import (
     HealthTarget,
     Job,
+    Restores,
     action_reason,
     execute_job,
     health_check_of,
+    policy_start,
     run_health_checks,
 )
 from ankplan.model import (
@@ -117,8 +120,8 @@ class WatchResult:
     restarts: int  # restarts issued
 
 
-_VERB = {ActionKind.CREATE: "create", ActionKind.START: "start", ActionKind.REPLACE: "replace",
-         ActionKind.REMOVE: "remove"}
+_VERB = {ActionKind.CREATE: "create", ActionKind.START: "start", ActionKind.UPDATE: "update",
+         ActionKind.REPLACE: "replace", ActionKind.REMOVE: "remove"}
 
 
 @dataclass
@@ -166,6 +169,7 @@ class Watch:
         self._stable_since: float | None = None
         self._signature: tuple[tuple[str, str, str], ...] = ()
         self._errors_seen: set[str] = set()
+        self._restoring = Restores()  # what the node stopped, until started again
         self._observed_wall = 0.0  # wall time when the current tick's observation began
         self._executor = ThreadPoolExecutor(max_workers=max(4, options.forks),
                                             thread_name_prefix="watch-act")
@@ -173,7 +177,8 @@ class Watch:
                                           thread_name_prefix="watch-health")
         # Each node observed at its own pace: a cut-off node must not stall the others' ticks.
         self._observer = NodeObserver(pool, inventory.nodes, forks=options.forks,
-                                      timeout=options.timeout)
+                                      timeout=options.timeout,
+                                      project=project_name(options.project))
         self._feeds: EventFeeds | None = None
         self._polling: dict[str, str] = {}  # node -> why it is polled, as last reported
         if options.events:
@@ -284,7 +289,8 @@ class Watch:
             job = tracked.job
             if job is None:
                 continue
-            if not job.done or (job.finished_at > observed_at and not _shows(live, job)):
+            if not job.done or (job.finished_at > observed_at and (
+                    job.action.kind is ActionKind.START or not _shows(live, job))):
                 busy.add(name)
                 continue
             self._note_outcome(tracked, job)
@@ -362,25 +368,30 @@ class Watch:
         return self.locks is None or self.locks.held(node_name)
 
     def _decide(self, live: LiveState, busy: set[str], now: float) -> None:
-        """Restart decisions first, then the plan's steps whose conditions hold."""
+        """The plan first (it says what the node stopped), restart decisions for the rest,
+        then the plan's other steps whose conditions hold."""
         acting = set(busy)
-        for status in self.statuses:
-            if status.name in acting or status.container is None or (
-                    not self._may_act(status.node_name)):
-                continue
-            if self._decide_restart(status, now):
-                acting.add(status.name)
         result = plan(self.manifest, self.inventory, live, project=self.options.project,
                       prune=False)
-        for error in result.errors:
+        for error in (*result.errors, *result.starting_failed):
             if error not in self._errors_seen:
                 self._errors_seen.add(error)
                 self._emit("", "", "", "", error, kind="error")
         by_name = {status.name: status for status in self.statuses}
-        for step in result.changes():
-            action = step.action
+        todo = self._restoring.update(result, by_name) + [
+            s.action for s in result.changes() if not policy_start(s.action)
+            and s.action.reason is not Reason.NODE_RESTARTED]
+        for status in self.statuses:
+            if status.name in acting or status.container is None or (
+                    status.name in self._restoring) or not self._may_act(status.node_name):
+                continue
+            if self._decide_restart(status, now):
+                acting.add(status.name)
+        pending = {action.workload_name for action in todo}
+        for action in todo:
             step_status = by_name.get(action.workload_name)
-            if action.workload_name in acting or self._held_back(action, step_status, busy) or (
+            waits = (acting | pending) - {action.workload_name}
+            if action.workload_name in acting or self._held_back(action, step_status, waits) or (
                     not self._may_act(action.node_name)):
                 continue
             acting.add(action.workload_name)
@@ -425,7 +436,8 @@ class Watch:
     def _held_back(self, action: Action, status: WorkloadStatus | None,
                    busy: set[str]) -> bool:
         """True when a plan step must wait: a given-up workload, conditions not met, or a
-        dependency whose own action is still in flight (its state is not reported yet)."""
+        dependency whose own action is in flight or still to come (its state is not the one
+        that counts yet)."""
         if status is None:
             return action.kind is not ActionKind.REMOVE
         tracked = self.tracked[status.name]
@@ -440,7 +452,9 @@ class Watch:
                 kind: str = "", exited: bool = False) -> None:
         """Report the action and run it in a thread; its result is read on a later tick."""
         tracked = self.tracked.get(action.workload_name)
-        to_state = "Removed" if action.kind is ActionKind.REMOVE else "Pending(Starting)"
+        shown = tracked.shown if tracked else ""
+        to_state = {ActionKind.REMOVE: "Removed", ActionKind.UPDATE: shown}.get(
+            action.kind, "Pending(Starting)")
         self._emit(action.node_name, action.workload_name, tracked.shown if tracked else "",
                    to_state, reason, kind=kind or _VERB.get(action.kind, action.kind.value))
         job = Job(action=action, restart_count=restart_count, exited=exited)
@@ -462,6 +476,7 @@ class Watch:
             self._feeds.forget(node_name, removed)
         if made is not None:
             self._feeds.note(node_name, made)
+        self._feeds.refresh_records(node_name)  # what it wrote in the workload's folder
 
     # --- stability and views -------------------------------------------------------------------
 

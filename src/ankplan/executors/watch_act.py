@@ -1,8 +1,8 @@
-"""Carry out one watch action (restart, re-create, start, remove), run health checks, and say
-why an action runs.
+"""Carry out one watch action (restart, re-create, start, update, remove), run health checks,
+say why an action runs, and keep the plan's starts of what the node stopped until done.
 
-Does I/O: podman stop/rm/run/start (pod stop/rm/start and `kube play` for podman-kube) and
-`podman healthcheck run` through the transport pool.
+Does I/O: podman stop/rm/run/start (pod stop/rm/start and `kube play` for podman-kube), the
+workload folder writes and `podman healthcheck run` through the transport pool.
 No decisions: the action and its restart count come from the watch loop, which got them from
 the planner; this is apply's teardown + start without apply's waits (the loop observes).
 """
@@ -10,7 +10,7 @@ the planner; this is apply's teardown + start without apply's waits (the loop ob
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
@@ -22,7 +22,10 @@ from ankplan.executors.actions import (
     bringup_command,
     bringup_labels,
     discard_argv,
+    forget_folder,
     podman_error,
+    prepare_folder,
+    record_start,
     remove_container,
     started_container,
 )
@@ -33,6 +36,7 @@ from ankplan.model import (
     Inventory,
     Node,
     ObservedContainer,
+    Plan,
     Project,
     Reason,
     Workload,
@@ -70,11 +74,12 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
                    project: str | Project, timeout: float = 30.0,
                    stop_timeout: int = 10) -> None:
     """Stop and remove the old container (replace, remove), then run or start the workload,
-    with the same podman commands as apply (executors/actions.py).
+    with the same podman commands and folder writes as apply (executors/actions.py); an
+    in-place update only records its fields on the node.
 
     Records on `job` the old container once removed (`removed`) and the new one's id
-    (`container_id`); raises AnkplanError when podman fails. The new container carries
-    `job.restart_count` in its restart-count label.
+    (`container_id`, none for remove and update); raises AnkplanError when podman or the node
+    fails. The new container carries `job.restart_count` in its restart-count label.
     """
     action = job.action
     node = _node(inventory, action.node_name)
@@ -89,15 +94,24 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
             raise AnkplanError(f"{action.address}: {podman_error('remove', result)}")
         job.removed = action.container_id
     if action.kind is ActionKind.REMOVE:
+        forgotten = forget_folder(transport, node, action, project, timeout=timeout)
+        if forgotten is not None and not forgotten.ok:
+            raise AnkplanError(f"{action.address}: cannot remove its folder on the node: "
+                               f"{forgotten.stderr.strip() or forgotten.exit_code}")
         return
     if action.workload is None:
         raise AnkplanError(f"{action.address}: the action carries no workload")
+    folder = prepare_folder(transport, node, action, project, timeout=timeout)
+    if action.kind is ActionKind.UPDATE:
+        return
     job.labels = bringup_labels(action, project, job.restart_count)
-    command = bringup_command(action, node, job.labels)
+    command = bringup_command(action, node, job.labels, folder)
     result = transport.run(command.argv, timeout=timeout, stdin=command.stdin)
     if not result.ok:
+        forget_folder(transport, node, action, project, failed_run=True, timeout=timeout)
         raise AnkplanError(f"{action.address}: {podman_error(command.verb, result)}")
     job.container_id = started_container(action, result)
+    record_start(transport, node, action, project, job.container_id, timeout=timeout)
 
 
 def execute_job(job: Job, *, pool: TransportPool, inventory: Inventory, project: str | Project,
@@ -182,7 +196,9 @@ def run_health_checks(pool: TransportPool, inventory: Inventory,
 
 _REASON_WORDS = {Reason.NOT_FOUND: "no container", Reason.SPEC_CHANGED: "spec changed",
                  Reason.MOVED_NODE: "moved to another node", Reason.NOT_RUNNING: "never started",
-                 Reason.DUPLICATE: "duplicate container"}
+                 Reason.DUPLICATE: "duplicate container",
+                 Reason.NODE_RESTARTED: "stopped by the node",
+                 Reason.POLICY_CHANGED: "updated in place"}
 
 
 def action_reason(action: Action, status: WorkloadStatus | None) -> str:
@@ -200,3 +216,40 @@ def health_check_of(workload: Workload) -> podman.HealthCheck | None:
                                          else ())
     except AnkplanError:
         return None
+
+
+# --- what the node stopped ------------------------------------------------------------------
+
+
+class Restores:
+    """The workloads the node stopped (plan: START, NODE_RESTARTED) that are not started again
+    yet. Kept from the tick that saw the stop until each container started again: once some run
+    again, the rest no longer look stopped by the node, but still are."""
+
+    def __init__(self) -> None:
+        # workload -> (the START, the container's started_at when the stop was seen)
+        self._pending: dict[str, tuple[Action, float]] = {}
+
+    def __contains__(self, workload_name: object) -> bool:
+        return workload_name in self._pending
+
+    def update(self, result: Plan, by_name: Mapping[str, WorkloadStatus]) -> list[Action]:
+        """Note this tick's plan and statuses; the STARTs still to do, in plan order."""
+        for step in result.changes():
+            action, status = step.action, by_name.get(step.action.workload_name)
+            if action.reason is Reason.NODE_RESTARTED and action.kind is ActionKind.START and (
+                    status is not None and status.container is not None):
+                self._pending[action.workload_name] = (action, status.container.started_at)
+        for name, (action, started_at) in list(self._pending.items()):
+            status = by_name.get(name)
+            current = status.container if status is not None else None
+            if current is None or current.id != action.container_id or (
+                    current.started_at != started_at):
+                del self._pending[name]  # started again (or gone): done
+        return [action for action, _ in self._pending.values()]
+
+
+def policy_start(action: Action) -> bool:
+    """A plan's START of a container its restart policy restarts: watch decides those itself,
+    with back-off (planner/restarts.py, the same rule), and restarts by replacing."""
+    return action.kind is ActionKind.START and action.reason is Reason.EXITED

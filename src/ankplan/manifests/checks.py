@@ -164,7 +164,7 @@ _REMEDY = {
     "--restart": "remove --restart; use restartPolicy: ON_FAILURE or ALWAYS",
     "label": "ankplan sets these labels to track its containers; use another prefix",
     "--name": "remove --name; ankplan names the container after the workload",
-    "--rm": "remove --rm; ankplan removes containers it no longer needs",
+    "--rm": "remove --rm to keep the exit state; ankplan removes containers it no longer needs",
     "--replace": "remove --replace",
 }
 
@@ -188,8 +188,8 @@ def _option_problem(token: Token) -> tuple[Severity, str, str] | None:
                                   "workload"), _REMEDY["--name"]
     if token.name == "--rm":
         return Severity.WARNING, ("set --rm: the container vanishes when it exits, so its exit "
-                                  "state is lost (Ankaios reports Failed(Lost)) and ankplan "
-                                  "re-creates it"), _REMEDY["--rm"]
+                                  "state is lost: once it ran, it is Failed(Lost) and not run "
+                                  "again (as in Ankaios)"), _REMEDY["--rm"]
     if token.name == "--replace":
         return Severity.WARNING, ("set --replace: podman may remove a container of the same "
                                   "name that ankplan does not own"), _REMEDY["--replace"]

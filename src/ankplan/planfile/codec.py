@@ -292,7 +292,8 @@ def plan_to_json(plan: Plan) -> JSONObject:
     return {"project": plan.project, "steps": [_step_to_json(step) for step in plan.steps],
             "errors": list(plan.errors),
             "fingerprints": [list(pair) for pair in plan.fingerprints],
-            "warnings": list(plan.warnings), "kept": [kept_to_json(k) for k in plan.kept],
+            "warnings": list(plan.warnings), "starting_failed": list(plan.starting_failed),
+            "kept": [kept_to_json(k) for k in plan.kept],
             "source": plan.source, "adopted": list(plan.adopted)}
 
 
@@ -304,6 +305,7 @@ def plan_from_json(value: object, where: str = "plan") -> Plan:
                             for i, s in enumerate(reader.items("steps"))),
                 errors=reader.words("errors"), fingerprints=reader.pairs("fingerprints"),
                 warnings=reader.words("warnings"),
+                starting_failed=reader.words("starting_failed"),
                 kept=tuple(_kept_from_json(k, f"{where}.kept[{i}]")
                            for i, k in enumerate(reader.items("kept"))),
                 source=reader.text("source", ""), adopted=reader.words("adopted"))

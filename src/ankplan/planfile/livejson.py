@@ -4,16 +4,20 @@ Pure: works on parsed JSON values; reading files is the caller's job. Format:
 `{"nodes": [{"node": "node1", "error": null, "hint": "", "images": {name: id} (optional),
 "containers": [{"id", "name", "image", "image_id", "state", "exit_code", "started_at",
 "finished_at", "health", "labels": {..}, "restart_count", "pod_id", "pods": [..],
-"members": [..]}]}]}`; every container field but `id` and `name` is optional (the last three
-only appear for containers in pods and podman-kube entries).
+"members": [..]}], "boot_id": "...", "records": [..]}]}`; every container field but `id` and
+`name` is optional (the last three only appear for containers in pods and podman-kube
+entries), and so are `boot_id` and `records` (what ankplan recorded on the node, as
+podman/nodestore.py writes it: `{"kind": "applied"|"run", "project", "workload", ...}`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from ankplan.errors import PlanError
 from ankplan.model import LABEL_RESTART_COUNT, LiveState, NodeObservation, ObservedContainer
+from ankplan.podman.nodestore import parse_records, records_to_json
 
 
 def _mapping(value: object, where: str) -> Mapping[str, object]:
@@ -86,9 +90,12 @@ def _node_from_json(value: object, index: int) -> NodeObservation:
         table = _mapping(data["images"], f"{where}.images")
         images = tuple(sorted((str(name), _text(table, name, f"{where}.images"))
                               for name in table))
+    records = [json.dumps(r) for r in _list(data.get("records"), f"{where}.records")]
+    applied, runs = parse_records(records)
     return NodeObservation(node_name=node_name, error=error, hint=_text(data, "hint", where),
                            containers=tuple(sorted(containers, key=lambda c: (c.name, c.id))),
-                           images=images)
+                           images=images, boot_id=_text(data, "boot_id", where),
+                           applied=applied, runs=runs)
 
 
 def live_state_from_json(data: object) -> LiveState:
@@ -115,9 +122,16 @@ def container_to_json(container: ObservedContainer) -> dict[str, object]:
 
 def live_state_to_json(live: LiveState) -> dict[str, object]:
     """The JSON form of `live`; `live_state_from_json` reads it back unchanged."""
-    return {"nodes": [
-        {"node": node.node_name, "error": node.error, "hint": node.hint,
-         "containers": [container_to_json(c) for c in node.containers],
-         **({"images": dict(node.images)} if node.images is not None else {})}
-        for node in live.nodes
-    ]}
+    return {"nodes": [_node_to_json(node) for node in live.nodes]}
+
+
+def _node_to_json(node: NodeObservation) -> dict[str, object]:
+    data: dict[str, object] = {"node": node.node_name, "error": node.error, "hint": node.hint,
+                               "containers": [container_to_json(c) for c in node.containers]}
+    if node.images is not None:
+        data["images"] = dict(node.images)
+    if node.boot_id:
+        data["boot_id"] = node.boot_id
+    if node.applied or node.runs:
+        data["records"] = records_to_json(node.applied, node.runs)
+    return data

@@ -23,6 +23,8 @@ FAILED = "Failed"
 NOT_SCHEDULED = "NotScheduled"
 EXEC_FAILED = "ExecFailed"
 LOST = "Lost"
+PENDING = "Pending"
+STARTING_FAILED = "StartingFailed"
 
 
 class Verdict(str, enum.Enum):
@@ -85,6 +87,9 @@ def condition_status(condition: AddCondition, dependency_state: ExecutionState, 
         return _never(f"{name} is NotScheduled and never runs")
     if state.state == FAILED and state.sub_state == LOST:
         return _lost(name, dependency_workload)
+    if (state.state, state.sub_state) == (PENDING, STARTING_FAILED):
+        return _never(f"{name} cannot start ({state.info or state}); "
+                      f"ADD_COND_{condition.name} can never hold")
     if (state.state, state.sub_state) == _WANTED[condition]:
         return _wanted_state(condition, name, dependency_workload, healthy)
     if condition is AddCondition.FAILED and state.state == RUNNING:

@@ -144,8 +144,9 @@ def canonical_spec_v1(workload: Workload) -> Spec:
     In: runtime, agent, the parsed runtimeConfig fields (image, generalOptions, commandOptions
     with env values digested, commandArgs; for podman-kube the manifest digest, playOptions and
     controlInterfaceTarget) and the files (mount point plus content digest).
-    Out, so changing them never replaces a container: restartPolicy (ankplan's watch applies it,
-    not podman), dependencies (start order only), tags (metadata), configs (already rendered
+    Out, so changing them never replaces a container: restartPolicy (apply and watch apply it,
+    not podman), dependencies (start order only), tags (metadata): these three change in place
+    (planner/inplace.py), configs (already rendered
     into the fields above), controlInterfaceAccess (not acted on) and podman-kube downOptions
     (ankplan removes its pods by id and never uses them). Ankaios replaces on any of these;
     ankplan does not need to.

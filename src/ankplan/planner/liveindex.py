@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ankplan.model import (
+    AppliedRecord,
     Inventory,
     LiveState,
     Manifest,
     Node,
     NodeObservation,
     ObservedContainer,
+    RunRecord,
     Workload,
 )
 
@@ -34,6 +36,9 @@ class LiveIndex:
     owned_nodes: dict[str, set[str]]
     # node name -> (image name -> id), for the nodes whose images were observed
     images: dict[str, dict[str, str]]
+    # (node name, workload name) -> what the node recorded for the project (nodestore)
+    applied: dict[tuple[str, str], AppliedRecord]
+    runs: dict[tuple[str, str], RunRecord]
 
 
 def index_live(manifest: Manifest, live: LiveState, project: str) -> LiveIndex:
@@ -57,8 +62,12 @@ def index_live(manifest: Manifest, live: LiveState, project: str) -> LiveIndex:
         workloads.setdefault(workload.name, workload)
     images = {name: dict(observation.images) for name, observation in nodes.items()
               if observation.images is not None}
+    applied = {(o.node_name, r.workload): r for o in live.nodes for r in o.applied
+               if r.project == project}
+    runs = {(o.node_name, r.workload): r for o in live.nodes for r in o.runs
+            if r.project == project}
     return LiveIndex(nodes=nodes, workloads=workloads, by_name=by_name, owned=owned,
-                     owned_nodes=owned_nodes, images=images)
+                     owned_nodes=owned_nodes, images=images, applied=applied, runs=runs)
 
 
 class NodeLookup:

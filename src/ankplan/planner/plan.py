@@ -40,13 +40,20 @@ from ankplan.planner.hashing import (
 )
 from ankplan.planner.identity import adopt_legacy, kept_containers
 from ankplan.planner.images import pull_detail, rebuilt_detail
+from ankplan.planner.inplace import inplace_changes
 from ankplan.planner.kube import kube_problem
 from ankplan.planner.liveindex import LiveIndex, NodeLookup, index_live
+from ankplan.planner.node_restart import NodeStop, latest_stop
 from ankplan.planner.order import order_steps
+from ankplan.planner.runtimes import (
+    note_failed_dependencies,
+    starting_failed_lines,
+    unsupported_runtime,
+)
+from ankplan.planner.starts import NEVER_STARTED, start_decision, vanished_decision
 from ankplan.podman.options import last_value
 
-# Podman states of a container that exists but was never started: `plan` starts it.
-NEVER_STARTED = frozenset({"created", "configured", "initialized"})
+__all__ = ["NEVER_STARTED", "container_name", "plan", "removes_folder"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +68,7 @@ class _Context:
     blocked: frozenset[str]  # workloads with an error: their containers are left as they are
     prune: bool
     index: LiveIndex
+    stops: dict[str, NodeStop | None]  # node name -> the node's latest stop of everything
 
 
 def container_name(workload: Workload) -> str:
@@ -74,6 +82,8 @@ def container_name(workload: Workload) -> str:
 def _runtime_error(workload: Workload) -> str | None:
     if workload.runtime == "podman" and isinstance(workload.runtime_config, PodmanConfig):
         return None
+    if unsupported_runtime(workload):
+        return None  # not an error: the workload alone fails (plan.starting_failed)
     if workload.runtime == "podman-kube" or isinstance(workload.runtime_config, KubeConfig):
         return kube_problem(workload)
     if workload.runtime == "podman":
@@ -99,6 +109,8 @@ def _placement(workload: Workload, nodes: NodeLookup) -> tuple[str, str]:
     problem = _runtime_error(workload)
     if problem is not None:
         return "", problem
+    if unsupported_runtime(workload):
+        return "", ""  # reported in plan.starting_failed
     observation = nodes.observation(node.name)
     if observation is None:
         return "", f"workload {workload.name}: node {node.name} was not observed"
@@ -132,6 +144,10 @@ def _select(manifest: Manifest, live: LiveState, project: str, targets: Collecti
     `--target old` removes just that workload.
     """
     live_names = {c.workload_name for c in live.owned_containers(project) if c.workload_name}
+    for observation in live.nodes:  # a folder left on a node (records) counts as well
+        if observation.reachable:
+            live_names |= {r.workload for r in observation.applied if r.project == project}
+            live_names |= {r.workload for r in observation.runs if r.project == project}
     manifest_names = set(manifest.names())
     if not targets:
         return frozenset(manifest_names | live_names)
@@ -203,9 +219,10 @@ def _replace_details(workload: Workload, container: ObservedContainer) -> tuple[
     return details or (f"spec-hash changed: {container.spec_hash or '(none)'}",)
 
 
-def _keeper_action(workload: Workload, container: ObservedContainer, node_name: str,
-                   errors: list[str], images: dict[str, str] | None) -> Action | None:
-    """REPLACE, START or NOOP for the container kept; None when it cannot be judged."""
+def _keeper_action(context: _Context, workload: Workload, container: ObservedContainer,
+                   node_name: str, errors: list[str]) -> Action | None:
+    """REPLACE, START, UPDATE or NOOP for the container kept; None when it cannot be judged."""
+    images = context.index.images.get(node_name)
     matches = spec_matches(workload, container.spec_hash)
     if matches is None and hash_version(container.spec_hash):
         errors.append(f"{node_name}/{workload.name}: container {container.id[:12]} has "
@@ -221,14 +238,32 @@ def _keeper_action(workload: Workload, container: ObservedContainer, node_name: 
     if rebuilt:
         return _action(ActionKind.REPLACE, Reason.IMAGE_REBUILT, node_name, workload.name,
                        workload=workload, container=container, details=(rebuilt,))
-    if container.state in NEVER_STARTED:
-        return _action(ActionKind.START, Reason.NOT_RUNNING, node_name, workload.name,
-                       workload=workload, container=container,
-                       details=(f"the container is {container.state} but was never started",))
-    # Running, or exited: an exited container with the current spec is the workload's final
-    # state (Succeeded/Failed). Restarting it by policy is watch's job, not plan's.
-    return _action(ActionKind.NOOP, Reason.UP_TO_DATE, node_name, workload.name,
-                   workload=workload, container=container)
+    changes = inplace_changes(context.index.applied.get((node_name, workload.name)), workload)
+    kind, reason, why = start_decision(workload, container,
+                                       context.index.runs.get((node_name, workload.name)),
+                                       context.index.nodes.get(node_name),
+                                       context.stops.get(node_name))
+    if kind is ActionKind.NOOP and changes:
+        kind, reason = ActionKind.UPDATE, Reason.POLICY_CHANGED
+    return _action(kind, reason, node_name, workload.name, workload=workload,
+                   container=container, details=why + changes)
+
+
+def _missing_action(context: _Context, workload: Workload, node_name: str) -> Action:
+    """CREATE for a workload without a container on its node, or NOOP (LOST) for a `--rm`
+    one that ran and vanished in this boot of the node (Failed(Lost), never run again)."""
+    vanished = vanished_decision(workload, context.index.runs.get((node_name, workload.name)),
+                                 context.index.nodes.get(node_name))
+    if vanished is not None:
+        kind, reason, details = vanished
+        return _action(kind, reason, node_name, workload.name, workload=workload,
+                       details=details)
+    moved_from = _moved_from(context, workload, node_name)
+    reason = Reason.MOVED_NODE if moved_from else Reason.NOT_FOUND
+    details = tuple(f"moved from {old}" for old in moved_from)
+    pull = pull_detail(workload, context.index.images.get(node_name))
+    return _action(ActionKind.CREATE, reason, node_name, workload.name, workload=workload,
+                   details=details + ((pull,) if pull else ()))
 
 
 def _moved_from(context: _Context, workload: Workload, node_name: str) -> tuple[str, ...]:
@@ -256,43 +291,65 @@ def _plan_workload(context: _Context, workload: Workload, errors: list[str]) -> 
     owned = list(context.index.owned.get((node_name, workload.name), ()))
     if len(owned) > 1:  # the key hashes the spec: skip it for the usual single container
         owned.sort(key=lambda c: _keeper_key(workload, c))
-    images = context.index.images.get(node_name)
     if not owned:
-        moved_from = _moved_from(context, workload, node_name)
-        reason = Reason.MOVED_NODE if moved_from else Reason.NOT_FOUND
-        details = tuple(f"moved from {old}" for old in moved_from)
-        pull = pull_detail(workload, images)
-        return [_action(ActionKind.CREATE, reason, node_name, workload.name, workload=workload,
-                        details=details + ((pull,) if pull else ()))]
+        return [_missing_action(context, workload, node_name)]
     keeper, extras = owned[0], owned[1:]
     actions = [_duplicate_removal(extra, keeper, node_name) for extra in extras]
-    kept = _keeper_action(workload, keeper, node_name, errors, images)
+    kept = _keeper_action(context, workload, keeper, node_name, errors)
     return actions + ([kept] if kept else [])
 
 
 # --- containers no workload of this node accounts for ----------------------------------------
 
 
-def _leftover_action(context: _Context, container: ObservedContainer) -> Action | None:
-    """REMOVE for a container of this project that no placed workload keeps, else None."""
-    workload_name = container.workload_name
+FOLDER_ONLY = "no container; its folder on the node (files, records) is removed"
+
+
+def _leftover_action(context: _Context, workload_name: str, node_name: str,
+                     container: ObservedContainer | None) -> Action | None:
+    """REMOVE for a container (or, with None, a folder) of this project on `node_name` that no
+    placed workload keeps, else None."""
     if workload_name not in context.selected or workload_name in context.blocked:
         return None
-    node_name = context.placed.get(workload_name)
-    if node_name == container.node_name:
+    placed_on = context.placed.get(workload_name)
+    if placed_on == node_name:
         return None  # handled with its workload
-    if node_name:
-        return _action(ActionKind.REMOVE, Reason.MOVED_NODE, container.node_name, workload_name,
-                       container=container, details=(f"moved to {node_name}",))
+    folder = () if container is not None else (FOLDER_ONLY,)
+    if placed_on:
+        return _action(ActionKind.REMOVE, Reason.MOVED_NODE, node_name, workload_name,
+                       container=container, details=(f"moved to {placed_on}", *folder))
     workload = context.index.workloads.get(workload_name)
     if workload is not None and not workload.agent:
-        return _action(ActionKind.REMOVE, Reason.NOT_IN_MANIFEST, container.node_name,
-                       workload_name, container=container,
-                       details=("not scheduled: its agent is empty in the manifest",))
+        return _action(ActionKind.REMOVE, Reason.NOT_IN_MANIFEST, node_name, workload_name,
+                       container=container, details=(
+                           "not scheduled: its agent is empty in the manifest", *folder))
     if workload is None and context.prune:
-        return _action(ActionKind.REMOVE, Reason.NOT_IN_MANIFEST, container.node_name,
-                       workload_name, container=container)
+        return _action(ActionKind.REMOVE, Reason.NOT_IN_MANIFEST, node_name, workload_name,
+                       container=container, details=folder)
     return None
+
+
+def _folder_leftovers(context: _Context) -> list[Action]:
+    """REMOVE for the folders of this project's workloads that left a node without a
+    container there (a vanished `--rm` job, files of a workload removed by hand)."""
+    keys = sorted(set(context.index.applied) | set(context.index.runs))
+    actions = []
+    for node_name, workload_name in keys:
+        observation = context.index.nodes.get(node_name)
+        if observation is None or not observation.reachable:
+            continue
+        if context.index.owned.get((node_name, workload_name)):
+            continue  # its containers are judged, and removed with their folder
+        action = _leftover_action(context, workload_name, node_name, None)
+        if action:
+            actions.append(action)
+    return actions
+
+
+def removes_folder(action: Action) -> bool:
+    """True when a REMOVE also removes the workload's folder on the node: the workload left
+    the node (not a duplicate container of one that stays)."""
+    return action.kind is ActionKind.REMOVE and action.reason is not Reason.DUPLICATE
 
 
 def _plan_leftovers(context: _Context, warnings: list[str]) -> list[Action]:
@@ -309,10 +366,11 @@ def _plan_leftovers(context: _Context, warnings: list[str]) -> list[Action]:
                                 f"{context.project!r} but no ankplan.workload label; ankplan "
                                 "leaves it alone")
                 continue
-            action = _leftover_action(context, container)
+            action = _leftover_action(context, container.workload_name,
+                                      observation.node_name, container)
             if action:
                 actions.append(action)
-    return actions
+    return actions + _folder_leftovers(context)
 
 
 def _note_running_dependents(manifest: Manifest, actions: list[Action]) -> list[Action]:
@@ -322,7 +380,8 @@ def _note_running_dependents(manifest: Manifest, actions: list[Action]) -> list[
     recreates dependents. ankplan replaces only what changed and lets the dependents' own
     restart policies (run by watch) deal with a lost connection.
     """
-    unchanged = {a.workload_name for a in actions if a.kind is ActionKind.NOOP}
+    unchanged = {a.workload_name for a in actions
+                 if a.kind in (ActionKind.NOOP, ActionKind.UPDATE)}
     running_dependents: dict[str, set[str]] = {}
     for workload in manifest.workloads:
         for dependency in workload.dependencies:
@@ -343,19 +402,23 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
          targets: Collection[str] = (), prune: bool = True) -> Plan:
     """Every step that makes the nodes match the manifest, for the containers of `project`.
 
-    Per scheduled workload on its agent's node: no container -> CREATE; spec hash differs ->
-    REPLACE (details: the field diff); the image name the container was made from now names
-    another image -> REPLACE (IMAGE_REBUILT); never started -> START; running or exited with
-    the current spec -> NOOP (an exit is a final state; restarts are watch's job); more than one
-    container -> REMOVE the extras (DUPLICATE). Containers of this project elsewhere -> REMOVE
-    (MOVED_NODE), of workloads no longer in the manifest -> REMOVE (NOT_IN_MANIFEST, only with
-    `prune`). Foreign and other projects' containers are never touched: one holding a
-    workload's name is a plan error. Unknown agents, unsupported runtimes and unreachable
-    nodes are plan errors too; the rest is still planned. `targets` limits the plan to those
-    workloads and their dependencies. A `Project` (rather than a bare name) also adopts what an
-    older ankplan made for it and lists related projects' containers as kept (identity.py).
-    A CREATE or REPLACE whose image is not on the node says that podman will pull it (a
-    missing image alone is no change).
+    Per scheduled workload on its agent's node: no container -> CREATE, unless a `--rm` one
+    ran and vanished (NOOP, Failed(Lost)); spec hash differs -> REPLACE (details: the field
+    diff); the image name the container was made from now names another image -> REPLACE
+    (IMAGE_REBUILT); stopped by the node (reboot, stop of everything) -> START whatever the
+    policy; never started -> START; exited and its restartPolicy restarts that exit -> START;
+    only restartPolicy, dependencies or tags differ from the node's record -> UPDATE (in
+    place); else NOOP; more than one container -> REMOVE the extras (DUPLICATE). Containers
+    and folders of this project elsewhere -> REMOVE (MOVED_NODE), of workloads no longer in
+    the manifest -> REMOVE (NOT_IN_MANIFEST, only with `prune`). Foreign and other projects'
+    containers are never touched: one holding a workload's name is a plan error. Unknown
+    agents and unreachable nodes are plan errors too; the rest is still planned. A workload
+    whose runtime ankplan does not run only fails itself and its dependents
+    (`Plan.starting_failed`). `targets` limits the plan to those workloads and their
+    dependencies. A `Project` (rather than a bare name) also adopts what an older ankplan made
+    for it and lists related projects' containers as kept (identity.py). A CREATE or REPLACE
+    whose image is not on the node says that podman will pull it (a missing image alone is no
+    change).
     """
     identity = project if isinstance(project, Project) else Project(name=project)
     project = identity.name
@@ -365,18 +428,23 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
     warnings: list[str] = []
     selected = _select(manifest, live, project, targets, errors)
     index = index_live(manifest, live, project)
-    placed, blocked = _place(manifest, NodeLookup(inventory, index), selected, errors)
+    nodes = NodeLookup(inventory, index)
+    placed, blocked = _place(manifest, nodes, selected, errors)
+    stops = {o.node_name: latest_stop(o) for o in live.nodes if o.reachable}
     context = _Context(manifest=manifest, live=live, project=project, selected=selected,
-                       placed=placed, blocked=blocked, prune=prune, index=index)
+                       placed=placed, blocked=blocked, prune=prune, index=index, stops=stops)
     actions: list[Action] = []
     for workload in manifest.workloads:
         if workload.name in placed:
             actions += _plan_workload(context, workload, errors)
     actions += _plan_leftovers(context, warnings)
     actions = _note_running_dependents(manifest, actions)
+    starting_failed, dependents = starting_failed_lines(manifest, nodes, selected)
+    actions = note_failed_dependencies(actions, dependents)
     names = {container_name(w) for w in manifest.workloads}
     fingerprints = tuple((n.node_name, fingerprint(n, project, names)) for n in observed.nodes)
     return Plan(project=project, steps=order_steps(manifest, live, project, actions),
-                errors=tuple(sorted(set(errors))), fingerprints=tuple(sorted(fingerprints)),
+                errors=tuple(sorted(set(errors))), starting_failed=starting_failed,
+                fingerprints=tuple(sorted(fingerprints)),
                 warnings=tuple(sorted(set(warnings))), kept=kept_containers(live, identity),
                 source=identity.source, adopted=adopted)

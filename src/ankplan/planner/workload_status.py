@@ -23,12 +23,17 @@ from ankplan.model import (
 )
 from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
 from ankplan.planner.identity import adopt_legacy
+from ankplan.planner.node_restart import ran_and_vanished, rebooted_since_start
+from ankplan.planner.runtimes import is_starting_failed, starting_failed, unsupported_runtime
 from ankplan.podman import execution_state
 
 VALUE = {"frozen": True, "slots": True, "kw_only": True}
 
 HEALTH = {"healthy": True, "unhealthy": False}  # ps health -> condition_status(healthy=)
 NO_CONTAINER = ExecutionState(state="Pending", sub_state="Initial", info="no container yet")
+# A `--rm` workload that ran and vanished: final, as in Ankaios; ankplan does not run it again.
+RAN_AND_GONE = ExecutionState(state="Failed", sub_state="Lost",
+                              info="ran with --rm and its container is gone; not run again")
 # Which container stands for a workload when several exist: running first, then newest.
 _STATE_RANK = {"running": 0, "exited": 1}
 
@@ -122,8 +127,14 @@ def _placed_state(workload: Workload, inventory: Inventory, live: LiveState,
     if not observation.reachable:
         return node.name, ExecutionState(state="AgentDisconnected",
                                          info=f"node unreachable: {observation.error}"), None
+    if unsupported_runtime(workload):
+        return node.name, starting_failed(unsupported_runtime(workload)), None
     container, _ = find_container(live, project, workload.name, node.name)
     if container is None:
+        run = next((r for r in observation.runs if r.workload == workload.name), None)
+        if ran_and_vanished(workload, run) and not rebooted_since_start(
+                None, run, observation.boot_id):
+            return node.name, RAN_AND_GONE, None
         return node.name, None, None
     return node.name, execution_state(container), container
 
@@ -132,6 +143,8 @@ def _dependency_state(defined: Workload | None, container: ObservedContainer | N
                       ps_failed: bool) -> ExecutionState:
     """A manifest workload with no container yet is pending (it may still be created); one
     outside the manifest without a container is Failed(Lost), as Ankaios sees it."""
+    if defined is not None and defined.agent and unsupported_runtime(defined):
+        return starting_failed(unsupported_runtime(defined))
     if container is None and not ps_failed and defined is not None and defined.agent:
         return NO_CONTAINER
     return execution_state(container, ps_failed=ps_failed)
@@ -164,6 +177,8 @@ def _pending_state(dependencies: tuple[DependencyStatus, ...]) -> tuple[Executio
         return ExecutionState(state="Pending", sub_state="Initial", info=info), ()
     first = next((d for d in not_met if d.status.final), not_met[0])
     names = tuple(d.dependency.workload_name for d in not_met)
+    if is_starting_failed(first.state):  # as its dependency: it cannot start either
+        return starting_failed(first.status.reason), names
     return ExecutionState(state="Pending", sub_state="WaitingToStart",
                           info=first.status.reason), names
 
@@ -209,4 +224,4 @@ def is_settled(status: WorkloadStatus, *, gave_up: bool = False) -> bool:
         return policy is RestartPolicy.NEVER
     if (state.state, state.sub_state) == ("Pending", "WaitingToStart"):
         return any(d.status.final for d in status.dependencies)
-    return (state.state, state.sub_state) == ("Pending", "StartingFailed")
+    return is_starting_failed(state) or state == RAN_AND_GONE

@@ -36,16 +36,19 @@ def info_argv(node: Node) -> Argv:
 
 
 def run_argv(node: Node, workload: Workload, labels: Mapping[str, str], *,
-             name: str | None = None) -> Argv:
-    """`podman <generalOptions> run --detach --name N --label k=v... <commandOptions> IMAGE ARGS`.
+             name: str | None = None, mounts: Sequence[str] = ()) -> Argv:
+    """`podman <generalOptions> run --detach --name N --label k=v... [--mount ...]
+    <commandOptions> IMAGE ARGS`.
 
     As in Ankaios, `--name` comes before the user's commandOptions, so a user `--name` wins.
+    `mounts` are the workload files' `--mount` options (podman/nodestore.file_mounts).
     """
-    return _create_or_run(node, workload, labels, name, ("run", "--detach"))
+    return _create_or_run(node, workload, labels, name, ("run", "--detach"), mounts)
 
 
 def _create_or_run(node: Node, workload: Workload, labels: Mapping[str, str],
-                   name: str | None, subcommand: Sequence[str]) -> Argv:
+                   name: str | None, subcommand: Sequence[str],
+                   mounts: Sequence[str] = ()) -> Argv:
     config = workload.podman
     if config is None:
         raise PlanError(f"workload {workload.name}: runtime {workload.runtime!r} is not run "
@@ -56,7 +59,7 @@ def _create_or_run(node: Node, workload: Workload, labels: Mapping[str, str],
                         f"{missing[0].spelling}, which takes a value")
     label_args = tuple(f"--label={key}={value}" for key, value in sorted(labels.items()))
     return (*node.podman, *config.general_options, *subcommand, "--name", name or workload.name,
-            *label_args, *config.command_options, config.image, *config.command_args)
+            *label_args, *mounts, *config.command_options, config.image, *config.command_args)
 
 
 def start_argv(node: Node, container: str, *, general_options: Sequence[str] = ()) -> Argv:

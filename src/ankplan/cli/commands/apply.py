@@ -2,7 +2,8 @@
 
 Does I/O: reads files, takes the per-node apply lock, runs podman on the nodes, prompts on a
 terminal, installs SIGINT/SIGTERM handlers for the run. Exit 0 converged or no changes, 1 error
-or partial apply (something failed, was skipped or not started), 130 interrupted.
+or partial apply (something failed, was skipped or not started, or a workload cannot start at
+all: Pending(StartingFailed)), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes,
                                                    project=project.name):
         live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
-                             images=True)
+                             images=True, project=project.name)
         warn_partial_observations(env, live)
         result = plan(manifest, inventory, live, project=project, targets=tuple(args.target),
                       prune=not args.no_prune)
@@ -120,7 +121,8 @@ def _run_saved(args: argparse.Namespace, env: Env, saved: SavedPlan) -> ExitStat
     nodes = [node for s in saved.snapshots if (node := inventory.node(s.node_name))]
     with open_pool(args, env) as pool, lock_nodes(args, pool, nodes,
                                                    project=saved.plan.project):
-        live = observe_nodes(pool, nodes, forks=args.forks, timeout=args.timeout, images=True)
+        live = observe_nodes(pool, nodes, forks=args.forks, timeout=args.timeout, images=True,
+                             project=saved.plan.project)
         changes = stale_nodes(saved, live)
         if changes:
             raise PlanError("the saved plan is stale: the nodes changed since it was made",

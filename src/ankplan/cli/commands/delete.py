@@ -97,7 +97,8 @@ def _remove(args: argparse.Namespace, env: Env, project: Project, manifest: Mani
     inventory = load_inventory_from_args(args)
     with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes,
                                                    project=project.name):
-        live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout)
+        live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
+                             project=project.name)
         full = plan(manifest, inventory, live, project=project, targets=targets)
         removals = tuple(s for s in full.steps if s.action.kind is ActionKind.REMOVE)
         ids = {s.id for s in removals}

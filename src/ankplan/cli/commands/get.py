@@ -76,7 +76,7 @@ def observe(args: argparse.Namespace, env: Env) -> tuple[Manifest, Inventory, Pr
     # Resource use costs one `podman stats` per node: only for the views that show it.
     stats = args.output in ("wide", "json", "yaml") or args.resource == "workload"
     live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
-                         stats=stats)
+                         stats=stats, project=project.name)
     return manifest, inventory, project, live, pool
 
 

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     project = project_name(args, manifest)
     with open_pool(args, env) as pool:
         live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
-                             images=True)
+                             images=True, project=project.name)
     warn_partial_observations(env, live)
     result = plan(manifest, inventory, live, project=project, targets=tuple(args.target),
                   prune=not args.no_prune)

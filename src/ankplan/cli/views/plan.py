@@ -16,13 +16,15 @@ from ankplan.planner.hashing import spec_hash
 from ankplan.planner.identity import kept_reason
 from ankplan.podman.masking import mask_argv
 
-JSON_FORMAT_VERSION = "1.1"  # 1.1 added warnings, kept and actions[].container_name
+JSON_FORMAT_VERSION = "1.1"  # 1.1 added warnings, kept, actions[].container_name,
+# starting_failed and the update action
 
 SYMBOLS = {
     ActionKind.CREATE: "+",
     ActionKind.REPLACE: "-/+",
     ActionKind.START: "~",
     ActionKind.RESTART: "~",
+    ActionKind.UPDATE: "~",
     ActionKind.REMOVE: "-",
     ActionKind.NOOP: " ",
 }
@@ -32,6 +34,7 @@ VERBS = {
     ActionKind.REPLACE: "must be replaced",
     ActionKind.START: "will be started",
     ActionKind.RESTART: "will be restarted",
+    ActionKind.UPDATE: "will be updated in place",
     ActionKind.REMOVE: "will be removed",
     ActionKind.NOOP: "is up to date",
 }
@@ -47,13 +50,18 @@ REASON_TEXT = {
     Reason.UP_TO_DATE: "up to date",
     Reason.IMAGE_REBUILT: "its image was rebuilt",
     Reason.RESTART_REQUESTED: "restart requested",
+    Reason.POLICY_CHANGED: "restartPolicy, dependencies or tags changed",
+    Reason.NODE_RESTARTED: "the node stopped it",
+    Reason.LOST: "ran with --rm and vanished: Failed(Lost)",
 }
 _COLORS = {ActionKind.CREATE: "32", ActionKind.REPLACE: "33", ActionKind.START: "36",
-           ActionKind.RESTART: "36", ActionKind.REMOVE: "31", ActionKind.NOOP: "0"}
+           ActionKind.RESTART: "36", ActionKind.UPDATE: "36", ActionKind.REMOVE: "31",
+           ActionKind.NOOP: "0"}
 # Reasons the action's verb already says; no reason line is printed for them.
 _SELF_EVIDENT = frozenset({Reason.NOT_FOUND})
 # Summary order; NOOPs are counted separately.
-_COUNTED = (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.START, ActionKind.REMOVE)
+_COUNTED = (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.START, ActionKind.UPDATE,
+            ActionKind.REMOVE)
 
 
 def _mask_line(line: str) -> str:
@@ -77,13 +85,15 @@ def _step_lines(step: PlanStep, color: bool) -> list[str]:
 
 
 def summary_line(plan: Plan) -> str:
-    """`Plan: 2 to create, 1 to replace, 0 to start, 0 to remove.`"""
-    create, replace, start, remove = (plan.count(kind) for kind in _COUNTED)
+    """`Plan: 2 to create, 1 to replace, 0 to start, 0 to remove.`; in-place updates are
+    counted only when there are some (`1 to update in place`)."""
+    create, replace, start, update, remove = (plan.count(kind) for kind in _COUNTED)
     restart = plan.count(ActionKind.RESTART)  # only `ankplan restart` plans have these
-    if restart and not create + replace + start + remove:
+    if restart and not create + replace + start + update + remove:
         return f"Plan: {restart} to restart."
+    in_place = f"{update} to update in place, " if update else ""
     return (f"Plan: {create} to create, {replace} to replace, {start} to start, "
-            f"{remove} to remove" + (f", {restart} to restart." if restart else "."))
+            f"{in_place}{remove} to remove" + (f", {restart} to restart." if restart else "."))
 
 
 def _node_names(steps: Iterable[PlanStep]) -> list[str]:
@@ -117,6 +127,9 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
                      "(shown on stderr); it cannot be applied.")
     elif changes:
         lines.append(summary_line(plan))
+    elif plan.starting_failed:
+        lines.append("No changes. Your workloads match the manifest, but for the ones that "
+                     "cannot start.")
     else:
         lines.append("No changes. Your workloads match the manifest.")
     return "\n".join(lines) + "\n"
@@ -130,8 +143,10 @@ def render_plan_errors(plan: Plan) -> str:
 
 
 def render_plan_warnings(plan: Plan) -> str:
-    """`ankplan: warning: ...`, one line per warning (for stderr): the plan goes on."""
-    return "".join(f"ankplan: warning: {warning}\n" for warning in plan.warnings)
+    """`ankplan: warning: ...`, one line per warning and per workload that cannot start (for
+    stderr): the plan goes on."""
+    return "".join(f"ankplan: warning: {warning}\n"
+                   for warning in (*plan.warnings, *plan.starting_failed))
 
 
 def adopt_hint(kept: KeptContainer) -> str:
@@ -216,6 +231,7 @@ def plan_document(plan: Plan) -> dict[str, object]:
         "actions": [_action_json(step) for step in plan.steps],
         "fingerprints": dict(plan.fingerprints),
         "warnings": list(plan.warnings),
+        "starting_failed": list(plan.starting_failed),
         "kept": [{**kept_to_json(kept), "reason": kept_reason(kept), "adopt": adopt_hint(kept)}
                  for kept in plan.kept],
     }

@@ -1,0 +1,104 @@
+"""The node folder's shell commands (podman/nodestore.py) run by a real `sh` on this machine.
+
+A CONTAINERS_CONF of the test's own gives the folder tree a key no one else uses; the test
+removes what it wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ankplan.executors.transport import LocalTransport
+from ankplan.model import Node, PodmanConfig, RestartPolicy, Workload, WorkloadFile
+from ankplan.podman import nodestore
+
+NODE = Node(name="local")
+BINARY = bytes(range(256))  # every byte value, NUL and newlines included
+
+
+@pytest.fixture
+def transport(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalTransport]:
+    monkeypatch.setenv("CONTAINERS_CONF", str(tmp_path / "containers.conf"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # where non-root users write
+    local = LocalTransport(NODE)
+    yield local
+    local.run(nodestore.forget_argv(NODE, "proj", "web"), timeout=10)
+
+
+def workload(*files: WorkloadFile, policy: RestartPolicy = RestartPolicy.NEVER) -> Workload:
+    return Workload(name="web", agent="a", runtime="podman", runtime_config_text="",
+                    runtime_config=PodmanConfig(image="i"), restart_policy=policy,
+                    files=files)
+
+
+def prepare(transport: LocalTransport, item: Workload, *, new: bool) -> Path:
+    argv, stdin = nodestore.prepare_argv(NODE, "proj", item, new_container=new)
+    result = transport.run(argv, timeout=10, stdin=stdin)
+    assert result.ok, result.stderr
+    return Path(result.stdout.strip())
+
+
+def read(transport: LocalTransport) -> nodestore.StoreView:
+    result = transport.run(nodestore.read_argv(NODE, "proj"), timeout=10)
+    assert result.ok, result.stderr
+    return nodestore.parse_store(result.stdout, "proj")
+
+
+def test_files_records_and_forgetting_on_a_real_shell(transport: LocalTransport) -> None:
+    hostile = "it's \"quoted\" $(touch /tmp/pwned) `id`\n\\n; rm -rf /\n"
+    first = workload(WorkloadFile(mount_point="/etc/app.conf", data=hostile),
+                     WorkloadFile(mount_point="/bin/blob",
+                                  binary_data=base64.b64encode(BINARY).decode()))
+    folder = prepare(transport, first, new=True)
+    assert folder.name == "web" and folder.parent.name == "proj"
+    assert (folder / "files/etc/app.conf").read_text() == hostile
+    assert (folder / "files/bin/blob").read_bytes() == BINARY
+    assert stat.S_IMODE((folder / "files/etc/app.conf").stat().st_mode) == 0o644
+    assert stat.S_IMODE(folder.parent.parent.parent.stat().st_mode) == 0o700  # the base
+    assert not Path("/tmp/pwned").exists()
+
+    argv, stdin = nodestore.record_start_argv(NODE, "proj", "web", "v1:abc", "c0ffee")
+    assert transport.run(argv, timeout=10, stdin=stdin).ok
+    view = read(transport)
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    assert view.boot_id == boot and view.folder == str(folder.parent.parent)
+    (run,) = view.runs
+    assert (run.container_id, run.spec_hash, run.boot_id) == ("c0ffee", "v1:abc", boot)
+    assert run.started_at > 1_600_000_000
+    assert view.applied[0].restart_policy == "NEVER"
+
+    # an in-place update rewrites the record only; files and the run stay
+    prepare(transport, workload(*first.files, policy=RestartPolicy.ALWAYS), new=False)
+    view = read(transport)
+    assert view.applied[0].restart_policy == "ALWAYS" and view.runs
+    assert (folder / "files/bin/blob").exists()
+
+    # a new container: fresh files (a file gone from the manifest goes), no run yet
+    prepare(transport, workload(WorkloadFile(mount_point="/etc/app.conf", data="v2")),
+            new=True)
+    assert (folder / "files/etc/app.conf").read_text() == "v2"
+    assert not (folder / "files/bin").exists() and read(transport).runs == ()
+
+    assert transport.run(nodestore.forget_argv(NODE, "proj", "web"), timeout=10).ok
+    assert not folder.exists() and not folder.parent.exists()
+    assert read(transport).applied == ()
+
+
+def test_the_folder_tree_is_keyed_by_the_podman_it_serves(transport: LocalTransport,
+                                                          tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    mine = prepare(transport, workload(), new=True)
+    monkeypatch.setenv("CONTAINERS_CONF", str(tmp_path / "another.conf"))
+    other = LocalTransport(NODE)
+    assert read(other).applied == ()  # another Podman on the same filesystem: another tree
+    monkeypatch.setenv("CONTAINERS_CONF", str(tmp_path / "containers.conf"))
+    assert read(transport).applied and mine.exists()
+    if os.getuid() != 0:
+        assert str(mine).startswith(str(tmp_path / "data" / "ankplan"))
