@@ -119,14 +119,27 @@ class TestBed:
         """Run `podman *args` on the node over SSH."""
         return self.ssh(node_name, ["podman", *args], timeout=timeout)
 
+    def store_folder(self, node_name: str) -> str:
+        """The tree of workload folders ankplan keeps for this node's Podman (nodestore.py)."""
+        from ankplan.model import Node
+        from ankplan.podman import nodestore
+
+        proc = self.ssh(node_name, list(nodestore.read_argv(Node(name=node_name), "none")))
+        assert proc.returncode == 0, proc.stderr
+        return nodestore.parse_store(proc.stdout, "none").folder
+
     def remove_all_containers(self) -> None:
-        """Remove every pod and container on every node (in parallel)."""
+        """Remove every pod and container on every node (in parallel), and ankplan's folders
+        there."""
 
         def clean(name: str) -> None:
             self.ssh(
                 name,
                 ["sh", "-c", CLEAN_NODE],
             )
+            folder = self.store_folder(name)
+            if folder.startswith("/var/lib/ankplan/podman-"):
+                self.ssh(name, ["rm", "-rf", "--", folder])
 
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
             list(pool.map(clean, [n.name for n in self.nodes]))
