@@ -24,7 +24,7 @@ from ankplan.podman.options import tokenize
 
 SIGNAL_EXITS = frozenset({137, 143})  # 128 + SIGKILL, 128 + SIGTERM
 STOP_GAP = 15.0  # seconds between consecutive exits of one stop (podman stop waits 10 s)
-CLEAN_GAP = 2.0  # seconds between the clean exits of one stop (podman reports whole seconds)
+CLEAN_GAP = 1.0  # seconds between the clean exits of one stop (`podman ps` has whole seconds)
 MIN_STOPPED = 2  # one container stopped alone is a manual stop, not the node's
 _ALIVE = frozenset({"running", "paused"})
 
