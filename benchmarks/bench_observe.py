@@ -4,7 +4,8 @@
 Does I/O: uses a running test bed (--bed DIR with bed.json) or brings one up with
 scripts/testbed.py in --slot and takes it down again; creates and removes its own containers.
 Prints wall times, SSH connections and podman calls per node, and what the reads beside the
-`ps` cost: `podman images` (plan and apply, for rebuilt images) and `podman stats` (get -o wide).
+`ps` cost: `podman images` (plan and apply, for rebuilt images), `podman stats` (get -o wide)
+and the project's records in the workload folders (one `sh`; plan, apply, get, watch).
 usage: bench_observe.py [--bed DIR | --slot N] [--containers 20] [--repeat 5]
 """
 
@@ -99,7 +100,8 @@ def cleanup(nodes: list[Node]) -> None:
 
 
 def time_ankplan(nodes: list[Node], repeat: int, *, images: bool = False,
-                 stats: bool = False) -> tuple[list[float], Counting, int]:
+                 stats: bool = False, project: str | None = None
+                 ) -> tuple[list[float], Counting, int]:
     """Cold observations (new pool each time): wall times, counts of the last, containers."""
     times: list[float] = []
     counting = Counting()
@@ -108,7 +110,7 @@ def time_ankplan(nodes: list[Node], repeat: int, *, images: bool = False,
         counting = Counting()
         started = time.perf_counter()
         with TransportPool(connector=counting) as pool:
-            live = observe_nodes(pool, nodes, images=images, stats=stats)
+            live = observe_nodes(pool, nodes, images=images, stats=stats, project=project)
         times.append(time.perf_counter() - started)
         errors = [o.error for o in live.nodes if o.error]
         if errors:
@@ -118,20 +120,23 @@ def time_ankplan(nodes: list[Node], repeat: int, *, images: bool = False,
 
 
 def time_warm(nodes: list[Node], repeat: int, *, images: bool = False,
-              stats: bool = False) -> list[float]:
+              stats: bool = False, project: str | None = None) -> list[float]:
     """Observations on an already open pool (what watch and apply do after the first)."""
     with TransportPool() as pool:
         observe_nodes(pool, nodes)
         times = []
         for _ in range(repeat):
             started = time.perf_counter()
-            observe_nodes(pool, nodes, images=images, stats=stats)
+            observe_nodes(pool, nodes, images=images, stats=stats, project=project)
             times.append(time.perf_counter() - started)
     return times
 
 
-EXTRAS = (("ps only (watch, logs)", {}), ("ps + images (plan, apply)", {"images": True}),
-          ("ps + stats (get -o wide/json)", {"stats": True}))
+EXTRAS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("ps only (logs)", {}),
+    ("ps + records (watch)", {"project": "bench-observe"}),
+    ("ps + images + records (plan, apply)", {"images": True, "project": "bench-observe"}),
+    ("ps + stats + records (get -o wide/json)", {"stats": True, "project": "bench-observe"}))
 
 
 def time_extras(nodes: list[Node], repeat: int) -> dict[str, tuple[list[float], list[float]]]:
@@ -193,7 +198,7 @@ def benchmark(bed: dict[str, Any], count: int, repeat: int) -> None:
           "connections kept open)")
     base_cold, base_warm = (statistics.median(t) for t in extras[EXTRAS[0][0]])
     for label, (cold, warm) in extras.items():
-        print(f"  {label:<32} cold median {statistics.median(cold):.3f} s "
+        print(f"  {label:<40} cold median {statistics.median(cold):.3f} s "
               f"({statistics.median(cold) - base_cold:+.3f})   warm median "
               f"{statistics.median(warm):.3f} s ({statistics.median(warm) - base_warm:+.3f})")
 
