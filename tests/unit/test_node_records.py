@@ -202,6 +202,8 @@ def test_a_stop_of_everything_is_found() -> None:
      box("c", state="running", started=100)),
     # too far apart to be one stop
     (box("a", finished=5000), box("b", code=137, finished=5100)),
+    # each killed by hand (`podman kill`: SIGKILL only, no SIGTERM first)
+    (box("a", code=137, finished=5000), box("b", code=137, finished=5001)),
 ])
 def test_what_is_not_a_stop_of_everything(containers: tuple[ObservedContainer, ...]) -> None:
     assert latest_stop(node(*containers)) is None
@@ -211,9 +213,13 @@ def test_the_stop_keeps_its_time_while_its_containers_come_back() -> None:
     """app, stopped cleanly with the others, runs again; its last exit (Podman keeps it) still
     dates the stop, so the job that ended 7 s earlier is not taken for stopped."""
     app_again = box("app", state="running", started=5030, finished=5024)
-    stop = latest_stop(node(box("init", finished=5017), app_again,
+    stop = latest_stop(node(box("init", finished=5017), app_again, box("web", finished=5024),
                             box("viewer", code=137, finished=5026)))
-    assert stop is not None and stop.container_ids == {"id-app", "id-viewer"}
+    assert stop is not None and stop.container_ids == {"id-app", "id-web", "id-viewer"}
+    # once every SIGTERM'd one runs again, the SIGKILLed rest alone proves no stop (watch
+    # remembers the stop it saw; apply starts them all in one run)
+    assert latest_stop(node(box("init", finished=5017), app_again,
+                            box("viewer", code=137, finished=5026))) is None
 
 
 def test_a_container_started_again_after_the_stop_is_no_survivor() -> None:

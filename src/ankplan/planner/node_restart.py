@@ -7,10 +7,12 @@ ones included; ankplan has no agent, so it reads the signs on the node:
   container (run.json in the workload's folder);
 * a stop of everything: at least MIN_STOPPED containers of the node (any owner) exited
   together (`latest_stop`), at least one of them by a signal (exit 137 or 143: SIGKILL or
-  SIGTERM, which `podman stop` sends), and nothing that ran before survived. A workload that
-  traps SIGTERM and exits 0 looks like one that ended by itself: a stop of only such workloads
-  is not recognised (a reboot still is), and a job that ended by itself within CLEAN_GAP
-  seconds of such a stop is taken for stopped too.
+  SIGTERM, which `podman stop` sends), not all of them by SIGKILL (`podman stop` sends
+  SIGTERM first: containers killed one by one with `podman kill` are their own exits), and
+  nothing that ran before survived. Not recognised (a reboot still is, by the boot ID): a
+  stop of only workloads that trap SIGTERM and exit 0 (they look as if they ended by
+  themselves), or of only workloads that ignore it (all 137, as after `podman kill`). A job
+  that ended by itself within CLEAN_GAP seconds of a stop is taken for stopped too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from ankplan.model import NodeObservation, ObservedContainer, RunRecord, Workloa
 from ankplan.planner.hashing import spec_matches
 from ankplan.podman.options import tokenize
 
-SIGNAL_EXITS = frozenset({137, 143})  # 128 + SIGKILL, 128 + SIGTERM
+SIGKILLED = 137  # 128 + SIGKILL
+SIGNAL_EXITS = frozenset({SIGKILLED, 143})  # 128 + SIGKILL, 128 + SIGTERM
 STOP_GAP = 15.0  # seconds between consecutive exits of one stop (podman stop waits 10 s)
 CLEAN_GAP = 1.0  # seconds between the clean exits of one stop (`podman ps` has whole seconds)
 MIN_STOPPED = 2  # one container stopped alone is a manual stop, not the node's
@@ -74,8 +77,9 @@ def latest_stop(observation: NodeObservation) -> NodeStop | None:
     clean = _latest_chain([c for c in exits if c not in killed
                            and first - STOP_GAP <= c.finished_at <= last], CLEAN_GAP)
     group = signalled + clean
-    if len(group) < MIN_STOPPED:
-        return None
+    if len(group) < MIN_STOPPED or all(c.exit_code == SIGKILLED for c in group
+                                       if c.state == "exited"):
+        return None  # only SIGKILLs: `podman kill` of each, not a stop (SIGTERM comes first)
     first = min(c.finished_at for c in group)
     if any(c.state in _ALIVE and c.started_at < first for c in observation.containers):
         return None  # something that ran before the stop still runs: not the whole node
