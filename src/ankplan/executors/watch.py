@@ -378,7 +378,8 @@ class Watch:
                 self._errors_seen.add(error)
                 self._emit("", "", "", "", error, kind="error")
         by_name = {status.name: status for status in self.statuses}
-        todo = self._restoring.update(result, by_name) + [
+        busy_nodes = {by_name[name].node_name for name in busy if name in by_name}
+        todo = self._restoring.update(result, by_name, busy_nodes) + [
             s.action for s in result.changes() if not policy_start(s.action)
             and s.action.reason is not Reason.NODE_RESTARTED]
         for status in self.statuses:

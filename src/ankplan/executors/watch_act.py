@@ -10,7 +10,7 @@ the planner; this is apply's teardown + start without apply's waits (the loop ob
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
@@ -233,12 +233,18 @@ class Restores:
     def __contains__(self, workload_name: object) -> bool:
         return workload_name in self._pending
 
-    def update(self, result: Plan, by_name: Mapping[str, WorkloadStatus]) -> list[Action]:
-        """Note this tick's plan and statuses; the STARTs still to do, in plan order."""
+    def update(self, result: Plan, by_name: Mapping[str, WorkloadStatus],
+               busy_nodes: Collection[str]) -> list[Action]:
+        """Note this tick's plan and statuses; the STARTs still to do, in plan order.
+
+        A stop is not taken from a node where this watch is acting: a container it is stopping
+        itself (a replace) would count as stopped by the node.
+        """
         for step in result.changes():
             action, status = step.action, by_name.get(step.action.workload_name)
             if action.reason is Reason.NODE_RESTARTED and action.kind is ActionKind.START and (
-                    status is not None and status.container is not None):
+                    status is not None and status.container is not None) and (
+                    action.node_name not in busy_nodes):
                 self._pending[action.workload_name] = (action, status.container.started_at)
         for name, (action, started_at) in list(self._pending.items()):
             status = by_name.get(name)
