@@ -335,16 +335,50 @@ class LiveState:
         return tuple(c for n in self.nodes for c in n.containers if c.project == project)
 
 
+class State(enum.StrEnum):
+    """The Ankaios execution states; the value is Ankaios's display spelling."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    REMOVED = "Removed"
+    NOT_SCHEDULED = "NotScheduled"
+    AGENT_DISCONNECTED = "AgentDisconnected"
+
+
+class SubState(enum.StrEnum):
+    """The Ankaios substates ankplan reports, by the state they belong to; the value is
+    Ankaios's display spelling. NotScheduled, Removed and AgentDisconnected show none."""
+
+    INITIAL = "Initial"  # Pending
+    WAITING_TO_START = "WaitingToStart"  # Pending
+    STARTING = "Starting"  # Pending
+    STARTING_FAILED = "StartingFailed"  # Pending
+    OK = "Ok"  # Running, Succeeded
+    EXEC_FAILED = "ExecFailed"  # Failed
+    UNKNOWN = "Unknown"  # Failed
+    LOST = "Lost"  # Failed
+    STOPPING = "Stopping"  # Stopping
+    WAITING_TO_STOP = "WaitingToStop"  # Stopping
+    REQUESTED_AT_RUNTIME = "RequestedAtRuntime"  # Stopping
+    DELETE_FAILED = "DeleteFailed"  # Stopping
+
+
 @dataclass(**VALUE)
 class ExecutionState:
-    """An Ankaios execution state, displayed as `State(SubState)`, e.g. `Running(Ok)`."""
+    """An Ankaios execution state, displayed as `State(SubState)`, e.g. `Running(Ok)`.
 
-    state: str  # Pending, Running, Succeeded, Failed, Stopping, NotScheduled, ...
-    sub_state: str = ""  # Ok, ExecFailed, Lost, WaitingToStart, ...
+    Both enums are StrEnums, so a member equals, prints and serializes as its Ankaios spelling.
+    """
+
+    state: State
+    sub_state: SubState | None = None  # None for the states shown without one (NotScheduled)
     info: str = ""  # additional info, e.g. "Exit code: '1'"
 
     def __str__(self) -> str:
-        return f"{self.state}({self.sub_state})" if self.sub_state else self.state
+        return f"{self.state}({self.sub_state})" if self.sub_state else self.state.value
 
 
 # --- project ---------------------------------------------------------------------------------

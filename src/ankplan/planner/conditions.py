@@ -13,18 +13,8 @@ import enum
 from dataclasses import dataclass
 
 from ankplan.errors import PlanError
-from ankplan.model import AddCondition, ExecutionState, RestartPolicy, Workload
+from ankplan.model import AddCondition, ExecutionState, RestartPolicy, State, SubState, Workload
 from ankplan.podman import parse_health_check
-
-# Ankaios state and sub-state spellings this module reads.
-RUNNING = "Running"
-SUCCEEDED = "Succeeded"
-FAILED = "Failed"
-NOT_SCHEDULED = "NotScheduled"
-EXEC_FAILED = "ExecFailed"
-LOST = "Lost"
-PENDING = "Pending"
-STARTING_FAILED = "StartingFailed"
 
 
 class Verdict(str, enum.Enum):
@@ -54,11 +44,11 @@ class ConditionStatus:
         return self.verdict in (Verdict.NEVER, Verdict.STANDING_BY)
 
 
-# What each condition wants to see, as (state, sub_state); None means any sub-state.
-_WANTED: dict[AddCondition, tuple[str, str]] = {
-    AddCondition.RUNNING: (RUNNING, "Ok"),
-    AddCondition.SUCCEEDED: (SUCCEEDED, "Ok"),
-    AddCondition.FAILED: (FAILED, EXEC_FAILED),
+# What each condition wants to see, as (state, sub_state).
+_WANTED: dict[AddCondition, tuple[State, SubState]] = {
+    AddCondition.RUNNING: (State.RUNNING, SubState.OK),
+    AddCondition.SUCCEEDED: (State.SUCCEEDED, SubState.OK),
+    AddCondition.FAILED: (State.FAILED, SubState.EXEC_FAILED),
 }
 
 _WORDS: dict[AddCondition, str] = {
@@ -83,16 +73,16 @@ def condition_status(condition: AddCondition, dependency_state: ExecutionState, 
     state = dependency_state
     if dependency_workload is not None and dependency_workload.agent == "":
         return _never(f"{name} has agent \"\" (NotScheduled) and never runs")
-    if state.state == NOT_SCHEDULED:
+    if state.state == State.NOT_SCHEDULED:
         return _never(f"{name} is NotScheduled and never runs")
-    if state.state == FAILED and state.sub_state == LOST:
+    if (state.state, state.sub_state) == (State.FAILED, SubState.LOST):
         return _lost(name, dependency_workload)
-    if (state.state, state.sub_state) == (PENDING, STARTING_FAILED):
+    if (state.state, state.sub_state) == (State.PENDING, SubState.STARTING_FAILED):
         return _never(f"{name} cannot start ({state.info or state}); "
                       f"ADD_COND_{condition.name} can never hold")
     if (state.state, state.sub_state) == _WANTED[condition]:
         return _wanted_state(condition, name, dependency_workload, healthy)
-    if condition is AddCondition.FAILED and state.state == RUNNING:
+    if condition is AddCondition.FAILED and state.state == State.RUNNING:
         return ConditionStatus(verdict=Verdict.STANDING_BY,
                                reason=f"{name} is Running(Ok): the fallback stands by")
     if _is_terminal(state):
@@ -118,9 +108,8 @@ def _wanted_state(condition: AddCondition, name: str, workload: Workload | None,
             word = "unhealthy" if healthy is False else "not yet healthy"
             return _waiting(f"waiting for {name} to be healthy: it is Running(Ok), {word}")
         return _met(f"{name} is Running(Ok) and healthy")
-    state = "Running(Ok)" if condition is AddCondition.RUNNING else (
-        "Succeeded(Ok)" if condition is AddCondition.SUCCEEDED else "Failed(ExecFailed)")
-    return _met(f"{name} is {state}")
+    state, sub_state = _WANTED[condition]
+    return _met(f"{name} is {state}({sub_state})")
 
 
 def _terminal(condition: AddCondition, name: str, state: ExecutionState,
@@ -147,15 +136,16 @@ def _lost(name: str, workload: Workload | None) -> ConditionStatus:
 
 def _restarts(policy: RestartPolicy, state: ExecutionState) -> bool:
     """Ankaios restart rules: ON_FAILURE on Failed(ExecFailed), ALWAYS on any exit."""
-    failed = state.state == FAILED and state.sub_state == EXEC_FAILED
+    failed = (state.state, state.sub_state) == (State.FAILED, SubState.EXEC_FAILED)
     if policy is RestartPolicy.ALWAYS:
-        return failed or state.state == SUCCEEDED
+        return failed or state.state == State.SUCCEEDED
     return policy is RestartPolicy.ON_FAILURE and failed
 
 
 def _is_terminal(state: ExecutionState) -> bool:
     """Succeeded or Failed(ExecFailed): the container exited."""
-    return state.state == SUCCEEDED or (state.state == FAILED and state.sub_state == EXEC_FAILED)
+    return state.state == State.SUCCEEDED or (
+        (state.state, state.sub_state) == (State.FAILED, SubState.EXEC_FAILED))
 
 
 def _info(state: ExecutionState) -> str:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 
-from ankplan.model import Action, ActionKind, ExecutionState, Manifest, Workload
+from ankplan.model import Action, ActionKind, ExecutionState, Manifest, State, SubState, Workload
 from ankplan.planner.liveindex import NodeLookup
 
 SUPPORTED_RUNTIMES = ("podman", "podman-kube")
-STARTING_FAILED = ("Pending", "StartingFailed")
 
 
 def unsupported_runtime(workload: Workload) -> str:
@@ -27,12 +26,12 @@ def unsupported_runtime(workload: Workload) -> str:
 
 def starting_failed(info: str) -> ExecutionState:
     """`Pending(StartingFailed)` with `info`."""
-    return ExecutionState(state=STARTING_FAILED[0], sub_state=STARTING_FAILED[1], info=info)
+    return ExecutionState(state=State.PENDING, sub_state=SubState.STARTING_FAILED, info=info)
 
 
 def is_starting_failed(state: ExecutionState) -> bool:
     """True for `Pending(StartingFailed)`: the workload cannot start without a new manifest."""
-    return (state.state, state.sub_state) == STARTING_FAILED
+    return (state.state, state.sub_state) == (State.PENDING, SubState.STARTING_FAILED)
 
 
 def _dependents(manifest: Manifest, names: Collection[str]) -> dict[str, set[str]]:

@@ -19,6 +19,8 @@ from ankplan.model import (
     ObservedContainer,
     Project,
     RestartPolicy,
+    State,
+    SubState,
     Workload,
 )
 from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
@@ -30,9 +32,10 @@ from ankplan.podman import execution_state
 VALUE = {"frozen": True, "slots": True, "kw_only": True}
 
 HEALTH = {"healthy": True, "unhealthy": False}  # ps health -> condition_status(healthy=)
-NO_CONTAINER = ExecutionState(state="Pending", sub_state="Initial", info="no container yet")
+NO_CONTAINER = ExecutionState(state=State.PENDING, sub_state=SubState.INITIAL,
+                              info="no container yet")
 # A `--rm` workload that ran and vanished: final, as in Ankaios; ankplan does not run it again.
-RAN_AND_GONE = ExecutionState(state="Failed", sub_state="Lost",
+RAN_AND_GONE = ExecutionState(state=State.FAILED, sub_state=SubState.LOST,
                               info="ran with --rm and its container is gone; not run again")
 # Which container stands for a workload when several exist: running first, then newest.
 _STATE_RANK = {"running": 0, "exited": 1}
@@ -115,17 +118,17 @@ def _placed_state(workload: Workload, inventory: Inventory, live: LiveState,
                   project: str) -> tuple[str, ExecutionState | None, ObservedContainer | None]:
     """(node, state, container); state None when only the dependencies can tell (no container)."""
     if not workload.agent:
-        return "", ExecutionState(state="NotScheduled"), None
+        return "", ExecutionState(state=State.NOT_SCHEDULED), None
     node = inventory.node_for_agent(workload.agent)
     if node is None:
-        return "", ExecutionState(state="Pending", sub_state="StartingFailed",
+        return "", ExecutionState(state=State.PENDING, sub_state=SubState.STARTING_FAILED,
                                   info=f"agent {workload.agent!r} is not in the inventory"), None
     observation = live.node(node.name)
     if observation is None:
-        return node.name, ExecutionState(state="Pending", sub_state="Initial",
+        return node.name, ExecutionState(state=State.PENDING, sub_state=SubState.INITIAL,
                                          info="node not observed"), None
     if not observation.reachable:
-        return node.name, ExecutionState(state="AgentDisconnected",
+        return node.name, ExecutionState(state=State.AGENT_DISCONNECTED,
                                          info=f"node unreachable: {observation.error}"), None
     if unsupported_runtime(workload):
         return node.name, starting_failed(unsupported_runtime(workload)), None
@@ -174,12 +177,12 @@ def _pending_state(dependencies: tuple[DependencyStatus, ...]) -> tuple[Executio
     not_met = [d for d in dependencies if not d.status.met]
     if not not_met:
         info = "no container yet" + ("; dependencies met" if dependencies else "")
-        return ExecutionState(state="Pending", sub_state="Initial", info=info), ()
+        return ExecutionState(state=State.PENDING, sub_state=SubState.INITIAL, info=info), ()
     first = next((d for d in not_met if d.status.final), not_met[0])
     names = tuple(d.dependency.workload_name for d in not_met)
     if is_starting_failed(first.state):  # as its dependency: it cannot start either
         return starting_failed(first.status.reason), names
-    return ExecutionState(state="Pending", sub_state="WaitingToStart",
+    return ExecutionState(state=State.PENDING, sub_state=SubState.WAITING_TO_START,
                           info=first.status.reason), names
 
 
@@ -216,12 +219,12 @@ def is_settled(status: WorkloadStatus, *, gave_up: bool = False) -> bool:
     state its restart policy keeps, it can never start or stands by, or watch gave up on it.
     Pending, crash-looping, missing, and unreachable workloads are not settled."""
     state, policy = status.state, status.workload.restart_policy
-    if gave_up or state.state in ("Running", "NotScheduled"):
+    if gave_up or state.state in (State.RUNNING, State.NOT_SCHEDULED):
         return True
-    if state.state == "Succeeded":
+    if state.state == State.SUCCEEDED:
         return policy is not RestartPolicy.ALWAYS
-    if (state.state, state.sub_state) == ("Failed", "ExecFailed"):
+    if (state.state, state.sub_state) == (State.FAILED, SubState.EXEC_FAILED):
         return policy is RestartPolicy.NEVER
-    if (state.state, state.sub_state) == ("Pending", "WaitingToStart"):
+    if (state.state, state.sub_state) == (State.PENDING, SubState.WAITING_TO_START):
         return any(d.status.final for d in status.dependencies)
     return is_starting_failed(state) or state == RAN_AND_GONE

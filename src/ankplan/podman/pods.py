@@ -23,6 +23,8 @@ from ankplan.model import (
     LABEL_WORKLOAD,
     ExecutionState,
     ObservedContainer,
+    State,
+    SubState,
 )
 from ankplan.podman.parsers import PodmanOutputError, load_json
 
@@ -166,11 +168,14 @@ def pod_state(unit: ObservedContainer) -> ExecutionState:
     """The Ankaios execution state of a folded entry, from the state `fold_pods` kept."""
     rank, text = _order(unit)
     if rank == 0:
-        return ExecutionState(state="Failed", sub_state="ExecFailed", info=text)
+        return ExecutionState(state=State.FAILED, sub_state=SubState.EXEC_FAILED, info=text)
     return {
-        1: ExecutionState(state="Pending", sub_state="Starting", info="starting container"),
-        2: ExecutionState(state="Failed", sub_state="Unknown", info="unknown container state"),
-        3: ExecutionState(state="Running", sub_state="Ok"),
-        4: ExecutionState(state="Stopping", sub_state="Stopping", info="stopping container"),
-        5: ExecutionState(state="Succeeded", sub_state="Ok"),
+        1: ExecutionState(state=State.PENDING, sub_state=SubState.STARTING,
+                          info="starting container"),
+        2: ExecutionState(state=State.FAILED, sub_state=SubState.UNKNOWN,
+                          info="unknown container state"),
+        3: ExecutionState(state=State.RUNNING, sub_state=SubState.OK),
+        4: ExecutionState(state=State.STOPPING, sub_state=SubState.STOPPING,
+                          info="stopping container"),
+        5: ExecutionState(state=State.SUCCEEDED, sub_state=SubState.OK),
     }[rank]

@@ -5,7 +5,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from ankplan.model import ExecutionState, ObservedContainer
+from ankplan.model import ExecutionState, ObservedContainer, State, SubState
 from ankplan.podman.pods import is_unit, pod_state
 
 _PENDING_STATES = frozenset({"created", "configured", "initialized"})
@@ -20,22 +20,22 @@ def execution_state(container: ObservedContainer | None, *,
     `ps` call itself failed.
     """
     if ps_failed:
-        return ExecutionState(state="Failed", sub_state="Unknown",
+        return ExecutionState(state=State.FAILED, sub_state=SubState.UNKNOWN,
                               info="Error getting state from Podman.")
     if container is None:
-        return ExecutionState(state="Failed", sub_state="Lost")
+        return ExecutionState(state=State.FAILED, sub_state=SubState.LOST)
     if is_unit(container):
         return pod_state(container)
     state = container.state.lower()
     if state in _PENDING_STATES:
-        return ExecutionState(state="Pending", sub_state="Starting", info=state)
+        return ExecutionState(state=State.PENDING, sub_state=SubState.STARTING, info=state)
     if state == "running":
-        return ExecutionState(state="Running", sub_state="Ok")
+        return ExecutionState(state=State.RUNNING, sub_state=SubState.OK)
     if state == "exited" and container.exit_code == 0:
-        return ExecutionState(state="Succeeded", sub_state="Ok")
+        return ExecutionState(state=State.SUCCEEDED, sub_state=SubState.OK)
     if state == "exited":
-        return ExecutionState(state="Failed", sub_state="ExecFailed",
+        return ExecutionState(state=State.FAILED, sub_state=SubState.EXEC_FAILED,
                               info=f"Exit code: '{container.exit_code}'")
     if state in _STOPPING_STATES:
-        return ExecutionState(state="Stopping", sub_state="Stopping", info=state)
-    return ExecutionState(state="Failed", sub_state="Unknown", info=state)
+        return ExecutionState(state=State.STOPPING, sub_state=SubState.STOPPING, info=state)
+    return ExecutionState(state=State.FAILED, sub_state=SubState.UNKNOWN, info=state)

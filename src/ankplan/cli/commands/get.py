@@ -33,7 +33,7 @@ from ankplan.cli.views.status import detail_text, print_status_table, status_rec
 from ankplan.errors import AnkplanError
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import TransportPool
-from ankplan.model import Inventory, LiveState, Manifest, Project
+from ankplan.model import Inventory, LiveState, Manifest, Project, State
 from ankplan.planner.workload_status import WorkloadStatus, workload_statuses
 
 OUTPUTS = ("table", "wide", "json", "yaml")
@@ -118,7 +118,7 @@ def _report_unreachable(env: Env, live: LiveState) -> ExitStatus:
 def _last_logs(pool: TransportPool, inventory: Inventory, status: WorkloadStatus) -> str:
     """The last log lines of a failed workload's container ("" when none or not failed)."""
     node = inventory.node(status.node_name)
-    if status.container is None or node is None or status.state.state != "Failed":
+    if status.container is None or node is None or status.state.state != State.FAILED:
         return ""
     subjects = podman.log_subjects(status.container)
     if not subjects:

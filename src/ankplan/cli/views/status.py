@@ -19,13 +19,15 @@ from ankplan.cli.views.resources import (
     sample_of,
 )
 from ankplan.cli.views.table import Column, print_table
-from ankplan.model import ContainerStats
+from ankplan.model import ContainerStats, State, SubState
 from ankplan.planner.workload_status import WorkloadStatus
 
 Samples = Mapping[tuple[str, str], ContainerStats]  # (node, short container id) -> sample
 
-STATE_STYLE = {"Running": "green", "Succeeded": "cyan", "Failed": "red", "Pending": "yellow",
-               "AgentDisconnected": "magenta", "Stopping": "yellow"}
+# Keyed by str: the watch table looks its display strings up here too.
+STATE_STYLE: dict[str, str] = {
+    State.RUNNING: "green", State.SUCCEEDED: "cyan", State.FAILED: "red", State.PENDING: "yellow",
+    State.AGENT_DISCONNECTED: "magenta", State.STOPPING: "yellow"}
 
 
 def print_status_table(env: Env, statuses: Sequence[WorkloadStatus], now: float, *,
@@ -101,11 +103,12 @@ def _iso(seconds: float) -> str | None:
 def status_record(status: WorkloadStatus, now: float,
                   samples: Samples | None = None) -> dict[str, Any]:
     """The JSON/YAML form of one workload's status; `resources` only for a running one."""
-    container = status.container
+    container, state = status.container, status.state
     return {
         "name": status.name, "agent": status.workload.agent, "node": status.node_name or None,
-        "executionState": {"state": status.state.state, "subState": status.state.sub_state,
-                           "additionalInfo": status.state.info},
+        # str(): plain strings, as yaml.safe_dump refuses str subclasses such as the enums
+        "executionState": {"state": str(state.state), "subState": str(state.sub_state or ""),
+                           "additionalInfo": state.info},
         "restartPolicy": status.workload.restart_policy.value,
         "restartCount": status.restart_count, "exitCode": status.exit_code,
         "uptimeSeconds": None if status.uptime(now) is None else int(status.uptime(now) or 0),
@@ -130,9 +133,10 @@ def _ago(seconds: float, now: float) -> str:
 
 def _last_error(status: WorkloadStatus, logs: str) -> list[str]:
     state = status.state
-    if state.state == "Failed" and status.exit_code is not None:
+    if state.state == State.FAILED and status.exit_code is not None:
         lines = [f"Container exited with code {status.exit_code}"]
-    elif state.state in ("Failed", "AgentDisconnected") or state.sub_state == "StartingFailed":
+    elif (state.state in (State.FAILED, State.AGENT_DISCONNECTED)
+          or state.sub_state == SubState.STARTING_FAILED):
         lines = [state.info or str(state)]
     else:
         return []
