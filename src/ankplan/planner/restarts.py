@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ankplan.model import ExecutionState, RestartPolicy, Workload
+from ankplan.model import ExecutionState, RestartPolicy, State, SubState, Workload
 
 VALUE = {"frozen": True, "slots": True, "kw_only": True}
 
@@ -19,10 +19,6 @@ VALUE = {"frozen": True, "slots": True, "kw_only": True}
 DEFAULT_DELAYS: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0, 30.0)
 DEFAULT_RESET_AFTER = 60.0  # seconds of clean running that forget earlier crashes
 
-FAILED = "Failed"
-SUCCEEDED = "Succeeded"
-RUNNING = "Running"
-EXEC_FAILED = "ExecFailed"
 UNHEALTHY_INFO = "unhealthy"  # prefix of ExecutionState.info for a failing health check
 
 
@@ -90,11 +86,11 @@ def restarts_on(policy: RestartPolicy, state: ExecutionState) -> bool:
     includes a container stopped by hand (it exits). NEVER: never. Failed(Lost) (container
     gone) and Failed(Unknown) are never restarts: watch re-creates a missing container instead.
     """
-    failed = state.state == FAILED and state.sub_state == EXEC_FAILED
+    failed = (state.state, state.sub_state) == (State.FAILED, SubState.EXEC_FAILED)
     if policy is RestartPolicy.ON_FAILURE:
         return failed
     if policy is RestartPolicy.ALWAYS:
-        return failed or state.state == SUCCEEDED
+        return failed or state.state == State.SUCCEEDED
     return False
 
 
@@ -105,11 +101,11 @@ def note_state(history: RestartHistory, state: ExecutionState, now: float,
     Running cleanly for `policy.reset_after` seconds resets the backoff streak; the first tick
     that sees an exit records when the failure began, which the backoff delay counts from.
     """
-    if state.state == RUNNING:
+    if state.state == State.RUNNING:
         since = history.running_since if history.running_since is not None else now
         streak = 0 if now - since >= policy.reset_after else history.streak
         return replace(history, running_since=since, streak=streak, failed_at=None)
-    if state.state in (FAILED, SUCCEEDED):
+    if state.state in (State.FAILED, State.SUCCEEDED):
         failed_at = history.failed_at if history.failed_at is not None else now
         return replace(history, failed_at=failed_at, running_since=None)
     return replace(history, running_since=None)
@@ -152,9 +148,9 @@ def _restart_reason(policy: RestartPolicy, state: ExecutionState) -> str:
 
 
 def _no_restart_reason(policy: RestartPolicy, state: ExecutionState) -> str:
-    if state.state == FAILED and state.sub_state == "Lost":
+    if (state.state, state.sub_state) == (State.FAILED, SubState.LOST):
         return "container missing: re-created by the plan, not restarted"
-    if state.state in (FAILED, SUCCEEDED):
+    if state.state in (State.FAILED, State.SUCCEEDED):
         return f"restart policy {policy.value} does not restart {state}"
     return ""
 
@@ -225,11 +221,11 @@ def is_unhealthy(record: HealthRecord, check: HealthCheckSpec) -> bool:
 def effective_state(state: ExecutionState, record: HealthRecord | None,
                     check: HealthCheckSpec | None) -> ExecutionState:
     """The state decisions use: a running but unhealthy workload counts as Failed(ExecFailed)."""
-    if state.state != RUNNING or record is None or check is None:
+    if state.state != State.RUNNING or record is None or check is None:
         return state
     if not is_unhealthy(record, check):
         return state
     info = f"{UNHEALTHY_INFO}: health check failed {record.failures} consecutive times"
     if record.last_output:
         info += f" ({record.last_output.splitlines()[-1][:120]})"
-    return ExecutionState(state=FAILED, sub_state=EXEC_FAILED, info=info)
+    return ExecutionState(state=State.FAILED, sub_state=SubState.EXEC_FAILED, info=info)
