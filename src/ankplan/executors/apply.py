@@ -56,6 +56,8 @@ from ankplan.model import (
     Node,
     Plan,
     Project,
+    State,
+    SubState,
     Workload,
 )
 from ankplan.planner.identity import adopt_ids
@@ -427,7 +429,7 @@ def _settle(run: _Run, progress: StepProgress, started: tuple[str, float]) -> No
             state, health = _observed(run, node.name, container_id, after)
             if state is not None and _settled(run, progress, node, state, health, check):
                 return
-            if state is not None and check and state.state == "Running" and (
+            if state is not None and check and state.state == State.RUNNING and (
                     time.monotonic() >= next_check):
                 run.podman(node, podman.healthcheck_run_argv(node, container_id),
                            timeout=check.timeout + STOP_SLACK)
@@ -454,7 +456,7 @@ def _observed(run: _Run, node_name: str, container_id: str,
     observation = snapshot.live.node(node_name)
     if observation is None or not observation.reachable:
         reason = observation.error if observation is not None else "not observed"
-        return ExecutionState(state="Failed", sub_state="Unknown",
+        return ExecutionState(state=State.FAILED, sub_state=SubState.UNKNOWN,
                               info=f"node {node_name} cannot be observed: {reason}"), ""
     container = next((c for c in observation.containers if c.id == container_id), None)
     return podman.execution_state(container), container.health if container else ""
@@ -464,16 +466,16 @@ def _settled(run: _Run, progress: StepProgress, node: Node, state: ExecutionStat
              health: str, check: podman.HealthCheck | None) -> bool:
     """Record the observed state; True (and finished) once it is final for this apply."""
     shown = str(state)
-    if state.state == "Running" and (check is None or health == "healthy"):
+    if state.state == State.RUNNING and (check is None or health == "healthy"):
         run.board.finish(progress, Outcome.DONE, "running" + (" and healthy" if check else ""),
                          state=shown)
-    elif state.state == "Succeeded":
+    elif state.state == State.SUCCEEDED:
         run.board.finish(progress, Outcome.DONE, "exited with code 0", state=shown)
-    elif state.state == "Failed" and state.sub_state in ("ExecFailed", "Lost"):
+    elif state.state == State.FAILED and state.sub_state in (SubState.EXEC_FAILED, SubState.LOST):
         run.board.finish(progress, Outcome.FAILED, _failure_text(run, node, progress, state),
                          state=shown, execution=state)
     else:
-        waiting = check is not None and state.state == "Running"
+        waiting = check is not None and state.state == State.RUNNING
         run.board.set_state(progress, shown + (f" [health: {health or 'starting'}]"
                                                if waiting else ""), state.info)
         return False
@@ -483,7 +485,7 @@ def _settled(run: _Run, progress: StepProgress, node: Node, state: ExecutionStat
 def _failure_text(run: _Run, node: Node, progress: StepProgress, state: ExecutionState) -> str:
     """The state, and the container's last log lines, for a container that failed."""
     text = f"container {state}" + (f": {state.info}" if state.info else "")
-    if state.sub_state == "Lost":
+    if state.sub_state == SubState.LOST:
         return text + " (it vanished: removed by someone else, or run with --rm)"
     subjects = _log_subjects(run, node.name, progress.container_id)
     if not subjects:

@@ -12,7 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ankplan.executors.apply_state import Board, Outcome, Snapshot, StepProgress
-from ankplan.model import Dependency, Inventory, Manifest, ObservedContainer, Plan, Workload
+from ankplan.model import (
+    Dependency,
+    Inventory,
+    Manifest,
+    ObservedContainer,
+    Plan,
+    State,
+    SubState,
+    Workload,
+)
 from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
 from ankplan.planner.runtimes import starting_failed, unsupported_runtime
 from ankplan.planner.workload_status import HEALTH, representative
@@ -104,8 +113,8 @@ def _settled_with_container(step: StepProgress) -> bool:
     if step.outcome is Outcome.DONE:
         return bool(step.container_id)
     return (step.outcome is Outcome.FAILED and bool(step.container_id)
-            and step.execution is not None and step.execution.state == "Failed"
-            and step.execution.sub_state == "ExecFailed")
+            and step.execution is not None and step.execution.state == State.FAILED
+            and step.execution.sub_state == SubState.EXEC_FAILED)
 
 
 def _judge_step(name: str, step: StepProgress) -> _Judged:
