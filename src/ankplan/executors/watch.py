@@ -38,6 +38,8 @@ from ankplan.model import (
     ObservedContainer,
     Project,
     Reason,
+    State,
+    SubState,
 )
 from ankplan.planner.plan import NEVER_STARTED, plan
 from ankplan.planner.restarts import (
@@ -339,8 +341,8 @@ class Watch:
                 if state is not status.state:
                     overrides[status.name] = state
             elif tracked.had_container and status.name not in busy and status.node_name and (
-                    status.state.state == "Pending"):
-                overrides[status.name] = ExecutionState(state="Failed", sub_state="Lost",
+                    status.state.state == State.PENDING):
+                overrides[status.name] = ExecutionState(state=State.FAILED, sub_state=SubState.LOST,
                                                         info="the container is gone")
         return overrides
 
