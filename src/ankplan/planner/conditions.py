@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ankplan.errors import PlanError
 from ankplan.model import AddCondition, ExecutionState, RestartPolicy, State, SubState, Workload
+from ankplan.planner.restarts import restarts_on
 from ankplan.podman import parse_health_check
 
 
@@ -116,7 +117,7 @@ def _terminal(condition: AddCondition, name: str, state: ExecutionState,
               workload: Workload | None) -> ConditionStatus:
     """The dependency ended in a state the condition does not want: final unless restarted."""
     policy = workload.restart_policy if workload is not None else RestartPolicy.NEVER
-    if _restarts(policy, state):
+    if restarts_on(policy, state):
         return _waiting(f"waiting for {name} to be {_WORDS[condition]}: it is {state} and "
                         f"restartPolicy {policy.value} restarts it")
     if workload is None:
@@ -132,14 +133,6 @@ def _lost(name: str, workload: Workload | None) -> ConditionStatus:
     if workload is None:
         return _never(f"{name} is not in the manifest and not running on any node")
     return _never(f"{name} has no container (Failed(Lost)) and this apply does not create it")
-
-
-def _restarts(policy: RestartPolicy, state: ExecutionState) -> bool:
-    """Ankaios restart rules: ON_FAILURE on Failed(ExecFailed), ALWAYS on any exit."""
-    failed = (state.state, state.sub_state) == (State.FAILED, SubState.EXEC_FAILED)
-    if policy is RestartPolicy.ALWAYS:
-        return failed or state.state == State.SUCCEEDED
-    return policy is RestartPolicy.ON_FAILURE and failed
 
 
 def _is_terminal(state: ExecutionState) -> bool:
