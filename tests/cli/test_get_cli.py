@@ -219,3 +219,15 @@ def test_manifest_by_filename_flag_and_stdin(fleet: dict[str, StaticNode],
              for result in (by_flag, by_long, from_stdin)]
     assert names[0] == names[1] == names[2] == ["camera-bridge", "carla-spawner",
                                                 "kuksa-bridge", "zenoh-router"]
+
+
+def test_yaml_records_equal_the_json_ones(fleet: dict[str, StaticNode], files: list[str]) -> None:
+    """Every record, typed states included, dumps as YAML too (safe_dump refuses str subclasses
+    such as the State enums), and a state shown without a substate has subState ""."""
+    _, as_json, _ = run_cli("get", "workloads", *files, "-o", "json", nodes=fleet)
+    _, as_yaml, _ = run_cli("get", "workloads", *files, "-o", "yaml", nodes=fleet)
+    records = json.loads(as_json)
+    assert yaml.safe_load(as_yaml) == records
+    camera = next(r for r in records if r["name"] == "camera-bridge")
+    assert camera["executionState"]["state"] == "AgentDisconnected"
+    assert camera["executionState"]["subState"] == ""
