@@ -5,8 +5,11 @@ Does I/O: brings up a test bed of --nodes nodes in a free slot (benchmarks/bedsl
 manifest with 3 workloads per node (an HTTP server, an idle workload that needs it, and one that
 needs the next node's server: a cross-node dependency), then per forks value: destroy,
 plan from empty, apply from empty (--forks F --parallelism F), no-change plan; takes the bed
-down. Prints medians and the speed-up over --forks 1. Long: about 2-4 minutes for 30 nodes.
-usage: bench_many_nodes.py [--nodes 30] [--forks 1,10,30] [--runs 2] [--slot S]
+down. Then, for each forks value of 10 or more, the same containers with Ansible
+(containers.podman, `ansible-playbook -f F`): from empty, and a no-change `--check`. Prints
+medians, the speed-up over --forks 1 and the ratios to Ansible. Long: about 2-4 minutes for 30
+nodes, plus 1-3 minutes for Ansible (skip it with --no-ansible).
+usage: bench_many_nodes.py [--nodes 30] [--forks 1,10,30] [--runs 2] [--slot S] [--no-ansible]
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bedslot import running_bed
+from bench_apply import ansible_bin
+from bench_noop_ssh import ansible_inventory, playbook_text, remove_ansible_containers
 
 from ankplan.executors.observe import observe_nodes
 from ankplan.executors.transport import TransportPool
@@ -68,11 +73,12 @@ def ankplan(*args: str) -> list[str]:
     return [*([exe] if exe else [sys.executable, "-m", "ankplan"]), *args]
 
 
-def timed(argv: list[str], expect: tuple[int, ...] = (0,)) -> float:
+def timed(argv: list[str], expect: tuple[int, ...] = (0,),
+          env: dict[str, str] | None = None) -> float:
     """Run argv; its wall time. Exits with its output when the exit code is not expected."""
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          check=False, timeout=900)
+                          check=False, env=env, timeout=1800)
     elapsed = time.perf_counter() - started
     if done.returncode not in expect:
         raise SystemExit(f"bench: {' '.join(argv[:4])} ... exited {done.returncode}:\n"
@@ -140,6 +146,42 @@ def benchmark(bed: dict[str, Any], forks_values: list[int], runs: int) -> dict[i
             for forks, found in rows.items()}
 
 
+def bench_ansible(bed: dict[str, Any], forks_values: list[int]) -> dict[int, dict[str, float]]:
+    """Per forks value (>= 10): `ansible-playbook -f F` from empty and a no-change `--check`,
+    the same number of containers per node; {} when Ansible is not installed."""
+    playbook_bin = ansible_bin("ansible-playbook")
+    if playbook_bin is None:
+        return {}
+    rows: dict[int, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="ankplan-bench-many-ansible-") as folder:
+        inventory, playbook = Path(folder) / "inventory.yaml", Path(folder) / "playbook.yaml"
+        inventory.write_text(ansible_inventory(bed))
+        playbook.write_text(playbook_text(PER_NODE))
+        env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_HOST_KEY_CHECKING": "True"}
+        try:
+            for forks in (f for f in forks_values if f >= 10):
+                remove_ansible_containers(bed, PER_NODE)
+                base = [playbook_bin, "-i", str(inventory), "-f", str(forks), str(playbook)]
+                rows[forks] = {"apply": timed(base, env=env),
+                               "plan-nochange": timed([*base, "--check"], env=env)}
+        finally:
+            remove_ansible_containers(bed, PER_NODE)
+    return rows
+
+
+def report_ansible(medians: dict[int, dict], ansible: dict[int, dict[str, float]]) -> None:
+    if not ansible:
+        print("ansible-playbook: not run (--no-ansible, or not installed in "
+              "benchmarks/.venv-ansible or PATH)")
+        return
+    for forks, row in sorted(ansible.items()):
+        ours = medians[forks]
+        print(f"ansible-playbook -f {forks}: from empty {row['apply']:.2f} s (ankplan apply "
+              f"{ours['apply']:.2f} s = {ours['apply'] / row['apply']:.2f}x), no-change --check "
+              f"{row['plan-nochange']:.2f} s (ankplan plan {ours['plan-nochange']:.2f} s = "
+              f"{ours['plan-nochange'] / row['plan-nochange']:.2f}x)")
+
+
 def report(bed: dict[str, Any], medians: dict[int, dict], runs: int) -> None:
     nodes = len(bed["nodes"])
     print(f"{nodes} SSH test-bed nodes x {PER_NODE} workloads ({nodes * PER_NODE} containers, "
@@ -170,12 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forks", default="1,10,30")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--slot", type=int, default=None, help="test-bed slot (default: free)")
+    parser.add_argument("--no-ansible", action="store_true", help="skip the Ansible runs")
     args = parser.parse_args(argv)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # time ankplan as installed: with .pyc
     forks_values = sorted(int(value) for value in args.forks.split(","))
     with running_bed(args.nodes, slot=args.slot, owner="bench-many-nodes") as bed:
         medians = benchmark(bed, forks_values, args.runs)
+        ansible = {} if args.no_ansible else bench_ansible(bed, forks_values)
         report(bed, medians, args.runs)
+        report_ansible(medians, ansible)
     return 0
 
 
