@@ -4,9 +4,10 @@ It keeps containers per node and answers the commands ankplan sends (ps, run, st
 logs, healthcheck run, and the `sh` scripts of the apply lock, of `logs` and of the workload
 folders, whose records it keeps as podman/nodestore.py's would), recording every
 argv with its time. A workload's command args choose its behaviour: `serve` runs forever,
-`slow SECONDS` stays "created" that long before running, `job SECONDS CODE` exits with CODE
-after SECONDS, `badimage` makes `podman run` fail, `hang` stays "created" forever, `crash`
-exits 1 at once.
+`slow SECONDS` makes `podman run` take that long (then it runs), `job SECONDS CODE` exits with
+CODE after SECONDS, `badimage` makes `podman run` fail, `hang` makes `podman run` hang until its
+timeout, `crash` exits 1 at once, `sick` never passes its health check. As with Podman, a `podman run -d` that returned 0 has started
+its container.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from ankplan.errors import ConnectError
 from ankplan.executors.transport import CommandResult, StreamHandle
 from ankplan.model import Node
 from ankplan.podman import nodestore
@@ -95,8 +97,6 @@ class FakeContainer:
             return "created", 0
         mode, *rest = self.args or ("serve",)
         age = now - self.started
-        if mode == "hang" or (mode == "slow" and age < float(rest[0])):
-            return "created", 0
         if mode == "job" and age >= float(rest[0]):
             return "exited", int(rest[1])
         if mode == "crash":
@@ -137,16 +137,16 @@ class FakeNode:
             return self._folders(argv, stdin or "") or self._shell(argv)
         command = argv[1]
         if command in ("run", "start", "stop"):
-            return self._counted(command, argv)
+            return self._counted(command, argv, timeout)
         return self._answer(command, argv)
 
-    def _counted(self, command: str, argv: tuple[str, ...]) -> CommandResult:
+    def _counted(self, command: str, argv: tuple[str, ...], timeout: float) -> CommandResult:
         with self.lock:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         try:
             if command == "run":
-                time.sleep(self.run_delay)
+                time.sleep(self.run_delay + _start_delay(argv, timeout, self.node.name))
             with self.lock:
                 return self._answer(command, argv)
         finally:
@@ -177,7 +177,7 @@ class FakeNode:
         elif command == "logs":
             return ok("line 1\nERROR: lost connection to router:80\n")
         elif command == "healthcheck" and container:
-            container.healthy = True
+            container.healthy = container.args[:1] != ("sick",)
         return ok("")
 
     def _run(self, argv: tuple[str, ...], now: float) -> CommandResult:
@@ -271,6 +271,18 @@ class FakeNode:
 
     def count(self, command: str) -> int:
         return sum(1 for _, argv in self.calls if argv[1] == command)
+
+
+def _start_delay(argv: tuple[str, ...], timeout: float, node_name: str) -> float:
+    """Seconds a `podman run` of `slow SECONDS` takes; `hang` times out like a real command."""
+    words = argv[argv.index("run") + 1:]
+    args = [word for word in words if not word.startswith("-")]
+    if "slow" in args:
+        return float(args[args.index("slow") + 1])
+    if "hang" in args:
+        time.sleep(timeout)
+        raise ConnectError(node_name, f"command timed out after {timeout:g} s: podman run")
+    return 0.0
 
 
 def ok(stdout: str) -> CommandResult:

@@ -165,17 +165,18 @@ def test_failure_skips_dependents_not_independent_branches(bed: Bed) -> None:
 
 
 def test_never_condition_reported_at_once(bed: Bed) -> None:
+    once = seed(bed.nodes["a"], "once")  # a job that ran before this apply
+    bed.nodes["a"].containers[once].args = ("job", "0", "0")
+    workloads = [wl("once", "agent_a", "job", "0", "0"),
+                 wl("needs-running", "agent_b", needs={"once": RUNNING}),
+                 wl("needs-ghost", "agent_b", needs={"ghost": RUNNING})]
     began = time.monotonic()
-    result = bed.apply([
-        wl("once", "agent_a", "job", "0", "0"),
-        wl("needs-running", "agent_b", needs={"once": RUNNING}),
-        wl("needs-ghost", "agent_b", needs={"ghost": RUNNING}),
-    ], timeout=30.0)
+    result = bed.apply(workloads, steps=creates(workloads[1:], bed.inventory), timeout=30.0)
     assert time.monotonic() - began < 3.0  # not after the 30 s timeout
-    assert outcomes(result) == {"once": Outcome.DONE, "needs-running": Outcome.NOT_STARTED,
+    assert outcomes(result) == {"needs-running": Outcome.NOT_STARTED,
                                 "needs-ghost": Outcome.NOT_STARTED}
-    assert reason(result, "once") == "exited with code 0"
-    assert "ADD_COND_RUNNING can no longer hold" in reason(result, "needs-running")
+    assert ("once is Succeeded(Ok) and restartPolicy NEVER does not restart it; "
+            "ADD_COND_RUNNING can no longer hold") in reason(result, "needs-running")
     assert reason(result, "needs-ghost") == ("ghost is not in the manifest and not running "
                                              "on any node")
 
@@ -195,6 +196,67 @@ def test_failed_condition_starts_fallback_when_primary_fails(bed: Bed) -> None:
     assert outcomes(result) == {"primary": Outcome.FAILED, "fallback": Outcome.DONE}
     assert "Failed(ExecFailed): Exit code: '1'" in reason(result, "primary")
     assert "| ERROR: lost connection to router:80" in reason(result, "primary")
+
+
+def test_a_chain_of_running_dependencies_is_not_polled(bed: Bed) -> None:
+    """`podman run -d` that returned 0 is an observation: each level costs its start alone,
+    and apply takes one confirming `podman ps` per node before it returns."""
+    chain = [wl("w0", "agent_a")] + [
+        wl(f"w{i}", "agent_b" if i % 2 else "agent_a", needs={f"w{i - 1}": RUNNING})
+        for i in range(1, 5)]
+    result = bed.apply(chain)
+    assert result.converged and result.observations == 1
+    assert {name: node.count("ps") for name, node in bed.nodes.items()} == {"a": 1, "b": 1}
+    runs = [bed.nodes["b" if i % 2 else "a"].first_call("run", f"w{i}") for i in range(5)]
+    assert runs == sorted(runs)
+    assert {r.state for r in result.results} == {"Running(Ok)"}
+
+
+def test_a_container_crashing_after_its_start_fails_before_apply_returns(bed: Bed) -> None:
+    """Its dependent started on the run's answer (Running then); the confirming observation
+    reports the crash, with the logs, as the step's last event."""
+    result = bed.apply([wl("crasher", "agent_a", "crash"),
+                        wl("after", "agent_b", needs={"crasher": RUNNING})])
+    assert outcomes(result) == {"crasher": Outcome.FAILED, "after": Outcome.DONE}
+    assert not result.converged
+    assert reason(result, "crasher").startswith("container Failed(ExecFailed): Exit code: '1'")
+    assert "| ERROR: lost connection to router:80" in reason(result, "crasher")
+    crasher = [e for e in bed.events if e.workload == "crasher"]
+    assert [(e.to_state, e.outcome) for e in crasher[-2:]] == [
+        ("Running(Ok)", "done"), ("Failed(ExecFailed)", "failed")]
+
+
+def test_an_observation_begun_after_the_start_outweighs_its_answer() -> None:
+    """The step's own answer (Running at its return) judges ADD_COND_RUNNING until a snapshot
+    of its node begun later shows the container; SUCCEEDED waits for such a snapshot."""
+    from ankplan.executors.apply_state import Board, Snapshot
+    from ankplan.executors.apply_wait import dependency_gate
+    from ankplan.model import ExecutionState, LiveState, NodeObservation, ObservedContainer
+
+    bed = Bed()
+    job, app = wl("job", "agent_a"), wl("app", "agent_b", needs={"job": RUNNING})
+    manifest = Manifest(api_version="v1", workloads=(app, job))
+    board = Board(creates([job], bed.inventory), lambda event: None)
+    (step,) = board.all()
+    board.update(step, container_id="c1")
+    board.finish(step, Outcome.DONE, "running", state="Running(Ok)",
+                 execution=ExecutionState(state="Running", sub_state="Ok"), known_at=10.0)
+    exited = ObservedContainer(id="c1", name="job", node_name="a", image="i", state="exited",
+                               exit_code=0)
+
+    def gate(workload: Workload, began: float | None) -> tuple[bool, bool]:
+        snapshot = None if began is None else Snapshot(live=LiveState(nodes=(
+            NodeObservation(node_name="a", containers=(exited,)),)), seq=1, taken_at=began)
+        found = dependency_gate(board, snapshot, manifest=manifest, inventory=bed.inventory,
+                                project=PROJECT, workload=workload)
+        return found.go, found.outcome is None
+
+    assert gate(app, None) == (True, True)
+    assert gate(app, 9.0) == (True, True)  # begun before the start returned: the answer wins
+    assert gate(app, 11.0) == (False, False)  # exited 0 (NEVER restarts): can no longer hold
+    later = wl("app", "agent_b", needs={"job": SUCCEEDED})
+    assert gate(later, None) == (False, True)  # Running is no answer for SUCCEEDED: observe
+    assert gate(later, 11.0) == (True, True)
 
 
 def test_failed_condition_stands_by_while_primary_runs(bed: Bed) -> None:
@@ -226,13 +288,17 @@ def test_health_check_runs_and_gates_dependents(bed: Bed) -> None:
     assert any("health: starting" in e.to_state for e in bed.events if e.workload == "db")
 
 
-def test_every_wait_is_bounded(bed: Bed) -> None:
+@pytest.mark.parametrize(("stuck", "why"), [
+    (wl("stuck", "agent_a", "hang"), "node a: command timed out after 0.5 s: podman run"),
+    (wl("stuck", "agent_a", "sick", options=("--health-cmd=true", "--health-interval=1s")),
+     "timed out after 0.5 s waiting for Running: it is Running(Ok) [health: starting]")])
+def test_every_wait_is_bounded(bed: Bed, stuck: Workload, why: str) -> None:
+    """A podman command that hangs, and a container that never turns healthy."""
     began = time.monotonic()
-    result = bed.apply([wl("stuck", "agent_a", "hang"),
-                        wl("after", "agent_b", needs={"stuck": RUNNING})], timeout=0.5)
+    result = bed.apply([stuck, wl("after", "agent_b", needs={"stuck": RUNNING})], timeout=0.5)
     assert time.monotonic() - began < 3.0
     assert outcomes(result) == {"stuck": Outcome.FAILED, "after": Outcome.SKIPPED}
-    assert reason(result, "stuck").startswith("timed out after 0.5 s waiting for Running")
+    assert reason(result, "stuck").startswith(why)
 
 
 @pytest.mark.parametrize("parallelism", [1, 3])
@@ -255,7 +321,8 @@ def test_cancel_starts_nothing_new(bed: Bed) -> None:
 
 
 def test_events_trace_the_states(bed: Bed) -> None:
-    bed.apply([wl("router", "agent_a"), wl("client", "agent_b", needs={"router": RUNNING})])
+    bed.apply([wl("router", "agent_a", "slow", "0.1"),
+               wl("client", "agent_b", needs={"router": RUNNING})])
     states = [e.to_state for e in bed.events if e.workload == "client"]
     assert states[0] == "Pending(WaitingToStart: router)"
     assert "Pending(Starting)" in states

@@ -2,13 +2,15 @@
 
 Does I/O (podman commands through the transport pool). Each changing step runs in its own
 thread: teardown (stop, then rm) after the steps it depends on have torn down; then, for
-create/replace/start, a wait until ITS OWN dependencies' conditions hold (read from one shared
-observer), the podman command, and a wait until the container runs (and is healthy) or ends.
-Podman commands are bounded by `parallelism`; every wait by `timeout`.
+create/replace/start, a wait until ITS OWN dependencies' conditions hold (judged on the steps
+of this run and, where those do not tell, on one shared observer), the podman command, and its
+end (apply_settle.py: on the command's own answer, else observed). Podman commands are bounded
+by `parallelism`; every wait by `timeout`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +21,6 @@ from ankplan.errors import AnkplanError
 from ankplan.executors.actions import (
     RM_TIMEOUT,
     STARTS_EXISTING,
-    STOP_SLACK,
     bringup_command,
     bringup_labels,
     discard_argv,
@@ -31,6 +32,7 @@ from ankplan.executors.actions import (
     started_container,
     stop_container,
 )
+from ankplan.executors.apply_settle import confirm, settle
 from ankplan.executors.apply_state import (
     ApplyEvent,
     ApplyOptions,
@@ -38,26 +40,24 @@ from ankplan.executors.apply_state import (
     Board,
     Observer,
     Outcome,
+    Run,
     StepProgress,
     StepResult,
 )
 from ankplan.executors.apply_wait import Gate, dependency_gate, involved_nodes
 from ankplan.executors.observe import NodeObserver, observe_node
-from ankplan.executors.transport import CommandResult, TransportPool
+from ankplan.executors.transport import TransportPool
 from ankplan.model import (
     LABEL_PROJECT,
     LABEL_SPEC_HASH,
     LABEL_WORKLOAD,
     ActionKind,
-    ExecutionState,
     Inventory,
     LiveState,
     Manifest,
     Node,
     Plan,
     Project,
-    State,
-    SubState,
     Workload,
 )
 from ankplan.planner.identity import adopt_ids
@@ -69,50 +69,6 @@ __all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult",
 DEFAULT_OPTIONS = ApplyOptions()
 STEP_THREADS = 32  # steps in progress at once (waiting ones included); podman calls: parallelism
 OBSERVE_BUDGET = 1.0  # seconds an observation waits for slow nodes before showing the others
-
-
-class _Run:
-    """What every step thread shares."""
-
-    def __init__(self, plan: Plan, pool: TransportPool, inventory: Inventory, manifest: Manifest,
-                 options: ApplyOptions, board: Board, observer: Observer,
-                 cancel: threading.Event) -> None:
-        self.plan, self.pool, self.inventory, self.manifest = plan, pool, inventory, manifest
-        self.options, self.board, self.observer, self.cancel = options, board, observer, cancel
-        self._slots = threading.Semaphore(max(1, options.parallelism))
-
-    def node(self, node_name: str) -> Node:
-        """The inventory node called `node_name`."""
-        node = self.inventory.node(node_name)
-        if node is None:
-            raise AnkplanError(f"node {node_name} is not in the inventory")
-        return node
-
-    def lost(self, node_name: str) -> str:
-        """Why `node_name` is out of reach for the rest of this run ("" when it is not)."""
-        return self.pool.lost(node_name)
-
-    def lost_nodes(self) -> dict[str, str]:
-        """Every involved node out of reach, with why."""
-        return {name: why for name in self.observer.node_names if (why := self.lost(name))}
-
-    def finish_if_lost(self, progress: StepProgress) -> bool:
-        """End the step as failed when its node is lost; True when it did."""
-        why = self.lost(progress.node_name)
-        if why:
-            self.board.finish(progress, Outcome.FAILED, f"node {progress.node_name}: {why}",
-                              state="Failed(Unknown)")
-        return bool(why)
-
-    def slot(self) -> threading.Semaphore:
-        """Held while podman commands run: at most `parallelism` at once."""
-        return self._slots
-
-    def podman(self, node: Node, argv: tuple[str, ...], timeout: float, *,
-               stdin: str | None = None) -> CommandResult:
-        """Run one podman command, waiting for a free slot (`parallelism`)."""
-        with self._slots:
-            return self.pool.get(node).run(argv, timeout=timeout, stdin=stdin)
 
 
 def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifest: Manifest,
@@ -139,24 +95,26 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
         return adopt_ids(live, plan.project, plan.adopted), began_at
 
     observer = Observer(observe, node_names, interval=options.poll_interval, board=board)
-    run = _Run(plan, pool, inventory, manifest, options, board, observer, cancel)
+    run = Run(plan, pool, inventory, manifest, options, board, observer, cancel)
     progresses = board.all()
+    confirmed = False
     try:
         if progresses:
             with ThreadPoolExecutor(max_workers=step_threads(run, progresses),
                                     thread_name_prefix="apply") as executor:
                 for future in [executor.submit(_run_step, run, p) for p in progresses]:
                     future.result()
+            confirmed = confirm(run, progresses)
     finally:
         observer.stop()
         watcher.close()
     results = tuple(_result(p) for p in progresses)
     cancelled = any(r.outcome is Outcome.CANCELLED for r in results)
     return ApplyResult(results=results, elapsed=time.monotonic() - began, cancelled=cancelled,
-                       observations=observer.observations)
+                       observations=observer.observations + confirmed)
 
 
-def step_threads(run: _Run, progresses: tuple[StepProgress, ...]) -> int:
+def step_threads(run: Run, progresses: tuple[StepProgress, ...]) -> int:
     """How many steps run at once: at most STEP_THREADS, unless a replace must wait for the
     teardown of a step that comes later in the plan (a replaced dependent), then one each.
 
@@ -181,7 +139,7 @@ def _result(progress: StepProgress) -> StepResult:
 # --- one step ----------------------------------------------------------------------------------
 
 
-def _run_step(run: _Run, progress: StepProgress) -> None:
+def _run_step(run: Run, progress: StepProgress) -> None:
     """Walk one step to its end; every way out records an outcome."""
     try:
         _walk(run, progress)
@@ -194,7 +152,7 @@ def _run_step(run: _Run, progress: StepProgress) -> None:
         run.board.finish(progress, Outcome.FAILED, "internal error: the step ended unrecorded")
 
 
-def _walk(run: _Run, progress: StepProgress) -> None:
+def _walk(run: Run, progress: StepProgress) -> None:
     """Teardown (remove, replace), then bring-up (create, replace, start); or an update."""
     if progress.kind is ActionKind.UPDATE:
         _update(run, progress)
@@ -215,10 +173,10 @@ def _walk(run: _Run, progress: StepProgress) -> None:
         return
     started = _start(run, progress)
     if started is not None:
-        _settle(run, progress, started)
+        settle(run, progress, *started)
 
 
-def _teardown_prerequisites(run: _Run, progress: StepProgress) -> list[StepProgress]:
+def _teardown_prerequisites(run: Run, progress: StepProgress) -> list[StepProgress]:
     """Teardowns that must end first: dependents go before what they depend on.
 
     A removal waits for the removals the plan lists in depends_on (its dependents'); a
@@ -234,14 +192,14 @@ def _teardown_prerequisites(run: _Run, progress: StepProgress) -> list[StepProgr
             and name in p.step.action.workload.dependency_names()]
 
 
-def _bringup_prerequisites(run: _Run, progress: StepProgress) -> list[StepProgress]:
+def _bringup_prerequisites(run: Run, progress: StepProgress) -> list[StepProgress]:
     """Removals of the workload's own old containers (moved, duplicate) that the plan orders
     first; the plan's other depends_on ids are for display, conditions decide the rest."""
     return [p for i in progress.step.depends_on
             if (p := run.board.get(i)) is not None and p.kind is ActionKind.REMOVE]
 
 
-def _await_teardowns(run: _Run, progress: StepProgress, prerequisites: list[StepProgress],
+def _await_teardowns(run: Run, progress: StepProgress, prerequisites: list[StepProgress],
                      state_format: str) -> bool:
     """Wait until every prerequisite has torn down; False (and finished) when one cannot."""
     while True:
@@ -263,7 +221,7 @@ def _await_teardowns(run: _Run, progress: StepProgress, prerequisites: list[Step
         run.board.wait(run.options.poll_interval)
 
 
-def _teardown(run: _Run, progress: StepProgress) -> bool:
+def _teardown(run: Run, progress: StepProgress) -> bool:
     """Stop gracefully (SIGTERM, SIGKILL after stop_timeout), then remove the old container;
     a RESTART keeps it, to start it again; a workload leaving the node also loses its folder
     there (files, records)."""
@@ -292,7 +250,7 @@ def _teardown(run: _Run, progress: StepProgress) -> bool:
     return True
 
 
-def _update(run: _Run, progress: StepProgress) -> None:
+def _update(run: Run, progress: StepProgress) -> None:
     """Record the in-place fields (restartPolicy, dependencies, tags) on the node."""
     node = run.node(progress.node_name)
     with run.slot():
@@ -303,21 +261,26 @@ def _update(run: _Run, progress: StepProgress) -> None:
                      state="Updated")
 
 
-def _await_conditions(run: _Run, progress: StepProgress) -> bool:
+def _await_conditions(run: Run, progress: StepProgress) -> bool:
     """Wait until the workload's own dependency conditions hold; False when it must not start.
 
     The timeout starts once no dependency is still being acted on by this run: a dependency
-    in progress is bounded by its own waits.
+    in progress is bounded by its own waits. The nodes are observed only while a judgement
+    needs it: a dependency this run started is judged on its own step while that knows more.
     """
     workload = progress.step.action.workload
     if workload is None or not workload.dependencies:
         return True
     deadline: float | None = None
-    with run.observer.demand():
+    demanded = False
+    with contextlib.ExitStack() as observing:
         while True:
             gate = dependency_gate(run.board, run.observer.snapshot, manifest=run.manifest,
                                    inventory=run.inventory, project=run.plan.project,
                                    workload=workload, lost=run.lost_nodes())
+            if gate.observe and not demanded:
+                observing.enter_context(run.observer.demand())
+                demanded = True
             if run.cancel.is_set():
                 run.board.finish(progress, Outcome.CANCELLED,
                                  f"not started: apply was interrupted ({gate.reason})")
@@ -343,7 +306,7 @@ def _await_conditions(run: _Run, progress: StepProgress) -> bool:
             run.board.wait(run.options.poll_interval)
 
 
-def _ending_on_lost_node(run: _Run, workload: Workload) -> bool:
+def _ending_on_lost_node(run: Run, workload: Workload) -> bool:
     """True while a dependency's step of this run is still open on a lost node: it fails in a
     moment, and then its dependents are skipped for it rather than failed for their node."""
     for dependency in workload.dependencies:
@@ -353,16 +316,16 @@ def _ending_on_lost_node(run: _Run, workload: Workload) -> bool:
     return False
 
 
-def _gate_opens(run: _Run, progress: StepProgress, gate: Gate) -> bool:
+def _gate_opens(run: Run, progress: StepProgress, gate: Gate) -> bool:
     if gate.outcome is None:
         return True
     run.board.finish(progress, gate.outcome, gate.reason)
     return False
 
 
-def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
+def _start(run: Run, progress: StepProgress) -> tuple[str, float] | None:
     """`podman run` (create, replace) or `podman start`; the container id, and when the
-    command returned (only observations begun later show the container's new state)."""
+    command returned (the container ran then; observations begun later show what since)."""
     if run.cancel.is_set():
         run.board.finish(progress, Outcome.CANCELLED, "not started: apply was interrupted")
         return None
@@ -377,6 +340,7 @@ def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
                                 timeout=run.options.timeout)
     command = bringup_command(action, node, labels, folder)
     result = run.podman(node, command.argv, timeout=run.options.timeout, stdin=command.stdin)
+    returned = time.monotonic()
     if not result.ok:
         note = "" if action.kind in STARTS_EXISTING else _undo_create(run, node, labels)
         with run.slot():
@@ -390,12 +354,10 @@ def _start(run: _Run, progress: StepProgress) -> tuple[str, float] | None:
     with run.slot():
         record_start(run.pool.get(node), node, action, run.plan.project, container,
                      timeout=run.options.timeout)
-    returned = time.monotonic()
-    run.observer.kick()
     return container, returned
 
 
-def _undo_create(run: _Run, node: Node, labels: dict[str, str]) -> str:
+def _undo_create(run: Run, node: Node, labels: dict[str, str]) -> str:
     """Remove the never-started container a failed `podman run` may leave (as Ankaios does),
     or the pods a failed `kube play` left (it keeps a pod whose images failed to pull).
 
@@ -411,101 +373,3 @@ def _undo_create(run: _Run, node: Node, labels: dict[str, str]) -> str:
     for container_id in removed:
         run.podman(node, discard_argv(node, container_id), timeout=RM_TIMEOUT)
     return " (what it left behind was removed)" if removed else ""
-
-
-def _settle(run: _Run, progress: StepProgress, started: tuple[str, float]) -> None:
-    """Wait until the started container runs (and is healthy, if checked) or ends."""
-    container_id, after = started
-    node = run.node(progress.node_name)
-    workload = progress.step.action.workload
-    check = podman.parse_health_check(workload.podman.command_options) if (
-        workload and workload.podman) else None
-    deadline = after + run.options.timeout
-    next_check = 0.0
-    with run.observer.demand():
-        while True:
-            if run.finish_if_lost(progress):
-                return
-            state, health = _observed(run, node.name, container_id, after)
-            if state is not None and _settled(run, progress, node, state, health, check):
-                return
-            if state is not None and check and state.state == State.RUNNING and (
-                    time.monotonic() >= next_check):
-                run.podman(node, podman.healthcheck_run_argv(node, container_id),
-                           timeout=check.timeout + STOP_SLACK)
-                next_check = time.monotonic() + check.interval
-            if run.cancel.is_set():
-                run.board.finish(progress, Outcome.CANCELLED,
-                                 f"started; stopped waiting at {progress.state}")
-                return
-            if time.monotonic() > deadline:
-                why = f": {state.info}" if state is not None and state.info else ""
-                run.board.finish(progress, Outcome.FAILED,
-                                 f"timed out after {run.options.timeout:g} s waiting for "
-                                 f"Running: it is {progress.state}{why}")
-                return
-            run.board.wait(run.options.poll_interval)
-
-
-def _observed(run: _Run, node_name: str, container_id: str,
-              after: float) -> tuple[ExecutionState | None, str]:
-    """The container's state in an observation begun after `after`, else (None, "")."""
-    snapshot = run.observer.snapshot
-    if snapshot is None or snapshot.began(node_name) < after:
-        return None, ""
-    observation = snapshot.live.node(node_name)
-    if observation is None or not observation.reachable:
-        reason = observation.error if observation is not None else "not observed"
-        return ExecutionState(state=State.FAILED, sub_state=SubState.UNKNOWN,
-                              info=f"node {node_name} cannot be observed: {reason}"), ""
-    container = next((c for c in observation.containers if c.id == container_id), None)
-    return podman.execution_state(container), container.health if container else ""
-
-
-def _settled(run: _Run, progress: StepProgress, node: Node, state: ExecutionState,
-             health: str, check: podman.HealthCheck | None) -> bool:
-    """Record the observed state; True (and finished) once it is final for this apply."""
-    shown = str(state)
-    if state.state == State.RUNNING and (check is None or health == "healthy"):
-        run.board.finish(progress, Outcome.DONE, "running" + (" and healthy" if check else ""),
-                         state=shown)
-    elif state.state == State.SUCCEEDED:
-        run.board.finish(progress, Outcome.DONE, "exited with code 0", state=shown)
-    elif state.state == State.FAILED and state.sub_state in (SubState.EXEC_FAILED, SubState.LOST):
-        run.board.finish(progress, Outcome.FAILED, _failure_text(run, node, progress, state),
-                         state=shown, execution=state)
-    else:
-        waiting = check is not None and state.state == State.RUNNING
-        run.board.set_state(progress, shown + (f" [health: {health or 'starting'}]"
-                                               if waiting else ""), state.info)
-        return False
-    return True
-
-
-def _failure_text(run: _Run, node: Node, progress: StepProgress, state: ExecutionState) -> str:
-    """The state, and the container's last log lines, for a container that failed."""
-    text = f"container {state}" + (f": {state.info}" if state.info else "")
-    if state.sub_state == SubState.LOST:
-        return text + " (it vanished: removed by someone else, or run with --rm)"
-    subjects = _log_subjects(run, node.name, progress.container_id)
-    if not subjects:
-        return text
-    argv = podman.logs_argv(node, subjects, tail=run.options.log_lines)
-    try:
-        logs = run.podman(node, argv, timeout=30.0)
-    except AnkplanError:
-        return text
-    lines = (logs.stdout + logs.stderr).strip().splitlines()[-run.options.log_lines:]
-    return "\n".join([text, *(f"| {line}" for line in lines)]) if lines else text
-
-
-def _log_subjects(run: _Run, node_name: str, container_id: str) -> tuple[str, ...]:
-    """The containers whose logs explain a failure: the container, or a podman-kube
-    workload's containers as the latest observation shows them."""
-    if not podman.pod_ids(container_id):
-        return (container_id,)
-    snapshot = run.observer.snapshot
-    observation = snapshot.live.node(node_name) if snapshot is not None else None
-    found = next((c for c in observation.containers if c.id == container_id), None) \
-        if observation is not None else None
-    return podman.log_subjects(found) if found is not None else ()

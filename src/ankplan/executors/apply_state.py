@@ -2,8 +2,9 @@
 and the shared node observer.
 
 Does I/O only in `Observer`, which re-observes the involved nodes (one `podman ps` per node per
-tick) while some step waits on observed state. Everything else is in-memory bookkeeping guarded
-by one condition variable, which every change notifies, so waiting steps wake on any news.
+tick) while some step waits on observed state, and in `Run.podman`. Everything else is in-memory
+bookkeeping guarded by one condition variable, which every change notifies, so waiting steps
+wake on any news.
 """
 
 from __future__ import annotations
@@ -15,7 +16,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ankplan.model import ActionKind, ExecutionState, LiveState, NodeObservation, PlanStep
+from ankplan.errors import AnkplanError
+from ankplan.executors.transport import CommandResult, TransportPool
+from ankplan.model import (
+    ActionKind,
+    ExecutionState,
+    Inventory,
+    LiveState,
+    Manifest,
+    Node,
+    NodeObservation,
+    Plan,
+    PlanStep,
+)
 
 INITIAL = "Pending(Initial)"
 
@@ -121,6 +134,9 @@ class StepProgress:
     container_id: str = ""  # the container this step runs (after create/replace/start)
     torn_down: bool = False  # the old container is stopped and removed (RESTART: stopped)
     execution: ExecutionState | None = None  # the container's state the step ended on
+    # When `execution` was known from the step's own podman command (time.monotonic() of its
+    # return), not from an observation; 0.0 otherwise. An observation begun later wins.
+    known_at: float = 0.0
     began: float = field(default_factory=time.monotonic)
     ended: float = 0.0
 
@@ -206,13 +222,15 @@ class Board:
             self.changed.notify_all()
 
     def finish(self, progress: StepProgress, outcome: Outcome, reason: str,
-               state: str | None = None, execution: ExecutionState | None = None) -> None:
+               state: str | None = None, execution: ExecutionState | None = None,
+               known_at: float = 0.0) -> None:
         """End a step with its outcome (and the container state it ended on, which decisions
-        read instead of the display string); the first call wins."""
+        read instead of the display string, known at `known_at` when the step's own command
+        told it); the first call wins."""
         with self.changed:
             if progress.outcome is not None:
                 return
-            progress.execution = execution
+            progress.execution, progress.known_at = execution, known_at
             final_state = state or {Outcome.SKIPPED: "Skipped",
                                     Outcome.STANDING_BY: "StandingBy",
                                     Outcome.NOT_STARTED: "NotStarted",
@@ -220,6 +238,19 @@ class Board:
             progress.outcome, progress.reason, progress.ended = outcome, reason, time.monotonic()
             self._emit(progress, final_state, reason, outcome=outcome.value)
             progress.state = final_state
+            self.changed.notify_all()
+
+    def revise(self, progress: StepProgress, reason: str, state: str,
+               execution: ExecutionState) -> None:
+        """Turn a step that finished DONE on its own command's answer into FAILED: the
+        confirming observation found its container failed. Emits the step's new last event."""
+        with self.changed:
+            if progress.outcome is not Outcome.DONE:
+                return
+            progress.outcome, progress.reason = Outcome.FAILED, reason
+            progress.execution, progress.known_at = execution, 0.0
+            self._emit(progress, state, reason, outcome=Outcome.FAILED.value)
+            progress.state = state
             self.changed.notify_all()
 
     def _emit(self, progress: StepProgress, to_state: str, message: str,
@@ -321,3 +352,47 @@ class Observer:
             reason = getattr(error, "summary", None) or f"{type(error).__name__}: {error}"
             return LiveState(nodes=tuple(NodeObservation(node_name=name, error=reason)
                                          for name in sorted(self._node_names))), {}
+
+
+class Run:
+    """What every step thread shares."""
+
+    def __init__(self, plan: Plan, pool: TransportPool, inventory: Inventory, manifest: Manifest,
+                 options: ApplyOptions, board: Board, observer: Observer,
+                 cancel: threading.Event) -> None:
+        self.plan, self.pool, self.inventory, self.manifest = plan, pool, inventory, manifest
+        self.options, self.board, self.observer, self.cancel = options, board, observer, cancel
+        self._slots = threading.Semaphore(max(1, options.parallelism))
+
+    def node(self, node_name: str) -> Node:
+        """The inventory node called `node_name`."""
+        node = self.inventory.node(node_name)
+        if node is None:
+            raise AnkplanError(f"node {node_name} is not in the inventory")
+        return node
+
+    def lost(self, node_name: str) -> str:
+        """Why `node_name` is out of reach for the rest of this run ("" when it is not)."""
+        return self.pool.lost(node_name)
+
+    def lost_nodes(self) -> dict[str, str]:
+        """Every involved node out of reach, with why."""
+        return {name: why for name in self.observer.node_names if (why := self.lost(name))}
+
+    def finish_if_lost(self, progress: StepProgress) -> bool:
+        """End the step as failed when its node is lost; True when it did."""
+        why = self.lost(progress.node_name)
+        if why:
+            self.board.finish(progress, Outcome.FAILED, f"node {progress.node_name}: {why}",
+                              state="Failed(Unknown)")
+        return bool(why)
+
+    def slot(self) -> threading.Semaphore:
+        """Held while podman commands run: at most `parallelism` at once."""
+        return self._slots
+
+    def podman(self, node: Node, argv: tuple[str, ...], timeout: float, *,
+               stdin: str | None = None) -> CommandResult:
+        """Run one podman command, waiting for a free slot (`parallelism`)."""
+        with self._slots:
+            return self.pool.get(node).run(argv, timeout=timeout, stdin=stdin)

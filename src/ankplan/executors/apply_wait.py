@@ -3,7 +3,10 @@ and the latest shared observation.
 
 No I/O: reads the Board (steps of this run) and a Snapshot (observed containers) and applies
 planner/conditions.py. A dependency this run acts on is judged by its step until that step
-settles; any other dependency by its observed container, on its own node, wherever that is.
+settles; any other dependency by its observed container, on its own node, wherever that is. A
+step that settled on its own command's answer (`podman run` returned: Running) is judged on that
+answer for ADD_COND_RUNNING until an observation begun after it shows the container; the other
+conditions wait for such an observation.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from dataclasses import dataclass
 
 from ankplan.executors.apply_state import Board, Outcome, Snapshot, StepProgress
 from ankplan.model import (
+    AddCondition,
     Dependency,
+    ExecutionState,
     Inventory,
     Manifest,
     ObservedContainer,
@@ -38,6 +43,7 @@ class Gate:
     waiting_on: str = ""  # "a, b": dependencies not yet met
     in_progress: bool = False  # some dependency is still being acted on by this run
     lost: bool = False  # skipped only because a dependency's node is lost
+    observe: bool = False  # some dependency waits on an observation of the nodes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +53,7 @@ class _Judged:
     skip: bool = False  # the dependency's own step failed or was not started
     in_progress: bool = False
     lost: bool = False  # the dependency's node is lost
+    observe: bool = False  # judged on (or waiting for) an observation of the nodes
 
 
 def dependency_gate(board: Board, snapshot: Snapshot | None, *, manifest: Manifest,
@@ -75,7 +82,8 @@ def dependency_gate(board: Board, snapshot: Snapshot | None, *, manifest: Manife
                     reason="; ".join(item.status.reason for item in judged))
     return Gate(go=False, outcome=None, reason="; ".join(i.status.reason for i in waiting),
                 waiting_on=", ".join(item.name for item in waiting),
-                in_progress=any(item.in_progress for item in waiting))
+                in_progress=any(item.in_progress for item in waiting),
+                observe=any(item.observe for item in waiting))
 
 
 def _judge(board: Board, snapshot: Snapshot | None, manifest: Manifest, inventory: Inventory,
@@ -90,21 +98,36 @@ def _judge(board: Board, snapshot: Snapshot | None, manifest: Manifest, inventor
         return _Judged(name=name, skip=True, lost=True, status=ConditionStatus(
             verdict=Verdict.NEVER, reason=f"dependency {name} cannot be judged: node "
                                           f"{node.name} is lost: {lost[node.name]}"))
+    if step is not None and step.known_at and step.execution is not None and (
+            snapshot is None or snapshot.began(step.node_name) < step.known_at):
+        return _judge_known(name, step.execution, dependency, defined)
     if snapshot is None:
-        return _Judged(name=name, in_progress=True, status=ConditionStatus(
+        return _Judged(name=name, in_progress=True, observe=True, status=ConditionStatus(
             verdict=Verdict.WAITING, reason=f"waiting for {name}: observing the nodes"))
     container, unobserved = _find(snapshot, inventory, project, defined, name,
                                   step.container_id if step else "")
     if unobserved:  # its node's `podman ps` failed: say which node and why, keep waiting
-        return _Judged(name=name, status=ConditionStatus(
+        return _Judged(name=name, observe=True, status=ConditionStatus(
             verdict=Verdict.WAITING, reason=f"waiting for {name}: {unobserved}"))
     state = execution_state(container)
     if container is None and defined is not None and unsupported_runtime(defined):
         state = starting_failed(unsupported_runtime(defined))
     healthy = HEALTH.get(container.health) if container else None
-    return _Judged(name=name, status=condition_status(
+    return _Judged(name=name, observe=True, status=condition_status(
         dependency.condition, state, dependency_workload=defined, healthy=healthy,
         dependency_name=name))
+
+
+def _judge_known(name: str, state: ExecutionState, dependency: Dependency,
+                 defined: Workload | None) -> _Judged:
+    """A dependency judged on its step's own command's answer (Running when `podman run`
+    returned): enough for ADD_COND_RUNNING; SUCCEEDED and FAILED wait for an observation."""
+    if dependency.condition is AddCondition.RUNNING:
+        return _Judged(name=name, status=condition_status(
+            dependency.condition, state, dependency_workload=defined, healthy=None,
+            dependency_name=name))
+    return _Judged(name=name, in_progress=True, observe=True, status=ConditionStatus(
+        verdict=Verdict.WAITING, reason=f"waiting for {name}: it is {state}; observing it"))
 
 
 def _settled_with_container(step: StepProgress) -> bool:

@@ -1,0 +1,165 @@
+"""How a started step of apply ends: on its own podman command's answer, or by observing it.
+
+Does I/O (podman ps, healthcheck run, logs through the run's transports). A `podman run -d` or
+`podman start` that returned 0 is itself an observation: the container was Running then. A
+workload without a health check therefore finishes at once, and before apply returns one
+confirming `podman ps` per node turns those whose container meanwhile exited non-zero into
+failures. A health-checked workload, and a podman-kube workload's pods, are observed until they
+run (and are healthy) or end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from ankplan import podman
+from ankplan.errors import AnkplanError
+from ankplan.executors.actions import STOP_SLACK
+from ankplan.executors.apply_state import Outcome, Run, StepProgress
+from ankplan.executors.observe import observe_nodes
+from ankplan.model import ExecutionState, LiveState, Node, State, SubState
+
+RUNNING_OK = ExecutionState(state=State.RUNNING, sub_state=SubState.OK)
+
+
+def settle(run: Run, progress: StepProgress, container_id: str, returned: float) -> None:
+    """End a started step: at once when its command's answer says enough (a container
+    without a health check runs), else once observed running (and healthy) or ended.
+    `returned` is when the command returned (time.monotonic())."""
+    workload = progress.step.action.workload
+    check = podman.parse_health_check(workload.podman.command_options) if (
+        workload and workload.podman) else None
+    if check is None and not podman.pod_ids(container_id):
+        run.board.finish(progress, Outcome.DONE, "running", state=str(RUNNING_OK),
+                         execution=RUNNING_OK, known_at=returned)
+        return
+    _observe_until_settled(run, progress, container_id, returned, check)
+
+
+def confirm(run: Run, progresses: Sequence[StepProgress]) -> bool:
+    """One `podman ps` per node (in parallel) of the steps that finished on their command's
+    answer: a container that exited non-zero since fails its step, with its last log lines;
+    a node lost meanwhile fails its steps. True when it observed anything."""
+    early = [p for p in progresses if p.outcome is Outcome.DONE and p.known_at]
+    if not early:
+        return False
+    nodes = [run.node(name) for name in sorted({p.node_name for p in early})]
+    live = observe_nodes(run.pool, nodes, forks=max(1, run.options.parallelism),
+                         timeout=run.options.timeout)
+    for progress in early:
+        _confirm_step(run, progress, live)
+    return True
+
+
+def _confirm_step(run: Run, progress: StepProgress, live: LiveState) -> None:
+    why = run.lost(progress.node_name)
+    if why:
+        run.board.revise(progress, f"node {progress.node_name}: {why}", "Failed(Unknown)",
+                         ExecutionState(state=State.FAILED, sub_state=SubState.UNKNOWN, info=why))
+        return
+    observation = live.node(progress.node_name)
+    if observation is None or not observation.reachable:
+        return  # its own command said Running; an unanswered ps does not undo that
+    container = next((c for c in observation.containers if c.id == progress.container_id),
+                     None)
+    state = podman.execution_state(container)
+    if (state.state, state.sub_state) == (State.FAILED, SubState.EXEC_FAILED):
+        node = run.node(progress.node_name)
+        run.board.revise(progress, _failure_text(run, node, progress, state), str(state), state)
+
+
+def _observe_until_settled(run: Run, progress: StepProgress, container_id: str, after: float,
+                           check: podman.HealthCheck | None) -> None:
+    """Wait until the started container runs (and is healthy, if checked) or ends."""
+    node = run.node(progress.node_name)
+    deadline = after + run.options.timeout
+    next_check = 0.0
+    with run.observer.demand():
+        run.observer.kick()
+        while True:
+            if run.finish_if_lost(progress):
+                return
+            state, health = _observed(run, node.name, container_id, after)
+            if state is not None and _settled(run, progress, node, state, health, check):
+                return
+            if state is not None and check and state.state == State.RUNNING and (
+                    time.monotonic() >= next_check):
+                run.podman(node, podman.healthcheck_run_argv(node, container_id),
+                           timeout=check.timeout + STOP_SLACK)
+                next_check = time.monotonic() + check.interval
+            if run.cancel.is_set():
+                run.board.finish(progress, Outcome.CANCELLED,
+                                 f"started; stopped waiting at {progress.state}")
+                return
+            if time.monotonic() > deadline:
+                why = f": {state.info}" if state is not None and state.info else ""
+                run.board.finish(progress, Outcome.FAILED,
+                                 f"timed out after {run.options.timeout:g} s waiting for "
+                                 f"Running: it is {progress.state}{why}")
+                return
+            run.board.wait(run.options.poll_interval)
+
+
+def _observed(run: Run, node_name: str, container_id: str,
+              after: float) -> tuple[ExecutionState | None, str]:
+    """The container's state in an observation begun after `after`, else (None, "")."""
+    snapshot = run.observer.snapshot
+    if snapshot is None or snapshot.began(node_name) < after:
+        return None, ""
+    observation = snapshot.live.node(node_name)
+    if observation is None or not observation.reachable:
+        reason = observation.error if observation is not None else "not observed"
+        return ExecutionState(state=State.FAILED, sub_state=SubState.UNKNOWN,
+                              info=f"node {node_name} cannot be observed: {reason}"), ""
+    container = next((c for c in observation.containers if c.id == container_id), None)
+    return podman.execution_state(container), container.health if container else ""
+
+
+def _settled(run: Run, progress: StepProgress, node: Node, state: ExecutionState,
+             health: str, check: podman.HealthCheck | None) -> bool:
+    """Record the observed state; True (and finished) once it is final for this apply."""
+    shown = str(state)
+    if state.state == State.RUNNING and (check is None or health == "healthy"):
+        run.board.finish(progress, Outcome.DONE, "running" + (" and healthy" if check else ""),
+                         state=shown)
+    elif state.state == State.SUCCEEDED:
+        run.board.finish(progress, Outcome.DONE, "exited with code 0", state=shown)
+    elif state.state == State.FAILED and state.sub_state in (SubState.EXEC_FAILED, SubState.LOST):
+        run.board.finish(progress, Outcome.FAILED, _failure_text(run, node, progress, state),
+                         state=shown, execution=state)
+    else:
+        waiting = check is not None and state.state == State.RUNNING
+        run.board.set_state(progress, shown + (f" [health: {health or 'starting'}]"
+                                               if waiting else ""), state.info)
+        return False
+    return True
+
+
+def _failure_text(run: Run, node: Node, progress: StepProgress, state: ExecutionState) -> str:
+    """The state, and the container's last log lines, for a container that failed."""
+    text = f"container {state}" + (f": {state.info}" if state.info else "")
+    if state.sub_state == SubState.LOST:
+        return text + " (it vanished: removed by someone else, or run with --rm)"
+    subjects = _log_subjects(run, node.name, progress.container_id)
+    if not subjects:
+        return text
+    argv = podman.logs_argv(node, subjects, tail=run.options.log_lines)
+    try:
+        logs = run.podman(node, argv, timeout=30.0)
+    except AnkplanError:
+        return text
+    lines = (logs.stdout + logs.stderr).strip().splitlines()[-run.options.log_lines:]
+    return "\n".join([text, *(f"| {line}" for line in lines)]) if lines else text
+
+
+def _log_subjects(run: Run, node_name: str, container_id: str) -> tuple[str, ...]:
+    """The containers whose logs explain a failure: the container, or a podman-kube
+    workload's containers as the latest observation shows them."""
+    if not podman.pod_ids(container_id):
+        return (container_id,)
+    snapshot = run.observer.snapshot
+    observation = snapshot.live.node(node_name) if snapshot is not None else None
+    found = next((c for c in observation.containers if c.id == container_id), None) \
+        if observation is not None else None
+    return podman.log_subjects(found) if found is not None else ()
