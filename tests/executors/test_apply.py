@@ -162,6 +162,17 @@ def test_failure_skips_dependents_not_independent_branches(bed: Bed) -> None:
     assert not result.converged
     with pytest.raises(AssertionError):
         bed.nodes["b"].first_call("run", "child")
+    # the folders written ahead for child and grandchild went with them
+    assert {workload for _, workload, _ in bed.nodes["b"].records} == {"other-child"}
+
+
+def test_a_new_workload_s_folder_is_written_while_its_dependency_starts(bed: Bed) -> None:
+    result = bed.apply([wl("router", "agent_a", "slow", "0.3"),
+                        wl("client", "agent_b", needs={"router": RUNNING})])
+    assert result.converged
+    prepared = next(when for when, argv in bed.nodes["b"].calls
+                    if argv[2] == nodestore.PREPARE_SCRIPT and argv[6] == "client")
+    assert prepared < bed.nodes["a"].first_call("run", "router") + 0.3  # before it returned
 
 
 def test_never_condition_reported_at_once(bed: Bed) -> None:

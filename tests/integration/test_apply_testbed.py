@@ -169,7 +169,8 @@ def test_police_from_empty_runs_in_dependency_order_then_no_changes(police: Proj
 
 
 def test_change_replaces_exactly_one_and_removed_workload_goes(police: Project) -> None:
-    assert police.apply()[0] == 0
+    status, out, err = police.apply()
+    assert status == 0, out + err
     before = {w: entries[0][1]["Id"] for w, entries in police.by_workload().items()}
     document = police_3_nodes(police.testbed)
     config = document["workloads"]["police-websocket"]["runtimeConfig"]

@@ -32,7 +32,13 @@ from ankplan.executors.actions import (
     started_container,
     stop_container,
 )
-from ankplan.executors.apply_settle import confirm, settle
+from ankplan.executors.apply_settle import (
+    RUNNING_OK,
+    confirm,
+    finish_on_answer,
+    observe_until_settled,
+    settles_on_answer,
+)
 from ankplan.executors.apply_state import (
     ApplyEvent,
     ApplyOptions,
@@ -169,11 +175,56 @@ def _walk(run: Run, progress: StepProgress) -> None:
     if not _await_teardowns(run, progress, _bringup_prerequisites(run, progress),
                             "Pending(WaitingToStart: {})"):
         return
+    folder = _prepare_ahead(run, progress)
     if not _await_conditions(run, progress):
+        if folder is not None:
+            _forget_unused(run, progress)
         return
-    started = _start(run, progress)
-    if started is not None:
-        settle(run, progress, *started)
+    started = _start(run, progress, folder)
+    if started is None:
+        return
+    container, returned = started
+    early = settles_on_answer(progress, container)
+    if early:  # dependents may start now; recording the start is not on their way
+        finish_on_answer(run, progress, returned)
+    if _record(run, progress, container) and not early:
+        observe_until_settled(run, progress, container, returned)
+
+
+def _prepare_ahead(run: Run, progress: StepProgress) -> str | None:
+    """Write a new workload's folder on its node while its dependencies are still pending, so
+    that only `podman run` is left once they hold; the folder, or None (done at the start:
+    no dependencies, or a container exists, whose records stay until it is replaced)."""
+    workload = progress.step.action.workload
+    if progress.kind is not ActionKind.CREATE or workload is None or not workload.dependencies:
+        return None
+    node = run.node(progress.node_name)
+    with run.slot():
+        return prepare_folder(run.pool.get(node), node, progress.step.action, run.plan.project,
+                              timeout=run.options.timeout)
+
+
+def _forget_unused(run: Run, progress: StepProgress) -> None:
+    """Remove a folder written ahead for a workload that is not started after all."""
+    node = run.node(progress.node_name)
+    with run.slot():
+        forget_folder(run.pool.get(node), node, progress.step.action, run.plan.project,
+                      failed_run=True, timeout=run.options.timeout)
+
+
+def _record(run: Run, progress: StepProgress, container: str) -> bool:
+    """Record the start on the node; False (and the step failed) when the node refuses."""
+    node = run.node(progress.node_name)
+    try:
+        with run.slot():
+            record_start(run.pool.get(node), node, progress.step.action, run.plan.project,
+                         container, timeout=run.options.timeout)
+    except AnkplanError as error:
+        reason = f"started, but {error.summary}"
+        run.board.finish(progress, Outcome.FAILED, reason)
+        run.board.revise(progress, reason, progress.state, progress.execution or RUNNING_OK)
+        return False
+    return True
 
 
 def _teardown_prerequisites(run: Run, progress: StepProgress) -> list[StepProgress]:
@@ -323,9 +374,10 @@ def _gate_opens(run: Run, progress: StepProgress, gate: Gate) -> bool:
     return False
 
 
-def _start(run: Run, progress: StepProgress) -> tuple[str, float] | None:
-    """`podman run` (create, replace) or `podman start`; the container id, and when the
-    command returned (the container ran then; observations begun later show what since)."""
+def _start(run: Run, progress: StepProgress, folder: str | None) -> tuple[str, float] | None:
+    """`podman run` (create, replace) or `podman start` (the workload's folder written first
+    unless `folder` says where it was); the container id, and when the command returned (the
+    container ran then; observations begun later show what since)."""
     if run.cancel.is_set():
         run.board.finish(progress, Outcome.CANCELLED, "not started: apply was interrupted")
         return None
@@ -335,9 +387,10 @@ def _start(run: Run, progress: StepProgress) -> tuple[str, float] | None:
         raise AnkplanError(f"{action.address}: the plan step carries no workload")
     run.board.set_state(progress, "Pending(Starting)", "starting")
     labels = bringup_labels(action, Project(name=run.plan.project, source=run.plan.source))
-    with run.slot():
-        folder = prepare_folder(run.pool.get(node), node, action, run.plan.project,
-                                timeout=run.options.timeout)
+    if folder is None:
+        with run.slot():
+            folder = prepare_folder(run.pool.get(node), node, action, run.plan.project,
+                                    timeout=run.options.timeout)
     command = bringup_command(action, node, labels, folder)
     result = run.podman(node, command.argv, timeout=run.options.timeout, stdin=command.stdin)
     returned = time.monotonic()
@@ -351,9 +404,6 @@ def _start(run: Run, progress: StepProgress) -> tuple[str, float] | None:
         return None
     container = started_container(action, result)
     run.board.update(progress, container_id=container)
-    with run.slot():
-        record_start(run.pool.get(node), node, action, run.plan.project, container,
-                     timeout=run.options.timeout)
     return container, returned
 
 

@@ -23,18 +23,23 @@ from ankplan.model import ExecutionState, LiveState, Node, State, SubState
 RUNNING_OK = ExecutionState(state=State.RUNNING, sub_state=SubState.OK)
 
 
-def settle(run: Run, progress: StepProgress, container_id: str, returned: float) -> None:
-    """End a started step: at once when its command's answer says enough (a container
-    without a health check runs), else once observed running (and healthy) or ended.
-    `returned` is when the command returned (time.monotonic())."""
+def settles_on_answer(progress: StepProgress, container_id: str) -> bool:
+    """True when the start command's answer settles the step: a container (no pods) without a
+    health check, which ran when `podman run` or `podman start` returned 0."""
+    return _health_check(progress) is None and not podman.pod_ids(container_id)
+
+
+def _health_check(progress: StepProgress) -> podman.HealthCheck | None:
     workload = progress.step.action.workload
-    check = podman.parse_health_check(workload.podman.command_options) if (
+    return podman.parse_health_check(workload.podman.command_options) if (
         workload and workload.podman) else None
-    if check is None and not podman.pod_ids(container_id):
-        run.board.finish(progress, Outcome.DONE, "running", state=str(RUNNING_OK),
-                         execution=RUNNING_OK, known_at=returned)
-        return
-    _observe_until_settled(run, progress, container_id, returned, check)
+
+
+def finish_on_answer(run: Run, progress: StepProgress, returned: float) -> None:
+    """End the step as done in Running(Ok), as of `returned` (time.monotonic()) when its
+    command returned; `confirm` checks it before apply returns."""
+    run.board.finish(progress, Outcome.DONE, "running", state=str(RUNNING_OK),
+                     execution=RUNNING_OK, known_at=returned)
 
 
 def confirm(run: Run, progresses: Sequence[StepProgress]) -> bool:
@@ -69,10 +74,11 @@ def _confirm_step(run: Run, progress: StepProgress, live: LiveState) -> None:
         run.board.revise(progress, _failure_text(run, node, progress, state), str(state), state)
 
 
-def _observe_until_settled(run: Run, progress: StepProgress, container_id: str, after: float,
-                           check: podman.HealthCheck | None) -> None:
-    """Wait until the started container runs (and is healthy, if checked) or ends."""
-    node = run.node(progress.node_name)
+def observe_until_settled(run: Run, progress: StepProgress, container_id: str,
+                          after: float) -> None:
+    """Wait until the started container runs (and is healthy, if checked) or ends, as seen in
+    observations begun `after` its command returned."""
+    node, check = run.node(progress.node_name), _health_check(progress)
     deadline = after + run.options.timeout
     next_check = 0.0
     with run.observer.demand():
