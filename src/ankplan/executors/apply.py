@@ -33,7 +33,6 @@ from ankplan.executors.actions import (
     stop_container,
 )
 from ankplan.executors.apply_settle import (
-    RUNNING_OK,
     confirm,
     finish_on_answer,
     observe_until_settled,
@@ -184,10 +183,9 @@ def _walk(run: Run, progress: StepProgress) -> None:
     if started is None:
         return
     container, returned = started
-    early = settles_on_answer(progress, container)
-    if early:  # dependents may start now; recording the start is not on their way
+    if settles_on_answer(progress, container):
         finish_on_answer(run, progress, returned)
-    if _record(run, progress, container) and not early:
+    else:
         observe_until_settled(run, progress, container, returned)
 
 
@@ -210,21 +208,6 @@ def _forget_unused(run: Run, progress: StepProgress) -> None:
     with run.slot():
         forget_folder(run.pool.get(node), node, progress.step.action, run.plan.project,
                       failed_run=True, timeout=run.options.timeout)
-
-
-def _record(run: Run, progress: StepProgress, container: str) -> bool:
-    """Record the start on the node; False (and the step failed) when the node refuses."""
-    node = run.node(progress.node_name)
-    try:
-        with run.slot():
-            record_start(run.pool.get(node), node, progress.step.action, run.plan.project,
-                         container, timeout=run.options.timeout)
-    except AnkplanError as error:
-        reason = f"started, but {error.summary}"
-        run.board.finish(progress, Outcome.FAILED, reason)
-        run.board.revise(progress, reason, progress.state, progress.execution or RUNNING_OK)
-        return False
-    return True
 
 
 def _teardown_prerequisites(run: Run, progress: StepProgress) -> list[StepProgress]:
@@ -404,6 +387,9 @@ def _start(run: Run, progress: StepProgress, folder: str | None) -> tuple[str, f
         return None
     container = started_container(action, result)
     run.board.update(progress, container_id=container)
+    with run.slot():
+        record_start(run.pool.get(node), node, action, run.plan.project, container,
+                     timeout=run.options.timeout)
     return container, returned
 
 

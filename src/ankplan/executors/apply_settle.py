@@ -44,9 +44,11 @@ def finish_on_answer(run: Run, progress: StepProgress, returned: float) -> None:
 
 def confirm(run: Run, progresses: Sequence[StepProgress]) -> bool:
     """One `podman ps` per node (in parallel) of the steps that finished on their command's
-    answer: a container that exited non-zero since fails its step, with its last log lines;
-    a node lost meanwhile fails its steps. True when it observed anything."""
-    early = [p for p in progresses if p.outcome is Outcome.DONE and p.known_at]
+    answer: a container that exited non-zero since fails its step, with its last log lines.
+    A node lost meanwhile is not asked (as a step observed running before its node was lost,
+    the step stays done). True when it observed anything."""
+    early = [p for p in progresses if p.outcome is Outcome.DONE and p.known_at
+             and not run.lost(p.node_name)]  # a lost node cannot answer; its answer stands
     if not early:
         return False
     nodes = [run.node(name) for name in sorted({p.node_name for p in early})]
@@ -58,11 +60,6 @@ def confirm(run: Run, progresses: Sequence[StepProgress]) -> bool:
 
 
 def _confirm_step(run: Run, progress: StepProgress, live: LiveState) -> None:
-    why = run.lost(progress.node_name)
-    if why:
-        run.board.revise(progress, f"node {progress.node_name}: {why}", "Failed(Unknown)",
-                         ExecutionState(state=State.FAILED, sub_state=SubState.UNKNOWN, info=why))
-        return
     observation = live.node(progress.node_name)
     if observation is None or not observation.reachable:
         return  # its own command said Running; an unanswered ps does not undo that
