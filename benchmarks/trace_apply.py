@@ -103,6 +103,8 @@ def wrap_transport(transport: object) -> None:
         result = original(self, argv, timeout=timeout, stdin=stdin)
         ended = time.time()
         SPENT[name].append(ended - began)
+        if name == "podman run" and not result.stdout.strip():
+            log(f"podman run printed no id: exit {result.exit_code}, stderr {result.stderr!r}")
         log(f"{name:22} {1000 * (ended - began):6.1f} ms  (began {1000 * (began - START):.1f})",
             ended)
         return result

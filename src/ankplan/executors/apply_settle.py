@@ -26,7 +26,8 @@ RUNNING_OK = ExecutionState(state=State.RUNNING, sub_state=SubState.OK)
 def settles_on_answer(progress: StepProgress, container_id: str) -> bool:
     """True when the start command's answer settles the step: a container (no pods) without a
     health check, which ran when `podman run` or `podman start` returned 0."""
-    return _health_check(progress) is None and not podman.pod_ids(container_id)
+    return (bool(container_id) and _health_check(progress) is None
+            and not podman.pod_ids(container_id))
 
 
 def _health_check(progress: StepProgress) -> podman.HealthCheck | None:
