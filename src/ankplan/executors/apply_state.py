@@ -111,7 +111,9 @@ class ApplyResult:
     results: tuple[StepResult, ...]
     elapsed: float
     cancelled: bool = False
-    observations: int = 0  # observer ticks (each one `podman ps` per involved node)
+    # observer ticks (each one `podman ps` per involved node), plus 1 for the confirming one
+    # (a `podman ps` per node where a step finished on its own command's answer)
+    observations: int = 0
 
     @property
     def converged(self) -> bool:
