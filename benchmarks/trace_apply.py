@@ -25,6 +25,7 @@ def _process_start() -> float:
 
 
 import argparse
+import resource
 import sys
 import tempfile
 import threading
@@ -80,6 +81,10 @@ def main() -> int:
         wrap_board(apply_state)
         code = cli_main.main(["apply", "--yes", "--project", PROJECT, str(manifest)])
         log(f"ankplan main returned {code}")
+        own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                                resource.RUSAGE_CHILDREN))
+        log(f"CPU seconds: this process {own.ru_utime + own.ru_stime:.3f}, the commands it "
+            f"waited for {children.ru_utime + children.ru_stime:.3f}")
     if not args.keep:
         remove(names)
     for at, text in sorted(LINES):

@@ -145,6 +145,16 @@ def test_observer_is_shared_one_ps_per_node_per_tick(bed: Bed) -> None:
     assert result.observations < 0.5 / 0.02 + 20
 
 
+def test_waiting_steps_do_not_wake_each_other_busily(bed: Bed) -> None:
+    """Six steps wait 0.6 s for a slow start: they sleep, they do not burn a core."""
+    workloads = [wl("router", "agent_a", "slow", "0.6")] + [
+        wl(f"client{i}", "agent_b", needs={"router": RUNNING}) for i in range(6)]
+    cpu = time.process_time()
+    result = bed.apply(workloads)
+    assert result.converged
+    assert time.process_time() - cpu < 0.25  # a busy loop spent about 0.6 s here
+
+
 def test_failure_skips_dependents_not_independent_branches(bed: Bed) -> None:
     result = bed.apply([
         wl("broken", "agent_a", "badimage"),

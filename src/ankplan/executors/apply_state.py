@@ -206,12 +206,14 @@ class Board:
             self.changed.notify_all()
 
     def set_state(self, progress: StepProgress, state: str, message: str = "") -> None:
-        """Change a step's display state; emits an event when it differs."""
+        """Change a step's display state; emits an event and wakes the waiters when it differs
+        (waking them for an unchanged state made every waiting step wake the others again, a
+        busy loop that burnt a core while steps waited)."""
         with self.changed:
             if state != progress.state:
                 self._emit(progress, state, message)
                 progress.state = state
-            self.changed.notify_all()
+                self.changed.notify_all()
 
     def update(self, progress: StepProgress, *, container_id: str | None = None,
                torn_down: bool | None = None) -> None:
