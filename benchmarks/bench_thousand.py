@@ -59,14 +59,20 @@ def status_fields(pid: int) -> dict[str, int]:
 def measured_apply(argv: list[str]) -> tuple[float, int, int, int]:
     """(wall seconds, exit code, most threads, peak RSS kB) of one ankplan process."""
     began = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL, text=True)
-    threads = peak = 0
-    while process.poll() is None:
-        fields = status_fields(process.pid)
-        threads = max(threads, fields.get("Threads", 0))
-        peak = max(peak, fields.get("VmHWM", 0))
-        time.sleep(0.05)
+    # stderr goes to a file: apply reports progress there, and a pipe nobody reads until the
+    # end fills up (64 KB) and stops the apply on its next write, which hung earlier runs.
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errors,
+                                   stdin=subprocess.DEVNULL, text=True)
+        threads = peak = 0
+        while process.poll() is None:
+            fields = status_fields(process.pid)
+            threads = max(threads, fields.get("Threads", 0))
+            peak = max(peak, fields.get("VmHWM", 0))
+            time.sleep(0.05)
+        if process.returncode != 0:
+            errors.seek(0)
+            print(errors.read()[-3000:], file=sys.stderr)
     return time.perf_counter() - began, process.returncode, threads, peak
 
 
