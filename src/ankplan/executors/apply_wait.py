@@ -1,9 +1,9 @@
 """Whether a workload may start now: its dependencies' conditions, judged on the run's board
 and the latest shared observation.
 
-No I/O: reads the Board (steps of this run) and a Snapshot (observed containers) and applies
-planner/conditions.py. A dependency this run acts on is judged by its step until that step
-settles; any other dependency by its observed container, on its own node, wherever that is. A
+No I/O: reads the Board (steps of this run) and a Snapshot (observed containers). A dependency
+this run acts on is judged by its step until that step settles; any other dependency by the
+one judgement get and watch use too (planner/workload_status.judge_dependency). A
 step that settled on its own command's answer (`podman run` returned: Running) is judged on that
 answer for ADD_COND_RUNNING until an observation begun after it shows the container; the other
 conditions wait for such an observation.
@@ -21,16 +21,16 @@ from ankplan.model import (
     ExecutionState,
     Inventory,
     Manifest,
-    ObservedContainer,
     Plan,
     State,
     SubState,
     Workload,
 )
 from ankplan.planner.conditions import ConditionStatus, Verdict, condition_status
-from ankplan.planner.runtimes import starting_failed, unsupported_runtime
-from ankplan.planner.workload_status import HEALTH, representative
-from ankplan.podman import execution_state
+from ankplan.planner.workload_status import judge_dependency
+
+# A manifest workload with no container that this run does not create: nothing will.
+LOST = ExecutionState(state=State.FAILED, sub_state=SubState.LOST)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,18 +104,12 @@ def _judge(board: Board, snapshot: Snapshot | None, manifest: Manifest, inventor
     if snapshot is None:
         return _Judged(name=name, in_progress=True, observe=True, status=ConditionStatus(
             verdict=Verdict.WAITING, reason=f"waiting for {name}: observing the nodes"))
-    container, unobserved = _find(snapshot, inventory, project, defined, name,
-                                  step.container_id if step else "")
-    if unobserved:  # its node's `podman ps` failed: say which node and why, keep waiting
+    judged = judge_dependency(dependency, manifest, inventory, snapshot.live, project,
+                              container_id=step.container_id if step else "", missing=LOST)
+    if judged.unobserved:  # its node's `podman ps` failed: say which node and why, keep waiting
         return _Judged(name=name, observe=True, status=ConditionStatus(
-            verdict=Verdict.WAITING, reason=f"waiting for {name}: {unobserved}"))
-    state = execution_state(container)
-    if container is None and defined is not None and unsupported_runtime(defined):
-        state = starting_failed(unsupported_runtime(defined))
-    healthy = HEALTH.get(container.health) if container else None
-    return _Judged(name=name, observe=True, status=condition_status(
-        dependency.condition, state, dependency_workload=defined, healthy=healthy,
-        dependency_name=name))
+            verdict=Verdict.WAITING, reason=f"waiting for {name}: {judged.unobserved}"))
+    return _Judged(name=name, observe=True, status=judged.status)
 
 
 def _judge_known(name: str, state: ExecutionState, dependency: Dependency,
@@ -151,35 +145,6 @@ def _judge_step(name: str, step: StepProgress) -> _Judged:
     verb = "failed" if step.outcome is Outcome.FAILED else "was not started"
     return _Judged(name=name, skip=True, status=ConditionStatus(
         verdict=Verdict.NEVER, reason=f"dependency {name} {verb}: {step.reason}"))
-
-
-def _find(snapshot: Snapshot, inventory: Inventory, project: str, defined: Workload | None,
-          name: str, container_id: str) -> tuple[ObservedContainer | None, str]:
-    """The container that stands for workload `name`; when there is none and a node where it
-    may be could not be observed, why ("node X cannot be observed: <reason>"), else "".
-
-    A workload of the manifest is looked for on its agent's node only; one outside the
-    manifest on every observed node. A container this run started is found by its id.
-    """
-    node = inventory.node_for_agent(defined.agent) if defined and defined.agent else None
-    observations = [o for o in snapshot.live.nodes if node is None or o.node_name == node.name]
-    candidates = [c for o in observations if o.reachable for c in o.containers
-                  if _stands_for(c, project, name, container_id)]
-    if not candidates:
-        failed = [o for o in observations if not o.reachable]
-        if failed:
-            return None, f"node {failed[0].node_name} cannot be observed: {failed[0].error}"
-        return None, "" if observations else f"node {node.name if node else '?'} is not observed"
-    return representative(candidates), ""
-
-
-def _stands_for(container: ObservedContainer, project: str, name: str,
-                container_id: str) -> bool:
-    """True for the container with `container_id`, or without one, for any container of
-    `project` labelled with workload `name`."""
-    if container_id:
-        return container.id == container_id
-    return container.project == project and container.workload_name == name
 
 
 def involved_nodes(plan: Plan, inventory: Inventory, manifest: Manifest) -> tuple[str, ...]:

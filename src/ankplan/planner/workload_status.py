@@ -48,6 +48,7 @@ class DependencyStatus:
     dependency: Dependency
     state: ExecutionState  # the dependency's current state
     status: ConditionStatus
+    unobserved: str = ""  # no container found because a node could not be read: why
 
     @property
     def word(self) -> str:
@@ -93,15 +94,18 @@ class WorkloadStatus:
 
 
 def find_container(live: LiveState, project: str, workload_name: str,
-                   node_name: str | None) -> tuple[ObservedContainer | None, bool]:
+                   node_name: str | None, *,
+                   container_id: str = "") -> tuple[ObservedContainer | None, bool]:
     """The container that stands for `workload_name`, and whether its node could not be read.
 
     With `node_name` only that node is searched; with None every node (a dependency the
-    manifest does not define may run anywhere, as in Ankaios).
+    manifest does not define may run anywhere, as in Ankaios). With `container_id` only that
+    container stands for it (the one a run just started).
     """
     observations = [o for o in live.nodes if node_name is None or o.node_name == node_name]
     candidates = [c for o in observations if o.reachable for c in o.containers
-                  if c.project == project and c.workload_name == workload_name]
+                  if (c.id == container_id if container_id else
+                      c.project == project and c.workload_name == workload_name)]
     if not candidates:
         return None, any(not o.reachable for o in observations)
     return representative(candidates), False
@@ -143,32 +147,59 @@ def _placed_state(workload: Workload, inventory: Inventory, live: LiveState,
 
 
 def _dependency_state(defined: Workload | None, container: ObservedContainer | None,
-                      ps_failed: bool) -> ExecutionState:
-    """A manifest workload with no container yet is pending (it may still be created); one
-    outside the manifest without a container is Failed(Lost), as Ankaios sees it."""
+                      ps_failed: bool, missing: ExecutionState) -> ExecutionState:
+    """A manifest workload with no container yet is `missing`; one outside the manifest
+    without a container is Failed(Lost), as Ankaios sees it."""
     if defined is not None and defined.agent and unsupported_runtime(defined):
         return starting_failed(unsupported_runtime(defined))
     if container is None and not ps_failed and defined is not None and defined.agent:
-        return NO_CONTAINER
+        return missing
     return execution_state(container, ps_failed=ps_failed)
+
+
+def judge_dependency(dependency: Dependency, manifest: Manifest, inventory: Inventory,
+                     live: LiveState, project: str, *, container_id: str = "",
+                     missing: ExecutionState = NO_CONTAINER,
+                     override: ExecutionState | None = None) -> DependencyStatus:
+    """The one dependency judgement of get, watch and apply: the dependency's state (its
+    container's, on its agent's node, or `override`) judged against the condition.
+
+    `container_id` names the container that stands for it (one a run just started).
+    `missing` is the state of a manifest workload without a container: Pending(Initial)
+    where something will still create it (get, watch), Failed(Lost) in an apply that does
+    not. When no container was found because a node could not be read, `unobserved` says so.
+    """
+    name = dependency.workload_name
+    defined = manifest.workload(name)
+    node = inventory.node_for_agent(defined.agent) if defined and defined.agent else None
+    node_name = node.name if node else None
+    container, ps_failed = find_container(live, project, name, node_name,
+                                          container_id=container_id)
+    state = override or _dependency_state(defined, container, ps_failed, missing)
+    healthy = HEALTH.get(container.health) if container else None
+    status = condition_status(dependency.condition, state, dependency_workload=defined,
+                              healthy=healthy, dependency_name=name)
+    unobserved = "" if container is not None else _unobserved(live, node_name)
+    return DependencyStatus(dependency=dependency, state=state, status=status,
+                            unobserved=unobserved)
+
+
+def _unobserved(live: LiveState, node_name: str | None) -> str:
+    """Why a node where the dependency may run could not be read ("" when every one was)."""
+    observations = [o for o in live.nodes if node_name is None or o.node_name == node_name]
+    failed = [o for o in observations if not o.reachable]
+    if failed:
+        return f"node {failed[0].node_name} cannot be observed: {failed[0].error}"
+    return "" if observations else f"node {node_name or '?'} is not observed"
 
 
 def dependency_statuses(workload: Workload, manifest: Manifest, inventory: Inventory,
                         live: LiveState, project: str,
                         states: Mapping[str, ExecutionState]) -> tuple[DependencyStatus, ...]:
     """Judge each dependency of `workload`; `states` overrides observed ones (e.g. unhealthy)."""
-    judged: list[DependencyStatus] = []
-    for dependency in workload.dependencies:
-        name = dependency.workload_name
-        defined = manifest.workload(name)
-        node = inventory.node_for_agent(defined.agent) if defined and defined.agent else None
-        container, ps_failed = find_container(live, project, name, node.name if node else None)
-        state = states.get(name) or _dependency_state(defined, container, ps_failed)
-        healthy = HEALTH.get(container.health) if container else None
-        status = condition_status(dependency.condition, state, dependency_workload=defined,
-                                  healthy=healthy, dependency_name=name)
-        judged.append(DependencyStatus(dependency=dependency, state=state, status=status))
-    return tuple(judged)
+    return tuple(judge_dependency(dependency, manifest, inventory, live, project,
+                                  override=states.get(dependency.workload_name))
+                 for dependency in workload.dependencies)
 
 
 def _pending_state(dependencies: tuple[DependencyStatus, ...]) -> tuple[ExecutionState,
