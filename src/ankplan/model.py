@@ -283,6 +283,9 @@ class RunRecord:
     container_id: str
     boot_id: str = ""  # the node's boot ID when it was started; "" when unknown
     started_at: float = 0.0  # unix seconds on the node's clock
+    # watch's restarts counted for this container: a restart by `podman start` keeps the
+    # container (and its restart-count label), so the count that grew lives here
+    restart_count: int = 0
 
 
 @dataclass(**VALUE)

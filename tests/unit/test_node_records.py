@@ -3,6 +3,7 @@ that ran, node stops and reboots, unsupported runtimes, and the node folder's co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -42,6 +43,7 @@ from ankplan.planner.node_restart import (
 from ankplan.planner.plan import plan, removes_folder
 from ankplan.planner.restarts import restarts_on
 from ankplan.planner.runtimes import starting_failed_lines, unsupported_runtime
+from ankplan.planner.starts import policy_start, restart_action
 from ankplan.planner.workload_status import is_settled, workload_status
 from ankplan.podman import execution_state, nodestore
 
@@ -95,6 +97,68 @@ def test_plan_starts_an_exited_container_exactly_when_its_policy_restarts_it(
         assert step.action.details == (f"exited {code}, restartPolicy {policy.value}",)
     else:
         assert step.action.kind is ActionKind.NOOP
+
+
+def _watch_restart(workload: Workload, container: ObservedContainer,
+                   manifest_workload: Workload | None = None) -> ActionKind:
+    """The kind of action watch restarts `container` with, given the plan's step for it."""
+    live = LiveState(nodes=(NodeObservation(node_name="n1", containers=(container,)),))
+    desired = manifest_workload or workload
+    steps = plan(Manifest(api_version="v1", workloads=(desired,)), INVENTORY, live,
+                 project="p").steps
+    planned = next((s.action for s in steps if policy_start(s.action)), None)
+    action = restart_action(desired, container, "n1", planned, "ON_FAILURE restarts it")
+    assert (action.container_id, action.reason, action.details) == (
+        container.id, Reason.EXITED, ("ON_FAILURE restarts it",))
+    return action.kind
+
+
+def test_watch_restarts_the_same_container_exactly_when_the_plan_would_start_it() -> None:
+    workload = wl("w", policy=RestartPolicy.ON_FAILURE)
+    crashed = box("w", code=1, finished=200.0, workload=workload)
+    assert _watch_restart(workload, crashed) is ActionKind.START  # podman start, same id
+    changed = wl("w", "--env", "A=1", policy=RestartPolicy.ON_FAILURE)
+    assert _watch_restart(workload, crashed, changed) is ActionKind.REPLACE  # new spec
+    unhealthy = box("w", state="running", workload=workload)  # the plan starts no running one
+    assert _watch_restart(workload, unhealthy) is ActionKind.REPLACE
+    job = wl("w", "--rm", policy=RestartPolicy.ON_FAILURE)  # about to vanish: run anew
+    assert _watch_restart(job, box("w", code=1, finished=200.0, workload=job)) is (
+        ActionKind.REPLACE)
+    pods = dataclasses.replace(crashed, id="pods:p1")  # podman-kube: played again
+    assert _watch_restart(workload, pods) is ActionKind.REPLACE
+    elsewhere = Action(kind=ActionKind.START, node_name="n1", workload_name="w",
+                       reason=Reason.EXITED, container_id="id-other")
+    assert restart_action(workload, crashed, "n1", elsewhere, "").kind is ActionKind.REPLACE
+    assert restart_action(workload, crashed, "n1", None, "").kind is ActionKind.REPLACE
+
+
+def test_the_recorded_restart_count_counts_for_its_own_container_only() -> None:
+    workload = wl("w", policy=RestartPolicy.ON_FAILURE)
+    labelled = dataclasses.replace(box("w", state="running", workload=workload),
+                                   restart_count=2)
+    manifest = Manifest(api_version="v1", workloads=(workload,))
+
+    def count(run: RunRecord) -> int:
+        live = LiveState(nodes=(NodeObservation(node_name="n1", containers=(labelled,),
+                                                runs=(run,)),))
+        return workload_status(workload, manifest, INVENTORY, live, project="p").restart_count
+
+    assert count(dataclasses.replace(run_of(workload), restart_count=5)) == 5  # started again
+    assert count(dataclasses.replace(run_of(workload), restart_count=1)) == 2  # the label's
+    assert count(dataclasses.replace(run_of(workload, "id-old"), restart_count=9)) == 2
+
+
+def test_the_run_record_carries_the_restart_count_or_keeps_the_recorded_one() -> None:
+    argv, stdin = nodestore.record_start_argv(NODE, "p", "w", "v1:x", "c1", 3)
+    assert argv[5:] == ("p", "w", "c1", "3") and "c1" not in argv[2]
+    assert json.loads(stdin.strip()[:-1] + "}")["container"] == "c1"
+    kept, _ = nodestore.record_start_argv(NODE, "p", "w", "v1:x", "c1")
+    assert kept[5:] == ("p", "w", "c1", "")  # the node keeps the count of the same container
+    line = json.dumps({"kind": "run", "project": "p", "workload": "w", "container": "c1",
+                       "restartCount": 4})
+    assert nodestore.parse_records([line])[1][0].restart_count == 4
+    for bad in ('"4"', "true", "-2"):
+        assert nodestore.parse_records([line.replace("4}", bad + "}")])[1][0].restart_count == 0
 
 
 # --- in-place fields ---------------------------------------------------------------------------

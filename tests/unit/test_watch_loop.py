@@ -34,6 +34,7 @@ from ankplan.model import (
     Workload,
 )
 from ankplan.planner.restarts import BackoffPolicy
+from ankplan.podman import nodestore
 
 PROJECT = "demo"
 IMAGE = "localhost/img:1"
@@ -77,6 +78,7 @@ class FakeNode:
     containers: dict[str, FakeContainer] = field(default_factory=dict)
     calls: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
     healthy: dict[str, bool] = field(default_factory=dict)  # container name -> check passes
+    records: dict[str, dict[str, object]] = field(default_factory=dict)  # workload -> run.json
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: threading.Event | None = None  # when set up, `podman run` returns only once it is set
 
@@ -86,12 +88,15 @@ class FakeNode:
         with self.lock:
             now = self.clock()
             self.calls.append((now, argv))
-            result = self._answer(argv[1], argv, now)
+            result = self._answer(argv[1], argv, now, stdin)
         if argv[1] == "run" and self.gate is not None:
             self.gate.wait(timeout=5)  # the container exists, the command has not returned
         return result
 
-    def _answer(self, command: str, argv: tuple[str, ...], now: float) -> CommandResult:
+    def _answer(self, command: str, argv: tuple[str, ...], now: float,
+                stdin: str | None = None) -> CommandResult:
+        if argv[0] == "sh":
+            return self._store(argv, stdin or "")
         if command == "ps":
             return ok(json.dumps([self._ps_entry(c, now) for c in self.containers.values()]))
         if command == "run":
@@ -107,6 +112,20 @@ class FakeNode:
             passed = self.healthy.get(container.name, True)
             return CommandResult(exit_code=0 if passed else 1, duration=0.0, stderr="",
                                  stdout="healthy\n" if passed else "unhealthy\n")
+        return ok("")
+
+    def _store(self, argv: tuple[str, ...], stdin: str) -> CommandResult:
+        """The workload folders' run records (podman/nodestore.py); other writes succeed."""
+        if argv[2] == nodestore.RECORD_START_SCRIPT:
+            workload, container_id, count = argv[6:9]
+            kept = self.records.get(workload, {})
+            if not count and kept.get("container") == container_id:
+                count = str(kept.get("restartCount", 0))
+            self.records[workload] = {**json.loads(stdin.strip()[:-1] + "}"),
+                                      "restartCount": int(count or 0)}
+        elif argv[2] == nodestore.READ_SCRIPT:
+            return ok(f"{nodestore.STORE_HEADER} /store\nboot b1\n" + "".join(
+                json.dumps(record) + "\n" for record in self.records.values()))
         return ok("")
 
     def _ps_entry(self, container: FakeContainer, now: float) -> dict[str, object]:
@@ -145,6 +164,21 @@ class FakeNode:
 
     def runs_of(self, name: str) -> list[float]:
         return [when for when, argv in self.calls if argv[1] == "run" and name in argv]
+
+    def bringups_of(self, name: str) -> list[float]:
+        """When the workload's container was run, or started again (by its id)."""
+        ids = {c.id for c in self.containers.values() if c.name == name}
+        return [when for when, argv in self.calls if (argv[1] == "run" and name in argv)
+                or (argv[1] == "start" and argv[-1] in ids)]
+
+    def restart_count(self, name: str) -> int:
+        """The workload's restart count as `get` reads it: label or run record, the higher."""
+        container = self.container(name)
+        assert container is not None
+        record = self.records.get(name, {})
+        recorded = record.get("restartCount", 0) if record.get("container") == container.id \
+            else 0
+        return max(int(container.labels["ankplan.restart-count"]), int(str(recorded)))
 
     def count(self, command: str) -> int:
         return sum(1 for _, argv in self.calls if argv[1] == command)
@@ -214,17 +248,46 @@ class Bed:
 # --- restart policies -------------------------------------------------------------------------
 
 
-def test_on_failure_exit_1_is_restarted_with_count_label() -> None:
+def test_on_failure_exit_1_is_restarted_with_its_count() -> None:
+    """The unchanged container is started again (same id, no rm + run); its restart count
+    goes to the run record on the node (its label cannot change)."""
     bed = Bed()
     result = bed.run(wl("bridge", "job", "2", "1", policy=RestartPolicy.ON_FAILURE),
                      duration=3.0)
-    runs = bed.nodes["n1"].runs_of("bridge")
-    assert len(runs) == 2  # created, then restarted once (the next crash is 2 s later)
-    assert runs[1] - 1002.0 <= 0.5  # crash at t=2 s: restart issued within one tick
+    node = bed.nodes["n1"]
+    bringups = node.bringups_of("bridge")
+    assert len(bringups) == 2  # created, then restarted once (the next crash is 2 s later)
+    assert bringups[1] - 1002.0 <= 0.5  # crash at t=2 s: restart issued within one tick
+    assert node.count("run") == 1 and node.count("start") == 1 and node.count("rm") == 0
     restarts = bed.events_of("bridge", "restart")
     assert len(restarts) == 1 and "ON_FAILURE restarts Failed(ExecFailed)" in restarts[0].reason
-    assert bed.nodes["n1"].container("bridge").labels["ankplan.restart-count"] == "1"
+    assert "(restart #1)" in restarts[0].reason
+    assert node.container("bridge").labels["ankplan.restart-count"] == "0"
+    assert node.restart_count("bridge") == 1 and bed.watch.views()[0].restarts == 1
     assert result.restarts == 1 and not result.gave_up
+
+
+def test_a_changed_spec_is_restarted_by_replacing() -> None:
+    """A crashed container whose spec no longer matches the manifest is re-created with the
+    new spec (rm + run), with the next restart count in its label."""
+    bed = Bed()
+    watch = bed.make(wl("bridge", "job", "1", "1", policy=RestartPolicy.ON_FAILURE),
+                     backoff=BackoffPolicy(delays=(0, 60)), duration=30.0)
+    watch.tick()
+    bed.sleep(1.5)
+    watch.tick()  # sees the exit: started again
+    bed.sleep(1.5)
+    node = bed.nodes["n1"]
+    first = node.container("bridge").id
+    assert node.count("start") == 1 and node.restart_count("bridge") == 1
+    changed = bed.make(wl("bridge", "job", "9", "1", policy=RestartPolicy.ON_FAILURE),
+                       backoff=BackoffPolicy(delays=(0,)), duration=30.0)
+    changed.tick()
+    bed.sleep(0.5)
+    now = node.container("bridge")
+    assert now.id != first and node.count("rm") == 1 and node.count("start") == 1
+    assert now.args == ("job", "9", "1") and now.labels["ankplan.restart-count"] == "2"
+    assert node.restart_count("bridge") == 2
 
 
 def test_on_failure_exit_0_is_left_succeeded_and_stable() -> None:
@@ -244,8 +307,9 @@ def test_always_restarts_after_clean_exit_and_after_stop() -> None:
     watch.tick()
     node = bed.nodes["n1"]
     node.run(("podman", "stop", "--", node.container("router").id), timeout=5)  # by hand
+    first = node.container("router").id
     watch.run()
-    assert len(node.runs_of("router")) == 2
+    assert len(node.bringups_of("router")) == 2 and node.container("router").id == first
     restart = bed.events_of("router", "restart")[0]
     assert restart.from_state == "Succeeded(Ok)" and "ALWAYS" in restart.reason
 
@@ -265,7 +329,7 @@ def test_crash_loop_backs_off_on_schedule() -> None:
     bed = Bed()
     bed.run(wl("flaky", "job", "0", "1", policy=RestartPolicy.ON_FAILURE),
             backoff=BackoffPolicy(delays=(0, 1, 2, 3)), duration=20.0)
-    runs = bed.nodes["n1"].runs_of("flaky")
+    runs = bed.nodes["n1"].bringups_of("flaky")
     gaps = [round(b - a, 1) for a, b in itertools.pairwise(runs)]
     # each container dies at once; the crash is seen on the next tick (0.5 s), then the delay
     assert gaps[:5] == [0.5, 1.5, 2.5, 3.5, 3.5]
@@ -292,7 +356,7 @@ def test_max_restarts_gives_up() -> None:
                      backoff=BackoffPolicy(delays=(0,), max_restarts=2), until_stable=True,
                      settle=1.0)
     assert result.gave_up == ("flaky",) and result.restarts == 2
-    assert len(bed.nodes["n1"].runs_of("flaky")) == 3
+    assert len(bed.nodes["n1"].bringups_of("flaky")) == 3
     assert "gave up after 2 restart(s)" in bed.events_of("flaky", "give-up")[0].reason
 
 
@@ -306,7 +370,7 @@ def test_container_removed_by_hand_is_recreated_with_its_count() -> None:
         watch.tick()
         bed.sleep(0.5)
     node = bed.nodes["n1"]
-    assert node.container("cam").labels["ankplan.restart-count"] == "1"
+    assert node.restart_count("cam") == 1  # started again: counted in its run record
     node.containers.clear()  # podman rm -f by hand
     watch.tick()
     assert bed.events_of("cam", "state")[-1].to_state == "Failed(Lost)"
@@ -361,7 +425,7 @@ def test_router_restart_leaves_dependents_alone() -> None:
     router_node = bed.nodes["n1"]
     router_node.containers[router_node.container("router").id].args = ("job", "0", "137")
     watch.run()
-    assert len(router_node.runs_of("router")) == 2
+    assert len(router_node.bringups_of("router")) == 2
     assert bed.nodes["n2"].container("bridge").id == bridge_id
     assert "restart" not in bed.kinds("bridge")
 
@@ -521,11 +585,12 @@ def test_node_stop_brings_everything_back_in_order_whatever_the_policy() -> None
 
 def test_a_plan_start_by_policy_keeps_watchs_back_off() -> None:
     """The plan starts an exited ON_FAILURE container (apply's rule); watch does not take that
-    step, it restarts by its own back-off (the same rule, planner/restarts.py)."""
+    step as it comes, it restarts by its own back-off (the same rule, planner/restarts.py),
+    with the plan's `podman start` of the same container."""
     bed = Bed()
     bed.run(wl("flaky", "job", "0", "1", policy=RestartPolicy.ON_FAILURE),
             backoff=BackoffPolicy(delays=(0, 3)), duration=6.0)
     node = bed.nodes["n1"]
-    assert node.count("start") == 0
-    runs = node.runs_of("flaky")
-    assert [round(b - a, 1) for a, b in itertools.pairwise(runs)][:2] == [0.5, 3.5]
+    assert node.count("run") == 1 and node.count("rm") == 0
+    starts = node.bringups_of("flaky")
+    assert [round(b - a, 1) for a, b in itertools.pairwise(starts)][:2] == [0.5, 3.5]

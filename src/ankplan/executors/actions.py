@@ -140,13 +140,16 @@ def prepare_folder(transport: Transport, node: Node, action: Action, project: st
 
 
 def record_start(transport: Transport, node: Node, action: Action, project: str | Project,
-                 container_id: str, *, timeout: float = STORE_TIMEOUT) -> None:
+                 container_id: str, *, timeout: float = STORE_TIMEOUT,
+                 restart_count: int | None = None) -> None:
     """Record on the node that ankplan started `container_id` (run.json: its spec hash, the
-    node's boot ID); raises AnkplanError when the node refuses."""
+    node's boot ID, watch's `restart_count`; None keeps the count recorded for the same
+    container); raises AnkplanError when the node refuses."""
     if action.workload is None:
         return
     argv, stdin = nodestore.record_start_argv(node, project_name(project), action.workload_name,
-                                              spec_hash(action.workload), container_id)
+                                              spec_hash(action.workload), container_id,
+                                              restart_count)
     result = transport.run(argv, timeout=timeout, stdin=stdin)
     if not result.ok:
         raise _store_failure(action, "record the start", result)

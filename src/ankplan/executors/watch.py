@@ -25,7 +25,6 @@ from ankplan.executors.watch_act import (
     action_reason,
     execute_job,
     health_check_of,
-    policy_start,
     run_health_checks,
 )
 from ankplan.model import (
@@ -54,6 +53,7 @@ from ankplan.planner.restarts import (
     note_state,
     retry_after_failure,
 )
+from ankplan.planner.starts import policy_start, restart_action
 from ankplan.planner.workload_status import WorkloadStatus, is_settled, workload_statuses
 from ankplan.podman import is_unit
 
@@ -384,11 +384,13 @@ class Watch:
         todo = self._restoring.update(result, by_name, busy_nodes) + [
             s.action for s in result.changes() if not policy_start(s.action)
             and s.action.reason is not Reason.NODE_RESTARTED]
+        planned = {step.action.workload_name: step.action for step in result.changes()
+                   if policy_start(step.action)}
         for status in self.statuses:
             if status.name in acting or status.container is None or (
                     status.name in self._restoring) or not self._may_act(status.node_name):
                 continue
-            if self._decide_restart(status, now):
+            if self._decide_restart(status, planned.get(status.name), now):
                 acting.add(status.name)
         pending = {action.workload_name for action in todo}
         for action in todo:
@@ -403,8 +405,10 @@ class Watch:
                 else self.tracked[step_status.name].last_count)
             self._submit(action, count, action_reason(action, step_status))
 
-    def _decide_restart(self, status: WorkloadStatus, now: float) -> bool:
-        """Apply the restart policy to a workload with a container; True when acting on it."""
+    def _decide_restart(self, status: WorkloadStatus, planned: Action | None,
+                        now: float) -> bool:
+        """Apply the restart policy to a workload with a container; True when acting on it.
+        The restart starts the same container when the plan (`planned`) would start it."""
         tracked = self.tracked[status.name]
         policy = self.options.backoff
         tracked.history = note_state(tracked.history, status.state, now, policy)
@@ -422,10 +426,8 @@ class Watch:
             self._emit(status.node_name, status.name, str(status.state), str(status.state),
                        f"{decision.reason}; next restart in {wait:.1f}s", kind="backoff")
         elif decision.verdict is RestartVerdict.RESTART and status.container is not None:
-            action = Action(kind=ActionKind.REPLACE, node_name=status.node_name,
-                            workload_name=status.name, reason=Reason.EXITED,
-                            details=(decision.reason,), workload=status.workload,
-                            container_id=status.container.id)
+            action = restart_action(status.workload, status.container, status.node_name,
+                                    planned, decision.reason)
             tracked.history = note_restart(tracked.history, now)
             self.restarts += 1
             count = status.restart_count + 1

@@ -52,7 +52,7 @@ class Job:
     """One action in flight; the thread running it fills in the outcome."""
 
     action: Action
-    restart_count: int = 0  # value of the restart-count label of the new container
+    restart_count: int = 0  # the restart count: a new container's label, and run.json's
     done: bool = False
     finished_at: float = 0.0  # clock time when the last podman command returned
     error: str = ""  # why it failed, one line
@@ -79,7 +79,8 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
 
     Records on `job` the old container once removed (`removed`) and the new one's id
     (`container_id`, none for remove and update); raises AnkplanError when podman or the node
-    fails. The new container carries `job.restart_count` in its restart-count label.
+    fails. A new container carries `job.restart_count` in its restart-count label; the run
+    record on the node carries it too (a START keeps the container and its label).
     """
     action = job.action
     node = _node(inventory, action.node_name)
@@ -111,7 +112,8 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
         forget_folder(transport, node, action, project, failed_run=True, timeout=timeout)
         raise AnkplanError(f"{action.address}: {podman_error(command.verb, result)}")
     job.container_id = started_container(action, result)
-    record_start(transport, node, action, project, job.container_id, timeout=timeout)
+    record_start(transport, node, action, project, job.container_id, timeout=timeout,
+                 restart_count=job.restart_count)
 
 
 def execute_job(job: Job, *, pool: TransportPool, inventory: Inventory, project: str | Project,
@@ -253,9 +255,3 @@ class Restores:
                     current.started_at != started_at):
                 del self._pending[name]  # started again (or gone): done
         return [action for action, _ in self._pending.values()]
-
-
-def policy_start(action: Action) -> bool:
-    """A plan's START of a container its restart policy restarts: watch decides those itself,
-    with back-off (planner/restarts.py, the same rule), and restarts by replacing."""
-    return action.kind is ActionKind.START and action.reason is Reason.EXITED

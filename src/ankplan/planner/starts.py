@@ -1,5 +1,6 @@
 """Whether a workload's container is started or run again, and why: the never-started, the
-exits its restart policy restarts, what the node stopped, and `--rm` jobs that ran.
+exits its restart policy restarts, what the node stopped, `--rm` jobs that ran, and how
+`watch` carries out a restart (the same container started again when the plan would).
 
 Pure: no I/O. `plan` asks this for each workload whose container has the current spec (or
 has none); the restart rule is planner/restarts.py's, the one `watch` applies with back-off.
@@ -8,6 +9,7 @@ has none); the restart rule is planner/restarts.py's, the one `watch` applies wi
 from __future__ import annotations
 
 from ankplan.model import (
+    Action,
     ActionKind,
     NodeObservation,
     ObservedContainer,
@@ -19,10 +21,11 @@ from ankplan.planner.node_restart import (
     NodeStop,
     ran_and_vanished,
     rebooted_since_start,
+    removes_itself,
     stopped_by_node,
 )
 from ankplan.planner.restarts import restarts_on
-from ankplan.podman import execution_state
+from ankplan.podman import execution_state, is_unit
 
 # Podman states of a container that exists but was never started: `plan` starts it.
 NEVER_STARTED = frozenset({"created", "configured", "initialized"})
@@ -66,3 +69,30 @@ def vanished_decision(workload: Workload, run: RunRecord | None,
     if rebooted_since_start(None, run, observation.boot_id if observation else ""):
         return ActionKind.CREATE, Reason.NODE_RESTARTED, (RERUN_AFTER_RESTART,)
     return ActionKind.NOOP, Reason.LOST, (LOST,)
+
+
+def policy_start(action: Action) -> bool:
+    """A plan's START of an exited container its restart policy restarts (the container has
+    the current spec and image on the workload's node). `watch` takes no such step from the
+    plan: it restarts with back-off (planner/restarts.py), carried out by `restart_action`."""
+    return action.kind is ActionKind.START and action.reason is Reason.EXITED
+
+
+def restart_action(workload: Workload, container: ObservedContainer, node_name: str,
+                   planned: Action | None, why: str) -> Action:
+    """How `watch` carries out a restart that its policy decided (`why`), given the plan's
+    step for the workload (`planned`).
+
+    START of the same container (`podman start`: its mounts and files stay) when the plan
+    would start it too (`policy_start`: same spec hash, same image, same node); else REPLACE
+    (stop, remove and run anew): the spec or image changed, it runs but is unhealthy, it runs
+    with `--rm` (it is about to vanish), or it is a podman-kube workload (its pods are played
+    again, as before).
+    """
+    same = (planned is not None and policy_start(planned) and planned.container_id
+            == container.id and planned.node_name == node_name and not is_unit(container)
+            and not removes_itself(workload))
+    return Action(kind=ActionKind.START if same else ActionKind.REPLACE, node_name=node_name,
+                  workload_name=workload.name, reason=Reason.EXITED, details=(why,),
+                  workload=workload, container_id=container.id,
+                  container_name=container.name)

@@ -8,7 +8,7 @@ on its agent's node only (by its labels, never by name); an unreachable node giv
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ankplan.model import (
     Dependency,
@@ -19,6 +19,7 @@ from ankplan.model import (
     ObservedContainer,
     Project,
     RestartPolicy,
+    RunRecord,
     State,
     SubState,
     Workload,
@@ -75,7 +76,8 @@ class WorkloadStatus:
 
     @property
     def restart_count(self) -> int:
-        """Restarts done by watch, from the container's label (0 without a container)."""
+        """Restarts done by watch: the container's label, or the count recorded on its node
+        when higher (0 without a container)."""
         return self.container.restart_count if self.container else 0
 
     @property
@@ -137,13 +139,25 @@ def _placed_state(workload: Workload, inventory: Inventory, live: LiveState,
     if unsupported_runtime(workload):
         return node.name, starting_failed(unsupported_runtime(workload)), None
     container, _ = find_container(live, project, workload.name, node.name)
+    run = next((r for r in observation.runs if r.workload == workload.name), None)
     if container is None:
-        run = next((r for r in observation.runs if r.workload == workload.name), None)
         if ran_and_vanished(workload, run) and not rebooted_since_start(
                 None, run, observation.boot_id):
             return node.name, RAN_AND_GONE, None
         return node.name, None, None
+    container = with_recorded_restarts(container, run)
     return node.name, execution_state(container), container
+
+
+def with_recorded_restarts(container: ObservedContainer,
+                           run: RunRecord | None) -> ObservedContainer:
+    """`container` with the restart count recorded on its node when that one is higher: watch
+    restarts an unchanged container with `podman start`, which keeps its restart-count label,
+    and records the count in run.json (podman/nodestore.py)."""
+    if run is None or run.container_id != container.id or (
+            run.restart_count <= container.restart_count):
+        return container
+    return replace(container, restart_count=run.restart_count)
 
 
 def _dependency_state(defined: Workload | None, container: ObservedContainer | None,

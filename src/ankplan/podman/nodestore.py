@@ -6,7 +6,8 @@ CONTAINERS_STORAGE_CONF select the same Podman, and so the same tree):
 
     <base>/<podman>/<project>/<workload>/
         applied.json   restartPolicy, dependencies and tags as last applied (in place)
-        run.json       the container ankplan last started, the node's boot ID then, when
+        run.json       the container ankplan last started, the node's boot ID then, when, and
+                       watch's restart count of it (a restart by `podman start` keeps the label)
         files/<path>   the workload's `files`, bind-mounted read-only at each mountPoint
 
 <base> is /var/lib/ankplan for root, else ${XDG_DATA_HOME:-~/.local/share}/ankplan (mode
@@ -64,13 +65,18 @@ PREPARE_SCRIPT = _STORE + (
     'mv -f "$w/applied.json.tmp" "$w/applied.json"; printf "%s\\n" "$w"'
 )
 
-# $2 = project, $3 = workload. stdin: the run record's JSON without its closing brace, ending
-# in a comma; the node adds its boot ID and clock.
+# $2 = project, $3 = workload, $4 = the container, $5 = its restart count, or "" to keep the
+# count recorded for the same container (0 for another). stdin: the run record's JSON without
+# its closing brace, ending in a comma; the node adds the count, its boot ID and clock.
 RECORD_START_SCRIPT = _STORE + (
-    'w=$d/$2/$3; mkdir -p "$w"; IFS= read -r run; '
+    'w=$d/$2/$3; mkdir -p "$w"; IFS= read -r run; n=$5; '
+    'if [ -z "$n" ] && [ -f "$w/run.json" ]; then old=$(cat "$w/run.json"); '
+    'case $old in *"\\"container\\":\\"$4\\""*) n=${old##*\\"restartCount\\":}; '
+    'n=${n%%[!0-9]*};; esac; fi; '
     'boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || true); '
-    'printf "%s\\"bootId\\":\\"%s\\",\\"startedAt\\":%s}\\n" "$run" "$boot" "$(date +%s)" '
-    '> "$w/run.json.tmp"; mv -f "$w/run.json.tmp" "$w/run.json"'
+    'printf "%s\\"restartCount\\":%s,\\"bootId\\":\\"%s\\",\\"startedAt\\":%s}\\n" '
+    '"$run" "${n:-0}" "$boot" "$(date +%s)" > "$w/run.json.tmp"; '
+    'mv -f "$w/run.json.tmp" "$w/run.json"'
 )
 
 # $2 = project, $3 = workload: the folder goes, and the project's and the tree's when empty.
@@ -144,13 +150,15 @@ def prepare_argv(node: Node, project: str, workload: Workload, *,
 
 
 def record_start_argv(node: Node, project: str, workload_name: str, spec_hash: str,
-                      container_id: str) -> tuple[Argv, str]:
-    """(argv, stdin) recording that ankplan started `container_id` now (RECORD_START_SCRIPT)."""
+                      container_id: str, restart_count: int | None = None) -> tuple[Argv, str]:
+    """(argv, stdin) recording that ankplan started `container_id` now (RECORD_START_SCRIPT),
+    with `restart_count`, or with None the count recorded before for the same container."""
     record = {"kind": "run", "project": project, "workload": workload_name,
               "specHash": spec_hash, "container": container_id}
     text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    count = "" if restart_count is None else str(max(0, restart_count))
     argv = _shell(node, RECORD_START_SCRIPT, _checked("project", project),
-                  _checked("workload", workload_name))
+                  _checked("workload", workload_name), container_id, count)
     return argv, text[:-1] + ",\n"
 
 
@@ -222,7 +230,7 @@ def records_to_json(applied: Iterable[AppliedRecord],
          "tags": dict(r.tags)} for r in applied]
     out += [{"kind": "run", "project": r.project, "workload": r.workload,
              "specHash": r.spec_hash, "container": r.container_id, "bootId": r.boot_id,
-             "startedAt": r.started_at} for r in runs]
+             "startedAt": r.started_at, "restartCount": r.restart_count} for r in runs]
     return out
 
 
@@ -251,10 +259,12 @@ def _applied(record: dict[str, object], project: str, workload: str) -> AppliedR
 
 
 def _run(record: dict[str, object], project: str, workload: str) -> RunRecord:
-    started = record.get("startedAt")
+    started, count = record.get("startedAt"), record.get("restartCount")
     return RunRecord(project=project, workload=workload,
                      spec_hash=str(record.get("specHash") or ""),
                      container_id=str(record.get("container") or ""),
                      boot_id=str(record.get("bootId") or ""),
                      started_at=float(started) if isinstance(started, (int, float))
-                     and not isinstance(started, bool) else 0.0)
+                     and not isinstance(started, bool) else 0.0,
+                     restart_count=max(0, count) if isinstance(count, int)
+                     and not isinstance(count, bool) else 0)
