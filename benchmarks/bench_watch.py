@@ -120,8 +120,10 @@ def _time(text: str) -> float:
     return stamp + float("0." + (fraction or "0"))
 
 
-def restart_gaps(node: Node, since: float, until: float) -> dict[str, list[float]]:
-    """Seconds from each `died` to the next `start` of a container of the same name."""
+def restart_gaps(node: Node, since: float, until: float
+                 ) -> tuple[dict[str, list[float]], dict[str, set[str]]]:
+    """Seconds from each `died` to the next `start` of a container of the same name, and the
+    ids of the containers started under each name (one: restarted with `podman start`)."""
     # No --until: podman 4.3 with the file events logger sometimes stops early with it.
     result = system_ssh(node, ["podman", "events", "--stream=false", "--format", "json",
                                "--since", str(int(since))])
@@ -129,6 +131,7 @@ def restart_gaps(node: Node, since: float, until: float) -> dict[str, list[float
         raise SystemExit(f"podman events failed on {node.name}: {result.stderr.strip()}")
     died: dict[str, float] = {}
     gaps: dict[str, list[float]] = {}
+    ids: dict[str, set[str]] = {}
     for line in result.stdout.splitlines():
         event = json.loads(line)
         name, status = event.get("Name", ""), event.get("Status", "")
@@ -136,9 +139,11 @@ def restart_gaps(node: Node, since: float, until: float) -> dict[str, list[float
             continue
         if status == "died":
             died[name] = _time(event["Time"])
-        elif status == "start" and name in died:
-            gaps.setdefault(name, []).append(_time(event["Time"]) - died.pop(name))
-    return gaps
+        elif status == "start":
+            ids.setdefault(name, set()).add(event.get("ID", ""))
+            if name in died:
+                gaps.setdefault(name, []).append(_time(event["Time"]) - died.pop(name))
+    return gaps, ids
 
 
 def bench_restarts(nodes: list[Node], seconds: float) -> None:
@@ -169,11 +174,11 @@ def bench_restarts(nodes: list[Node], seconds: float) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    gaps = restart_gaps(node, began, time.time())
+    gaps, ids = restart_gaps(node, began, time.time())
     print(f"crash -> running again on {node.name}, {seconds:g} s, a crash every "
           f"{CRASH_AFTER} s of running, all contenders at once (died event -> next start "
           "event, both stamped by the node's podman)")
-    for label, name in (("ankplan watch (podman events, rm + run)", contenders["events"]),
+    for label, name in (("ankplan watch (podman events)", contenders["events"]),
                         ("ankplan watch --poll (tick 0.5 s)", contenders["poll"]),
                         ("podman --restart=on-failure (conmon)", PODMAN_OWN)):
         values = gaps.get(name, [])
@@ -181,7 +186,8 @@ def bench_restarts(nodes: list[Node], seconds: float) -> None:
             print(f"  {label:<44} no restarts seen")
             continue
         print(f"  {label:<44} median {statistics.median(values):.3f} s   min "
-              f"{min(values):.3f} s   max {max(values):.3f} s   ({len(values)} restarts)")
+              f"{min(values):.3f} s   max {max(values):.3f} s   ({len(values)} restarts, "
+              f"{len(ids.get(name, ()))} container(s))")
     floor = bench_floor(node)
     events = gaps.get(contenders["events"], [])
     polled, own_gaps = gaps.get(contenders["poll"], []), gaps.get(PODMAN_OWN, [])

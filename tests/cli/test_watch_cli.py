@@ -13,6 +13,7 @@ from clirun import MANIFEST, StaticNode, files, fleet, run_cli
 
 from ankplan.cli.commands.watch import backoff_delays, duration, exit_status
 from ankplan.cli.env import ExitStatus
+from ankplan.cli.views.events import watch_event_record
 from ankplan.cli.views.watch import event_line
 from ankplan.executors.watch import WatchEvent, WatchOptions, WatchResult
 from ankplan.planner.restarts import BackoffPolicy
@@ -86,3 +87,15 @@ def test_event_lines() -> None:
     restart = WatchEvent(time=when, node="node1", workload="kuksa-bridge", from_state="x",
                          to_state="Pending(Starting)", reason="ON_FAILURE ...", kind="restart")
     assert event_line(restart) == "12:03:04 node1/kuksa-bridge restart: ON_FAILURE ..."
+
+
+def test_a_restarts_action_says_how_it_was_carried_out() -> None:
+    """A restart is the `start` of the same container or the `replace` by a new one."""
+    for action in ("start", "replace"):
+        restart = WatchEvent(time=1.0, node="node1", workload="w", from_state="x",
+                             to_state="Pending(Starting)", reason="ON_FAILURE ...",
+                             kind="restart", action=action)
+        assert watch_event_record(restart)["action"] == action
+    state = WatchEvent(time=1.0, node="node1", workload="w", from_state="", to_state="y",
+                       action="start")
+    assert watch_event_record(state)["action"] is None

@@ -82,6 +82,13 @@ class Project:
         proc = self.testbed.podman(node, *args)
         assert proc.returncode == 0, proc.stderr
 
+    def restart_count(self, workload_name: str) -> int:
+        """The workload's restart count as `ankplan get` shows it."""
+        status, out, err = run_cli("get", "workload", workload_name, *self.args("-o", "json"))
+        assert status == 0, out + err
+        count: int = json.loads(out)["restartCount"]
+        return count
+
 
 class WatchRun:
     """`ankplan watch --output json` as a process; its events are collected as they come."""
@@ -222,7 +229,7 @@ def test_on_failure_restarts_exit_1_leaves_exit_0_and_never_alone(make_project: 
     assert code == 130 and summary["interrupted"] and summary["exit_code"] == 130
     assert not run.of("batch-job", "restart") and not run.of("one-time-setup", "restart")
     bridge = project.container("node1", "kuksa-bridge")
-    assert bridge is not None and bridge["Labels"]["ankplan.restart-count"] == "1"
+    assert bridge is not None and project.restart_count("kuksa-bridge") == 1
     batch = project.container("node2", "batch-job")
     assert batch is not None and batch["State"] == "exited" and batch["ExitCode"] == 0
     setup = project.container("node3", "one-time-setup")
@@ -252,7 +259,52 @@ def test_always_restarts_after_clean_exit_and_after_podman_stop(make_project: An
     code, _ = run.stop()
     assert code == 130  # ended by SIGTERM, like apply and logs -f
     router = project.container("node1", "zenoh-router")
-    assert router["Id"] != first_id and router["State"] == "running"  # left running
+    assert router["Id"] == first_id and router["State"] == "running"  # started, left running
+
+
+def test_an_unchanged_crash_is_started_again_and_a_changed_spec_is_re_created(
+        make_project: Any, watches: Any) -> None:
+    """A crashed container whose spec is unchanged is restarted with `podman start`: same id,
+    its workload file still mounted, the count kept on the node. One whose spec changed while
+    it was down is re-created with the new spec and the next count in its label."""
+    crasher = workload("a2", "sh", "-c", "cat /etc/app.conf && exec stub idle",
+                       policy="ON_FAILURE")
+    project = make_project({"crasher": {**crasher, "files": [
+        {"mountPoint": "/etc/app.conf", "data": "conf-v1\n"}]}})
+    run = start(watches, project, "--backoff", "0")
+    up = run.wait_state("crasher", "Running(Ok)")
+    first = project.container("node2", "crasher")
+    assert first is not None
+    after = up["time"]
+    for number in (1, 2):
+        project.podman("node2", "kill", "crasher")  # 137: ON_FAILURE restarts it
+        restart = run.wait_for(f"restart #{number}", lambda e: e["workload"] == "crasher"
+                               and e["kind"] == "restart", after=after)
+        assert f"(restart #{number})" in restart["reason"] and restart["action"] == "start"
+        after = run.wait_state("crasher", "Running(Ok)", after=restart["time"])["time"]
+    run.stop()
+    again = project.container("node2", "crasher")
+    assert again is not None and (again["Id"], again["State"]) == (first["Id"], "running")
+    assert again["Labels"]["ankplan.restart-count"] == "0"  # a start keeps the label...
+    assert project.restart_count("crasher") == 2  # ...the node's run record counts
+    logs = project.testbed.podman("node2", "logs", first["Id"]).stdout
+    assert logs.count("conf-v1\n") == 3  # the file was there at each start
+
+    project.manifest.write_text(yaml.safe_dump({"apiVersion": "v1", "workloads": {
+        "crasher": {**crasher, "files": [{"mountPoint": "/etc/app.conf", "data": "conf-v2\n"}]}}}))
+    project.podman("node2", "kill", "crasher")
+    run = start(watches, project, "--backoff", "0")
+    restart = run.wait_for("restart #3", lambda e: e["workload"] == "crasher"
+                           and e["kind"] == "restart")
+    assert "(restart #3)" in restart["reason"] and restart["action"] == "replace"
+    run.wait_state("crasher", "Running(Ok)", after=restart["time"])
+    run.stop()
+    third = project.container("node2", "crasher")
+    assert third is not None and third["Id"] != first["Id"]
+    assert third["Labels"]["ankplan.restart-count"] == "3"
+    assert project.restart_count("crasher") == 3
+    assert project.testbed.podman("node2", "exec", "crasher", "cat",
+                                  "/etc/app.conf").stdout == "conf-v2\n"
 
 
 def test_crash_loop_follows_the_backoff_schedule(make_project: Any, watches: Any) -> None:

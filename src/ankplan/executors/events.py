@@ -55,6 +55,11 @@ class NodeFeed:
         self.polling = ""  # why this node is polled instead of streamed ("" = streamed)
         self.streams_opened = 0
         self.events_seen = 0
+        # Counts what changed the containers from the node's side (an event, a listing), so a
+        # command's result noted later never undoes what the node said after it began.
+        self.version = 0
+        self.listed = 0  # `version` at the last listing
+        self.touched: dict[str, int] = {}  # container id -> `version` of its last event change
         self._stopped = threading.Event()
         self._handle: StreamHandle | None = None
         self.thread = threading.Thread(target=self._run, name=f"events-{node.name}", daemon=True)
@@ -73,14 +78,19 @@ class NodeFeed:
         return NodeObservation(node_name=self.node.name, containers=containers,
                                boot_id=stored.boot_id, applied=stored.applied, runs=stored.runs)
 
-    def note(self, container: ObservedContainer) -> None:
-        """A command made or started `container`: known now, before its events arrive."""
+    def note(self, container: ObservedContainer, since: int | None = None) -> None:
+        """A command made or started `container`: known now, before its events arrive. With
+        `since` (a `version` taken before the command), nothing is noted when the node already
+        told more since (a crash at once: its `died` came before the command's result)."""
         with self.guard:
             known = self.containers.get(container.id)
+            newer = since is not None and max(self.listed, self.touched.get(container.id, -1)
+                                              ) > since
             if known is not None:  # started again: podman keeps its labels as they were
                 container = dataclasses.replace(known, state=container.state, exit_code=0,
                                                 started_at=container.started_at)
-            self.containers[container.id] = container
+            if not newer:
+                self.containers[container.id] = container
         self.on_change()
 
     def forget(self, container_id: str) -> None:
@@ -157,6 +167,8 @@ class NodeFeed:
             self.containers = {c.id: c for c in containers}
             self.stored = stored
             self.removed.clear()
+            self.version += 1
+            self.listed = self.version
             self.error, self.hint = None, ""
         self.on_change()
         return since
@@ -171,18 +183,26 @@ class NodeFeed:
             if self._stopped.is_set():
                 return
             for line in handle.lines():
-                event = parse_event(line)
-                if event is None:
-                    continue
-                with self.guard:
-                    if event.container_id in self.removed:
-                        continue
-                    self.containers = apply_event(self.containers, event, self.node.name)
-                    self.events_seen += 1
-                self.on_change()
+                self.take(line)
         finally:
             handle.close()
             self._handle = None
+
+    def take(self, line: str) -> None:
+        """One line of the node's event stream, applied to its containers."""
+        event = parse_event(line)
+        if event is None:
+            return
+        with self.guard:
+            if event.container_id in self.removed:
+                return
+            known = self.containers.get(event.container_id)
+            self.containers = apply_event(self.containers, event, self.node.name)
+            self.events_seen += 1
+            if self.containers.get(event.container_id) is not known:
+                self.version += 1
+                self.touched[event.container_id] = self.version
+        self.on_change()
 
     def _fail(self, reason: str, hint: str) -> None:
         with self.guard:
@@ -221,10 +241,16 @@ class EventFeeds:
         """Every node's containers now."""
         return LiveState(nodes=tuple(feed.observation() for feed in self.feeds.values()))
 
-    def note(self, node_name: str, container: ObservedContainer) -> None:
+    def mark(self, node_name: str) -> int:
+        """What the node told so far, to take before a command whose result is noted later."""
+        feed = self.feeds.get(node_name)
+        return feed.version if feed is not None else 0
+
+    def note(self, node_name: str, container: ObservedContainer,
+             since: int | None = None) -> None:
         """Record what a successful command made (see NodeFeed.note)."""
         if node_name in self.feeds:
-            self.feeds[node_name].note(container)
+            self.feeds[node_name].note(container, since)
 
     def forget(self, node_name: str, container_id: str) -> None:
         """Record a container a successful command removed."""

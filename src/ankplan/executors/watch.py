@@ -89,6 +89,8 @@ class WatchEvent:
     to_state: str
     reason: str = ""
     kind: str = "state"  # state, restart, create, start, replace, remove, backoff, give-up, error
+    action: str = ""  # the action carried out: create, start, replace, remove (a restart: start
+    # of the same container or replace by a new one), update
 
     def as_json(self) -> dict[str, object]:
         """The NDJSON form: {time, node, workload, from, to, reason, kind}."""
@@ -384,13 +386,12 @@ class Watch:
         todo = self._restoring.update(result, by_name, busy_nodes) + [
             s.action for s in result.changes() if not policy_start(s.action)
             and s.action.reason is not Reason.NODE_RESTARTED]
-        planned = {step.action.workload_name: step.action for step in result.changes()
-                   if policy_start(step.action)}
+        starts = {s.action.workload_name: s.action for s in result.changes() if policy_start(s.action)}
         for status in self.statuses:
             if status.name in acting or status.container is None or (
                     status.name in self._restoring) or not self._may_act(status.node_name):
                 continue
-            if self._decide_restart(status, planned.get(status.name), now):
+            if self._decide_restart(status, starts.get(status.name), now):
                 acting.add(status.name)
         pending = {action.workload_name for action in todo}
         for action in todo:
@@ -405,10 +406,9 @@ class Watch:
                 else self.tracked[step_status.name].last_count)
             self._submit(action, count, action_reason(action, step_status))
 
-    def _decide_restart(self, status: WorkloadStatus, planned: Action | None,
-                        now: float) -> bool:
-        """Apply the restart policy to a workload with a container; True when acting on it.
-        The restart starts the same container when the plan (`planned`) would start it."""
+    def _decide_restart(self, status: WorkloadStatus, start: Action | None, now: float) -> bool:
+        """Apply the restart policy to a workload with a container (restarting by the plan's
+        `start` of it, if any: planner/starts.py); True when acting on it."""
         tracked = self.tracked[status.name]
         policy = self.options.backoff
         tracked.history = note_state(tracked.history, status.state, now, policy)
@@ -427,7 +427,7 @@ class Watch:
                        f"{decision.reason}; next restart in {wait:.1f}s", kind="backoff")
         elif decision.verdict is RestartVerdict.RESTART and status.container is not None:
             action = restart_action(status.workload, status.container, status.node_name,
-                                    planned, decision.reason)
+                                    start, decision.reason)
             tracked.history = note_restart(tracked.history, now)
             self.restarts += 1
             count = status.restart_count + 1
@@ -460,9 +460,11 @@ class Watch:
         shown = tracked.shown if tracked else ""
         to_state = {ActionKind.REMOVE: "Removed", ActionKind.UPDATE: shown}.get(
             action.kind, "Pending(Starting)")
+        verb = _VERB.get(action.kind, action.kind.value)
         self._emit(action.node_name, action.workload_name, tracked.shown if tracked else "",
-                   to_state, reason, kind=kind or _VERB.get(action.kind, action.kind.value))
-        job = Job(action=action, restart_count=restart_count, exited=exited)
+                   to_state, reason, kind=kind or verb, action=verb)
+        job = Job(action=action, restart_count=restart_count, exited=exited,
+                  mark=self._feeds.mark(action.node_name) if self._feeds else 0)
         if tracked is not None:
             tracked.job, tracked.decision, tracked.announced_wait = job, None, None
             tracked.shown = to_state  # the next observed state is reported as a change
@@ -480,7 +482,7 @@ class Watch:
         if removed:
             self._feeds.forget(node_name, removed)
         if made is not None:
-            self._feeds.note(node_name, made)
+            self._feeds.note(node_name, made, since=job.mark)
         self._feeds.refresh_records(node_name)  # what it wrote in the workload's folder
 
     # --- stability and views -------------------------------------------------------------------
@@ -518,11 +520,11 @@ class Watch:
         return tuple(rows)
 
     def _emit(self, node: str, workload: str, from_state: str, to_state: str, reason: str,
-              *, kind: str = "state", at: float | None = None) -> None:
+              *, kind: str = "state", at: float | None = None, action: str = "") -> None:
         """Report an event; a state change carries the time its observation began."""
         self.on_event(WatchEvent(time=self.wall() if at is None else at, node=node,
                                  workload=workload, from_state=from_state, to_state=to_state,
-                                 reason=reason, kind=kind))
+                                 reason=reason, kind=kind, action=action))
 
 
 def _shows(live: LiveState, job: Job) -> bool:

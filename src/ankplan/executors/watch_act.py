@@ -29,7 +29,7 @@ from ankplan.executors.actions import (
     remove_container,
     started_container,
 )
-from ankplan.executors.transport import TransportPool
+from ankplan.executors.transport import Transport, TransportPool
 from ankplan.model import (
     Action,
     ActionKind,
@@ -60,6 +60,7 @@ class Job:
     exited: bool = False  # the old container was seen exited: remove it without a stop
     removed: str = ""  # the old container, once stopped and removed
     labels: dict[str, str] = field(default_factory=dict)  # the new container's labels
+    mark: int = 0  # what the node's event feed had told when the action was submitted
     future: Future[None] | None = None
 
 
@@ -86,14 +87,7 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
     node = _node(inventory, action.node_name)
     transport = pool.get(node)
     if action.container_id and action.kind in (ActionKind.REPLACE, ActionKind.REMOVE):
-        if job.exited:  # nothing to stop: one podman call less on the way to the restart
-            result = transport.run(discard_argv(node, action.container_id),
-                                   timeout=RM_TIMEOUT)
-        else:
-            result = remove_container(transport, node, action.container_id, stop_timeout)
-        if not result.ok:
-            raise AnkplanError(f"{action.address}: {podman_error('remove', result)}")
-        job.removed = action.container_id
+        _remove_old(job, transport, node, stop_timeout)
     if action.kind is ActionKind.REMOVE:
         forgotten = forget_folder(transport, node, action, project, timeout=timeout)
         if forgotten is not None and not forgotten.ok:
@@ -102,7 +96,10 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
         return
     if action.workload is None:
         raise AnkplanError(f"{action.address}: the action carries no workload")
-    folder = prepare_folder(transport, node, action, project, timeout=timeout)
+    # A START keeps the container, its mounts and files: its in-place fields are recorded
+    # once it runs again, one round trip less on the way to the restart.
+    same = action.kind is ActionKind.START
+    folder = "" if same else prepare_folder(transport, node, action, project, timeout=timeout)
     if action.kind is ActionKind.UPDATE:
         return
     job.labels = bringup_labels(action, project, job.restart_count)
@@ -112,8 +109,23 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
         forget_folder(transport, node, action, project, failed_run=True, timeout=timeout)
         raise AnkplanError(f"{action.address}: {podman_error(command.verb, result)}")
     job.container_id = started_container(action, result)
+    if same:
+        prepare_folder(transport, node, action, project, timeout=timeout)
     record_start(transport, node, action, project, job.container_id, timeout=timeout,
                  restart_count=job.restart_count)
+
+
+def _remove_old(job: Job, transport: Transport, node: Node, stop_timeout: int) -> None:
+    """Stop and remove the container the action replaces or removes (an exited one without
+    a stop: one podman call less on the way to the restart); notes it on `job.removed`."""
+    action = job.action
+    if job.exited:
+        result = transport.run(discard_argv(node, action.container_id), timeout=RM_TIMEOUT)
+    else:
+        result = remove_container(transport, node, action.container_id, stop_timeout)
+    if not result.ok:
+        raise AnkplanError(f"{action.address}: {podman_error('remove', result)}")
+    job.removed = action.container_id
 
 
 def execute_job(job: Job, *, pool: TransportPool, inventory: Inventory, project: str | Project,

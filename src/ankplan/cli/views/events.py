@@ -36,8 +36,7 @@ def apply_event_record(event: ApplyEvent, command: str = "apply") -> dict[str, A
 
 def watch_event_record(event: WatchEvent) -> dict[str, Any]:
     """Something watch saw or did."""
-    action = "replace" if event.kind == "restart" else (
-        event.kind if event.kind in EVENT_KINDS_WITH_ACTION else None)
+    action = event.action if event.kind in EVENT_KINDS_WITH_ACTION else None
     return _record(command="watch", time=event.time, node=event.node, workload=event.workload,
                    from_state=event.from_state or None, to_state=event.to_state,
                    kind=event.kind, reason=event.reason, action=action, elapsed=None,
