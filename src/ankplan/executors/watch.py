@@ -89,8 +89,7 @@ class WatchEvent:
     to_state: str
     reason: str = ""
     kind: str = "state"  # state, restart, create, start, replace, remove, backoff, give-up, error
-    action: str = ""  # the action carried out: create, start, replace, remove (a restart: start
-    # of the same container or replace by a new one), update
+    action: str = ""  # what was carried out (ActionKind value); a restart: start or replace
 
     def as_json(self) -> dict[str, object]:
         """The NDJSON form: {time, node, workload, from, to, reason, kind}."""
@@ -122,10 +121,6 @@ class WatchResult:
     ticks: int
     elapsed: float
     restarts: int  # restarts issued
-
-
-_VERB = {ActionKind.CREATE: "create", ActionKind.START: "start", ActionKind.UPDATE: "update",
-         ActionKind.REPLACE: "replace", ActionKind.REMOVE: "remove"}
 
 
 @dataclass
@@ -460,9 +455,8 @@ class Watch:
         shown = tracked.shown if tracked else ""
         to_state = {ActionKind.REMOVE: "Removed", ActionKind.UPDATE: shown}.get(
             action.kind, "Pending(Starting)")
-        verb = _VERB.get(action.kind, action.kind.value)
-        self._emit(action.node_name, action.workload_name, tracked.shown if tracked else "",
-                   to_state, reason, kind=kind or verb, action=verb)
+        self._emit(action.node_name, action.workload_name, shown, to_state, reason,
+                   kind=kind or action.kind.value, action=action.kind.value)
         job = Job(action=action, restart_count=restart_count, exited=exited,
                   mark=self._feeds.mark(action.node_name) if self._feeds else 0)
         if tracked is not None:
