@@ -282,6 +282,18 @@ def test_new_container_gets_fresh_record() -> None:
     assert fresh == HealthRecord(container_id="c2", first_seen_at=9.0)
 
 
+def test_the_same_container_started_again_gets_a_fresh_record() -> None:
+    """watch restarts an unchanged container with `podman start`: same id, a new run whose
+    start period begins again and which inherits no failures."""
+    record = HealthRecord(container_id="c1", started_at=50.0, failures=1, first_seen_at=50.5)
+    assert for_container(record, "c1", 60.0, started_at=50.0) is record
+    again = for_container(record, "c1", 60.0, started_at=59.5)
+    assert again == HealthRecord(container_id="c1", started_at=59.5, first_seen_at=60.0)
+    grace = Check(start_period=5.0)
+    assert note_health(again, grace, False, 61.0).failures == 0  # in the new start period
+    assert note_health(record, grace, False, 61.0).failures == 2  # what keeping it would do
+
+
 def test_effective_state_leaves_others_alone() -> None:
     unhealthy = HealthRecord(container_id="c1", failures=5)
     assert effective_state(SUCCEEDED, unhealthy, Check()) is SUCCEEDED

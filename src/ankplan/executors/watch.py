@@ -314,6 +314,7 @@ class Watch:
         """Run the health checks that are due (in parallel) and record their results."""
         targets = [HealthTarget(workload_name=status.name, node_name=status.node_name,
                                 container_id=status.container.id, check=check,
+                                started_at=status.container.started_at,
                                 record=self.tracked[status.name].health)
                    for status in statuses
                    if (check := self.checks[status.name]) is not None

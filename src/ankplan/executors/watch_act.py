@@ -171,6 +171,7 @@ class HealthTarget:
     container_id: str
     check: podman.HealthCheck
     record: HealthRecord | None
+    started_at: float = 0.0  # when the container (last) started
 
 
 def _check_once(pool: TransportPool, inventory: Inventory, target: HealthTarget,
@@ -196,7 +197,8 @@ def run_health_checks(pool: TransportPool, inventory: Inventory,
     records: dict[str, HealthRecord] = {}
     futures: dict[str, Future[HealthRecord]] = {}
     for target in targets:
-        record = for_container(target.record or HealthRecord(), target.container_id, now)
+        record = for_container(target.record or HealthRecord(), target.container_id, now,
+                               target.started_at)
         if health_due(record, target.check, now):
             futures[target.workload_name] = executor.submit(
                 _check_once, pool, inventory, target, record, now, timeout)

@@ -175,9 +175,10 @@ class HealthCheckSpec(Protocol):
 
 @dataclass(**VALUE)
 class HealthRecord:
-    """Health-check results of the current container of one workload."""
+    """Health-check results of the current run of one workload's container."""
 
     container_id: str = ""  # the container these results belong to
+    started_at: float = 0.0  # when it started (a restart with `podman start` keeps the id)
     failures: int = 0  # consecutive failed checks (not counting the start period)
     last_check_at: float | None = None
     first_seen_at: float | None = None  # when watch first saw this container running
@@ -191,11 +192,14 @@ def health_due(record: HealthRecord, check: HealthCheckSpec, now: float) -> bool
     return now - record.last_check_at >= max(check.interval, 0.0)
 
 
-def for_container(record: HealthRecord, container_id: str, now: float) -> HealthRecord:
-    """`record`, or a fresh one when the workload now runs in another container."""
-    if record.container_id == container_id:
+def for_container(record: HealthRecord, container_id: str, now: float,
+                  started_at: float = 0.0) -> HealthRecord:
+    """`record`, or a fresh one when the workload now runs in another container, or in the
+    same one started again (`started_at` changed): earlier failures and the start period
+    belong to the earlier run."""
+    if record.container_id == container_id and record.started_at == started_at:
         return record
-    return HealthRecord(container_id=container_id, first_seen_at=now)
+    return HealthRecord(container_id=container_id, started_at=started_at, first_seen_at=now)
 
 
 def note_health(record: HealthRecord, check: HealthCheckSpec, passed: bool, now: float,
