@@ -98,7 +98,7 @@ bench scale short "Pure planner at scale (500 to 10,000 workloads, 100 nodes)" "
 bench apply short "Apply of the police example from empty, local Podman, vs peers" "$PYTHON" benchmarks/bench_apply.py --runs 7
 bench observe short "Observing 3 SSH nodes x 20 containers" "$PYTHON" benchmarks/bedslot.py --nodes 3 -- "$PYTHON" benchmarks/bench_observe.py --bed "{bed}"
 bench noop_ssh long "No-change run on 3 SSH nodes x 20 workloads: ankplan plan vs ansible --check" "$PYTHON" benchmarks/bench_noop_ssh.py --runs 3
-bench many_nodes long "30 SSH nodes: plan and apply with --forks 1, 10, 30" "$PYTHON" benchmarks/bench_many_nodes.py --runs 2
+bench many_nodes long "30 SSH nodes: plan and apply with --forks 1, 10, 30, and Ansible with -f 10, 30" "$PYTHON" benchmarks/bench_many_nodes.py --runs 2
 if [ -f benchmarks/bench_watch.py ]; then
     bench watch long "watch: crash to Running again vs Podman's restart policy, the floor, idle CPU" "$PYTHON" benchmarks/bench_watch.py
 fi
