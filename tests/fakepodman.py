@@ -225,8 +225,11 @@ class FakeNode:
                 self.records[project, workload, "applied"] = stdin.splitlines()[0]
                 return ok(folder + "\n")
             if script == nodestore.RECORD_START_SCRIPT:
+                lines = stdin.splitlines()
                 self.records[project, workload, "run"] = (
-                    f'{stdin.strip()}"bootId":"{BOOT_ID}","startedAt":{int(time.time())}}}')
+                    f'{lines[0]}"bootId":"{BOOT_ID}","startedAt":{int(time.time())}}}')
+                if argv[9]:  # "keep" or "new": the applied record comes with it
+                    self.records[project, workload, "applied"] = lines[1]
                 return ok("")
             if script == nodestore.FORGET_SCRIPT:
                 for key in [k for k in self.records if k[:2] == (project, workload)]:

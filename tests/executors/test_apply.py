@@ -31,6 +31,7 @@ from ankplan.model import (
     Reason,
     RestartPolicy,
     Workload,
+    WorkloadFile,
 )
 from ankplan.podman import nodestore
 
@@ -41,11 +42,16 @@ PROJECT = "test"
 
 
 def wl(name: str, agent: str, *args: str, needs: dict[str, AddCondition] | None = None,
-       policy: RestartPolicy = RestartPolicy.NEVER, options: tuple[str, ...] = ()) -> Workload:
+       policy: RestartPolicy = RestartPolicy.NEVER, options: tuple[str, ...] = (),
+       files: tuple[WorkloadFile, ...] = ()) -> Workload:
     config = PodmanConfig(image="localhost/img:1", command_options=options, command_args=args)
     deps = tuple(Dependency(workload_name=k, condition=v) for k, v in sorted((needs or {}).items()))
     return Workload(name=name, agent=agent, runtime="podman", runtime_config_text=name,
-                    runtime_config=config, restart_policy=policy, dependencies=deps)
+                    runtime_config=config, restart_policy=policy, dependencies=deps,
+                    files=files)
+
+
+CONFIG_FILE = (WorkloadFile(mount_point="/etc/app.conf", data="port: 1"),)
 
 
 RUNNING, SUCCEEDED, FAILED = AddCondition.RUNNING, AddCondition.SUCCEEDED, AddCondition.FAILED
@@ -176,13 +182,57 @@ def test_failure_skips_dependents_not_independent_branches(bed: Bed) -> None:
     assert {workload for _, workload, _ in bed.nodes["b"].records} == {"other-child"}
 
 
-def test_a_new_workload_s_folder_is_written_while_its_dependency_starts(bed: Bed) -> None:
+def test_a_new_workload_s_files_are_written_while_its_dependency_starts(bed: Bed) -> None:
     result = bed.apply([wl("router", "agent_a", "slow", "0.3"),
-                        wl("client", "agent_b", needs={"router": RUNNING})])
+                        wl("client", "agent_b", needs={"router": RUNNING}, files=CONFIG_FILE)])
     assert result.converged
     prepared = next(when for when, argv in bed.nodes["b"].calls
                     if argv[2] == nodestore.PREPARE_SCRIPT and argv[6] == "client")
     assert prepared < bed.nodes["a"].first_call("run", "router") + 0.3  # before it returned
+
+
+def scripts(node: FakeNode, workload_name: str) -> list[str]:
+    """What the node was asked for the workload, in order: podman verbs, and the folder
+    scripts by name."""
+    names = {nodestore.PREPARE_SCRIPT: "prepare", nodestore.RECORD_START_SCRIPT: "record"}
+    return [names.get(argv[2], argv[2]) if argv[1] == "-c" else argv[1]
+            for _, argv in node.calls
+            if (argv[1] == "-c" and argv[6:7] == (workload_name,))
+            or (argv[1] == "run" and workload_name in argv)]
+
+
+def test_a_workload_without_files_writes_its_records_with_the_start(bed: Bed) -> None:
+    """Nothing to write before `podman run`: the applied record goes with the run record,
+    after the start; a workload with files still has them written first."""
+    result = bed.apply([wl("plain", "agent_a"), wl("configured", "agent_a", files=CONFIG_FILE)])
+    assert result.converged
+    a = bed.nodes["a"]
+    assert scripts(a, "plain") == ["run", "record"]
+    assert scripts(a, "configured") == ["prepare", "run", "record"]
+    for name in ("plain", "configured"):
+        applied = json.loads(a.records[PROJECT, name, "applied"])
+        assert applied["restartPolicy"] == "NEVER" and (PROJECT, name, "run") in a.records
+
+
+def test_dependents_start_while_the_start_is_recorded(bed: Bed) -> None:
+    """Recording a start on the node is off the critical path: a dependent's `podman run`
+    does not wait for it, and apply still returns only once it is written."""
+    a = bed.nodes["a"]
+    dependent_ran = threading.Event()
+    plain = a.run
+
+    def run(argv: tuple[str, ...], *, timeout: float, stdin: str | None = None) -> CommandResult:
+        if argv[1] == "run" and "child" in argv:
+            dependent_ran.set()
+        if argv[1] == "-c" and argv[2] == nodestore.RECORD_START_SCRIPT and argv[6] == "router":
+            assert dependent_ran.wait(5.0), "the dependent waited for the record"
+        return plain(argv, timeout=timeout, stdin=stdin)
+
+    a.run = run  # type: ignore[method-assign]
+    result = bed.apply([wl("router", "agent_a"),
+                        wl("child", "agent_a", needs={"router": RUNNING})])
+    assert result.converged, result
+    assert (PROJECT, "router", "run") in a.records
 
 
 def test_never_condition_reported_at_once(bed: Bed) -> None:
@@ -398,8 +448,8 @@ def test_replace_stops_and_removes_old_before_running_new(bed: Bed) -> None:
     result = bed.apply([workload], steps=[step])
     assert result.converged
     commands = [argv[1] for _, argv in a.calls if argv[1] != "ps"]
-    # "-c": `sh -c` writing the workload's folder before `run`, recording the start after it
-    assert commands[:5] == ["stop", "rm", "-c", "run", "-c"]
+    # "-c": `sh -c` recording the start (and the applied record: no files) after `run`
+    assert commands[:4] == ["stop", "rm", "run", "-c"]
     assert [c.name for c in a.containers.values()] == ["web"]
     assert old not in a.containers
 

@@ -102,3 +102,42 @@ def test_the_folder_tree_is_keyed_by_the_podman_it_serves(transport: LocalTransp
     assert read(transport).applied and mine.exists()
     if os.getuid() != 0:
         assert str(mine).startswith(str(tmp_path / "data" / "ankplan"))
+
+
+def record(transport: LocalTransport, item: Workload, container_id: str, *,
+           new: bool | None) -> None:
+    """Record a start; with `new` (True/False) the applied record too, as apply does for a
+    bring-up that wrote nothing before it."""
+    argv, stdin = nodestore.record_start_argv(NODE, "proj", "web", "v1:abc", container_id,
+                                              applied=None if new is None else item,
+                                              new_container=bool(new))
+    result = transport.run(argv, timeout=10, stdin=stdin)
+    assert result.ok, result.stderr
+
+
+def test_a_start_without_files_records_both_after_it(transport: LocalTransport) -> None:
+    """Nothing written before: the record of the start makes the folder (the base 0700) and
+    writes the applied record; a new container drops an older one's files, a start of the
+    existing one keeps them."""
+    plain = workload(policy=RestartPolicy.ALWAYS)
+    record(transport, plain, "c1", new=True)
+    view = read(transport)
+    assert [r.container_id for r in view.runs] == ["c1"]
+    assert [r.restart_policy for r in view.applied] == ["ALWAYS"]
+    base = Path(view.folder).parent
+    assert stat.S_IMODE(base.stat().st_mode) == 0o700
+
+    folder = prepare(transport, workload(WorkloadFile(mount_point="/etc/a", data="x")),
+                     new=True)
+    record(transport, plain, "c2", new=False)  # `podman start` of that container: files stay
+    assert (folder / "files/etc/a").exists()
+    assert [r.container_id for r in read(transport).runs] == ["c2"]
+
+    record(transport, workload(), "c3", new=True)  # a new container without files
+    view = read(transport)
+    assert not (folder / "files").exists()
+    assert [(r.container_id, a.restart_policy) for r, a in zip(view.runs, view.applied)] == [
+        ("c3", "NEVER")]
+
+    record(transport, plain, "c4", new=None)  # the run record alone (watch): applied stays
+    assert [a.restart_policy for a in read(transport).applied] == ["NEVER"]

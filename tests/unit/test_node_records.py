@@ -150,10 +150,10 @@ def test_the_recorded_restart_count_counts_for_its_own_container_only() -> None:
 
 def test_the_run_record_carries_the_restart_count_or_keeps_the_recorded_one() -> None:
     argv, stdin = nodestore.record_start_argv(NODE, "p", "w", "v1:x", "c1", 3)
-    assert argv[5:] == ("p", "w", "c1", "3") and "c1" not in argv[2]
+    assert argv[5:] == ("p", "w", "c1", "3", "") and "c1" not in argv[2]  # "": no applied
     assert json.loads(stdin.strip()[:-1] + "}")["container"] == "c1"
     kept, _ = nodestore.record_start_argv(NODE, "p", "w", "v1:x", "c1")
-    assert kept[5:] == ("p", "w", "c1", "")  # the node keeps the count of the same container
+    assert kept[5:] == ("p", "w", "c1", "", "")  # the node keeps the count of the container
     line = json.dumps({"kind": "run", "project": "p", "workload": "w", "container": "c1",
                        "restartCount": 4})
     assert nodestore.parse_records([line])[1][0].restart_count == 4

@@ -139,17 +139,30 @@ def prepare_folder(transport: Transport, node: Node, action: Action, project: st
     return lines[-1].strip() if lines else ""
 
 
+def writes_folder_first(action: Action) -> bool:
+    """True when the workload's folder must be written before its container starts: a new
+    container (create, replace) with files to mount. Other bring-ups write their applied
+    record with the start (`record_start(..., with_applied=True)`), after it."""
+    workload = action.workload
+    return (action.kind in (ActionKind.CREATE, ActionKind.REPLACE) and workload is not None
+            and bool(workload.files))
+
+
 def record_start(transport: Transport, node: Node, action: Action, project: str | Project,
                  container_id: str, *, timeout: float = STORE_TIMEOUT,
-                 restart_count: int | None = None) -> None:
+                 restart_count: int | None = None, with_applied: bool = False) -> None:
     """Record on the node that ankplan started `container_id` (run.json: its spec hash, the
     node's boot ID, watch's `restart_count`; None keeps the count recorded for the same
-    container); raises AnkplanError when the node refuses."""
-    if action.workload is None:
+    container), and `with_applied` the applied record too (for a new container, which has no
+    files then, an older container's files go); raises AnkplanError when the node refuses."""
+    workload = action.workload
+    if workload is None:
         return
+    new = action.kind in (ActionKind.CREATE, ActionKind.REPLACE)
     argv, stdin = nodestore.record_start_argv(node, project_name(project), action.workload_name,
-                                              spec_hash(action.workload), container_id,
-                                              restart_count)
+                                              spec_hash(workload), container_id, restart_count,
+                                              applied=workload if with_applied else None,
+                                              new_container=new)
     result = transport.run(argv, timeout=timeout, stdin=stdin)
     if not result.ok:
         raise _store_failure(action, "record the start", result)

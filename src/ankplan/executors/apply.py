@@ -31,8 +31,10 @@ from ankplan.executors.actions import (
     remove_container,
     started_container,
     stop_container,
+    writes_folder_first,
 )
 from ankplan.executors.apply_settle import (
+    RUNNING_OK,
     confirm,
     finish_on_answer,
     observe_until_settled,
@@ -184,17 +186,21 @@ def _walk(run: Run, progress: StepProgress) -> None:
         return
     container, returned = started
     if settles_on_answer(progress, container):
-        finish_on_answer(run, progress, returned)
+        finish_on_answer(run, progress, returned)  # its dependents go on while it is recorded
+        _record_after_finish(run, progress, container)
     else:
+        _record(run, progress, container)
         observe_until_settled(run, progress, container, returned)
 
 
 def _prepare_ahead(run: Run, progress: StepProgress) -> str | None:
-    """Write a new workload's folder on its node while its dependencies are still pending, so
-    that only `podman run` is left once they hold; the folder, or None (done at the start:
-    no dependencies, or a container exists, whose records stay until it is replaced)."""
-    workload = progress.step.action.workload
-    if progress.kind is not ActionKind.CREATE or workload is None or not workload.dependencies:
+    """Write a new workload's files on its node while its dependencies are still pending, so
+    that only `podman run` is left once they hold; the folder, or None (nothing to write
+    before the start, or done at the start: no dependencies, or a container exists, whose
+    records stay until it is replaced)."""
+    action = progress.step.action
+    if (progress.kind is not ActionKind.CREATE or action.workload is None
+            or not action.workload.dependencies or not writes_folder_first(action)):
         return None
     node = run.node(progress.node_name)
     with run.slot():
@@ -358,9 +364,9 @@ def _gate_opens(run: Run, progress: StepProgress, gate: Gate) -> bool:
 
 
 def _start(run: Run, progress: StepProgress, folder: str | None) -> tuple[str, float] | None:
-    """`podman run` (create, replace) or `podman start` (the workload's folder written first
-    unless `folder` says where it was); the container id, and when the command returned (the
-    container ran then; observations begun later show what since)."""
+    """`podman run` (create, replace) or `podman start` (a new container's files written
+    first unless `folder` says where they were); the container id, and when the command
+    returned (the container ran then; observations begun later show what since)."""
     if run.cancel.is_set():
         run.board.finish(progress, Outcome.CANCELLED, "not started: apply was interrupted")
         return None
@@ -370,11 +376,11 @@ def _start(run: Run, progress: StepProgress, folder: str | None) -> tuple[str, f
         raise AnkplanError(f"{action.address}: the plan step carries no workload")
     run.board.set_state(progress, "Pending(Starting)", "starting")
     labels = bringup_labels(action, Project(name=run.plan.project, source=run.plan.source))
-    if folder is None:
+    if folder is None and writes_folder_first(action):
         with run.slot():
             folder = prepare_folder(run.pool.get(node), node, action, run.plan.project,
                                     timeout=run.options.timeout)
-    command = bringup_command(action, node, labels, folder)
+    command = bringup_command(action, node, labels, folder or "")
     result = run.podman(node, command.argv, timeout=run.options.timeout, stdin=command.stdin)
     returned = time.monotonic()
     if not result.ok:
@@ -387,10 +393,29 @@ def _start(run: Run, progress: StepProgress, folder: str | None) -> tuple[str, f
         return None
     container = started_container(action, result)
     run.board.update(progress, container_id=container)
+    return container, returned
+
+
+def _record(run: Run, progress: StepProgress, container: str) -> None:
+    """Record the start on the node (run.json), with the applied record when nothing was
+    written before the start; raises AnkplanError when the node refuses."""
+    action, node = progress.step.action, run.node(progress.node_name)
     with run.slot():
         record_start(run.pool.get(node), node, action, run.plan.project, container,
-                     timeout=run.options.timeout)
-    return container, returned
+                     timeout=run.options.timeout,
+                     with_applied=(not writes_folder_first(action)
+                                   and action.kind is not ActionKind.RESTART))
+
+
+def _record_after_finish(run: Run, progress: StepProgress, container: str) -> None:
+    """`_record` for a step already done on its command's answer: a node that refuses the
+    record turns it into a failure. Apply returns only after every record is written, also
+    when interrupted (SIGINT/SIGTERM end no command that runs)."""
+    try:
+        _record(run, progress, container)
+    except AnkplanError as error:
+        run.board.revise(progress, error.summary, progress.state,
+                         progress.execution or RUNNING_OK)
 
 
 def _undo_create(run: Run, node: Node, labels: dict[str, str]) -> str:

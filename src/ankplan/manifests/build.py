@@ -17,7 +17,6 @@ from typing import Any
 from ankplan.errors import Diagnostic, Location, Severity
 from ankplan.manifests.embedded import embedded_text
 from ankplan.manifests.runtime_config import ParsedRuntimeConfig, parse_runtime_config
-from ankplan.manifests.templating import TemplateError, render
 from ankplan.manifests.yaml_reader import LoadedDocument, join_pointer, location_of
 from ankplan.model import AddCondition, Dependency, RestartPolicy, Workload, WorkloadFile
 
@@ -128,6 +127,10 @@ def _render_fields(source: WorkloadSource, context: dict[str, object],
     fields = _template_fields(source.data)
     if not source.data.get("configs"):
         return fields, ()  # Ankaios renders only workloads that map configs
+    # Loaded here, not at start-up: compiling the template grammar costs ~15 ms, which every
+    # command would pay although only a workload that maps configs is rendered.
+    from ankplan.manifests.templating import TemplateError, render
+
     problems = []
     for relative, template in fields.items():
         try:

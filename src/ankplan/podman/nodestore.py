@@ -66,10 +66,17 @@ PREPARE_SCRIPT = _STORE + (
 )
 
 # $2 = project, $3 = workload, $4 = the container, $5 = its restart count, or "" to keep the
-# count recorded for the same container (0 for another). stdin: the run record's JSON without
-# its closing brace, ending in a comma; the node adds the count, its boot ID and clock.
+# count recorded for the same container (0 for another), $6 = "" (the run record only), or
+# "keep"/"new" to write the applied record too, when nothing was written before the start
+# ("new": a new container without files, so a files/ folder of an older one goes). stdin: the
+# run record's JSON without its closing brace, ending in a comma (the node adds the count, its
+# boot ID and clock); then, with "keep"/"new", the applied record (one JSON line).
 RECORD_START_SCRIPT = _STORE + (
-    'w=$d/$2/$3; mkdir -p "$w"; IFS= read -r run; n=$5; '
+    'w=$d/$2/$3; mkdir -p "$b" "$w"; chmod 700 "$b"; umask 022; IFS= read -r run; n=$5; '
+    'if [ "$6" = new ]; then rm -rf "$w/files"; fi; '
+    'if [ -n "$6" ]; then IFS= read -r applied; '
+    'printf "%s\\n" "$applied" > "$w/applied.json.tmp"; '
+    'mv -f "$w/applied.json.tmp" "$w/applied.json"; fi; '
     'if [ -z "$n" ] && [ -f "$w/run.json" ]; then old=$(cat "$w/run.json"); '
     'case $old in *"\\"container\\":\\"$4\\""*) n=${old##*\\"restartCount\\":}; '
     'n=${n%%[!0-9]*};; esac; fi; '
@@ -131,6 +138,13 @@ def applied_fields(workload: Workload) -> dict[str, object]:
             "tags": dict(workload.tags)}
 
 
+def _applied_line(project: str, workload: Workload) -> str:
+    """The applied record of `workload` as one JSON line."""
+    record = {"kind": "applied", "project": project, "workload": workload.name,
+              **applied_fields(workload)}
+    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
 def prepare_argv(node: Node, project: str, workload: Workload, *,
                  new_container: bool) -> tuple[Argv, str]:
     """(argv, stdin) writing the applied record and, for a new container, the files.
@@ -138,9 +152,7 @@ def prepare_argv(node: Node, project: str, workload: Workload, *,
     Prints the workload's folder, from which `file_mounts` makes the --mount options.
     """
     paths = [file_path(file) for file in workload.files] if new_container else []
-    record = {"kind": "applied", "project": project, "workload": workload.name,
-              **applied_fields(workload)}
-    lines = [json.dumps(record, sort_keys=True, separators=(",", ":"))]
+    lines = [_applied_line(project, workload)]
     if new_container:
         lines += [_content_line(file) for file in workload.files]
     argv = _shell(node, PREPARE_SCRIPT, _checked("project", project),
@@ -150,16 +162,24 @@ def prepare_argv(node: Node, project: str, workload: Workload, *,
 
 
 def record_start_argv(node: Node, project: str, workload_name: str, spec_hash: str,
-                      container_id: str, restart_count: int | None = None) -> tuple[Argv, str]:
+                      container_id: str, restart_count: int | None = None, *,
+                      applied: Workload | None = None,
+                      new_container: bool = False) -> tuple[Argv, str]:
     """(argv, stdin) recording that ankplan started `container_id` now (RECORD_START_SCRIPT),
-    with `restart_count`, or with None the count recorded before for the same container."""
+    with `restart_count`, or with None the count recorded before for the same container;
+    with `applied`, the workload's applied record too (nothing was written before the start;
+    `new_container`: one without files, whose folder keeps no files of an older one)."""
     record = {"kind": "run", "project": project, "workload": workload_name,
               "specHash": spec_hash, "container": container_id}
     text = json.dumps(record, sort_keys=True, separators=(",", ":"))
     count = "" if restart_count is None else str(max(0, restart_count))
     argv = _shell(node, RECORD_START_SCRIPT, _checked("project", project),
-                  _checked("workload", workload_name), container_id, count)
-    return argv, text[:-1] + ",\n"
+                  _checked("workload", workload_name), container_id, count,
+                  "" if applied is None else "new" if new_container else "keep")
+    stdin = text[:-1] + ",\n"
+    if applied is not None:
+        stdin += _applied_line(project, applied) + "\n"
+    return argv, stdin
 
 
 def forget_argv(node: Node, project: str, workload_name: str) -> Argv:

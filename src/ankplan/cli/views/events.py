@@ -6,10 +6,12 @@ Pure: builds dicts from the executors' event values; the caller writes them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ankplan.executors.apply_state import ApplyEvent
-from ankplan.executors.watch import WatchEvent
+
+if TYPE_CHECKING:  # apply, delete and destroy need not load watch's engine to write events
+    from ankplan.executors.watch import WatchEvent
 
 EVENT_KINDS_WITH_ACTION = ("create", "start", "replace", "remove", "restart")
 
