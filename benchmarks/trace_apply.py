@@ -53,7 +53,7 @@ def kind(argv: Sequence[str]) -> str:
         return f"podman {words[1] if len(words) > 1 else ''}"
     if words and words[0] in ("sh", "/bin/sh"):
         script = " ".join(argv)
-        for key, name in (("read -r applied", "prepare folder"), ("startedAt", "record start"),
+        for key, name in (("startedAt", "record start"), ("read -r applied", "prepare folder"),
                           ("/*/applied.json", "read records"), ("rm -rf --", "forget folder")):
             if key in script:
                 return f"sh ({name})"
