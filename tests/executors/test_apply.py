@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from fakepodman import FakeContainer, FakeNode, new_id
 
+from ankplan.errors import ConnectError
 from ankplan.executors.apply import ApplyOptions, ApplyResult, Outcome, apply_plan
 from ankplan.executors.apply_state import ApplyEvent
 from ankplan.executors.transport import CommandResult, TransportPool
@@ -622,3 +623,34 @@ def test_many_steps_run_on_a_bounded_number_of_threads(bed: Bed) -> None:
         sampler.join()
     assert result.converged, [r for r in result.results if r.outcome is not Outcome.DONE][:3]
     assert 0 < peak <= STEP_THREADS + 1  # + the observer thread (also named apply-...)
+
+
+def refusing_records(node: FakeNode, answer: Callable[[tuple[str, ...]], CommandResult]) -> None:
+    """Make `node` answer every start record with `answer(argv)` (or raise from it)."""
+    plain = node.run
+
+    def run(argv: tuple[str, ...], *, timeout: float, stdin: str | None = None) -> CommandResult:
+        if argv[1] == "-c" and argv[2] == nodestore.RECORD_START_SCRIPT:
+            return answer(argv)
+        return plain(argv, timeout=timeout, stdin=stdin)
+
+    node.run = run  # type: ignore[method-assign]
+
+
+def test_a_node_refusing_the_record_fails_the_started_step(bed: Bed) -> None:
+    refusing_records(bed.nodes["a"], lambda argv: CommandResult(
+        exit_code=1, stdout="", stderr="sh: cannot create run.json: No space left on device",
+        duration=0.0))
+    result = bed.apply([wl("web", "agent_a")])
+    assert outcomes(result) == {"web": Outcome.FAILED}
+    assert reason(result, "web").startswith("started, but a/web: cannot record the start")
+    assert "No space left" in reason(result, "web")
+
+
+def test_a_node_lost_while_recording_leaves_the_started_step_done(bed: Bed) -> None:
+    def lost(argv: tuple[str, ...]) -> CommandResult:
+        raise ConnectError("a", "connection lost while running sh")
+
+    refusing_records(bed.nodes["a"], lost)
+    result = bed.apply([wl("web", "agent_a")])
+    assert outcomes(result) == {"web": Outcome.DONE}

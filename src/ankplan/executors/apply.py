@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ankplan import podman
-from ankplan.errors import AnkplanError
+from ankplan.errors import AnkplanError, ConnectError
 from ankplan.executors.actions import (
     RM_TIMEOUT,
     STARTS_EXISTING,
@@ -408,13 +408,18 @@ def _record(run: Run, progress: StepProgress, container: str) -> None:
 
 
 def _record_after_finish(run: Run, progress: StepProgress, container: str) -> None:
-    """`_record` for a step already done on its command's answer: a node that refuses the
-    record turns it into a failure. Apply returns only after every record is written, also
+    """`_record` for a step already done on its command's answer, so that its dependents
+    need not wait for the write. A node that answers but refuses the record turns the step
+    into a failure; a node lost meanwhile does not: its container was running when its own
+    command returned, as a step observed running before its node was lost stays done (the
+    loss fails the node's open steps). Apply returns only after every record is written, also
     when interrupted (SIGINT/SIGTERM end no command that runs)."""
     try:
         _record(run, progress, container)
+    except ConnectError:
+        return
     except AnkplanError as error:
-        run.board.revise(progress, error.summary, progress.state,
+        run.board.revise(progress, f"started, but {error.summary}", progress.state,
                          progress.execution or RUNNING_OK)
 
 
