@@ -654,3 +654,21 @@ def test_a_node_lost_while_recording_leaves_the_started_step_done(bed: Bed) -> N
     refusing_records(bed.nodes["a"], lost)
     result = bed.apply([wl("web", "agent_a")])
     assert outcomes(result) == {"web": Outcome.DONE}
+
+
+def test_the_confirming_ps_does_not_wait_for_the_last_record(bed: Bed) -> None:
+    a = bed.nodes["a"]
+    confirming = threading.Event()
+    plain = a.run
+
+    def run(argv: tuple[str, ...], *, timeout: float, stdin: str | None = None) -> CommandResult:
+        if argv[1] == "ps":
+            confirming.set()
+        if argv[1] == "-c" and argv[2] == nodestore.RECORD_START_SCRIPT:
+            assert confirming.wait(5.0), "the confirming ps waited for the record"
+        return plain(argv, timeout=timeout, stdin=stdin)
+
+    a.run = run  # type: ignore[method-assign]
+    result = bed.apply([wl("web", "agent_a")])
+    assert outcomes(result) == {"web": Outcome.DONE} and result.observations == 1
+    assert (PROJECT, "web", "run") in a.records

@@ -109,9 +109,11 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
         if progresses:
             with ThreadPoolExecutor(max_workers=step_threads(run, progresses),
                                     thread_name_prefix="apply") as executor:
-                for future in [executor.submit(_run_step, run, p) for p in progresses]:
+                futures = [executor.submit(_run_step, run, p) for p in progresses]
+                board.await_outcomes()
+                confirmed = confirm(run, progresses)  # while the last starts are recorded
+                for future in futures:
                     future.result()
-            confirmed = confirm(run, progresses)
     finally:
         observer.stop()
         watcher.close()

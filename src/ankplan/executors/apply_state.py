@@ -200,6 +200,13 @@ class Board:
         with self.changed:
             self.changed.wait(timeout)
 
+    def await_outcomes(self) -> None:
+        """Block until every step has its outcome (every step's thread records one, also
+        when it fails); work a step does after its outcome (recording its start) may go on."""
+        with self.changed:
+            self.changed.wait_for(lambda: all(p.outcome is not None
+                                              for p in self._progress.values()))
+
     def notify(self) -> None:
         """Wake every waiter."""
         with self.changed:
