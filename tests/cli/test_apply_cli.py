@@ -184,3 +184,14 @@ def test_destroy_removes_everything_of_the_project(applied: dict[str, FakeNode],
     assert records[0]["plan"]["summary"]["remove"] == 2
     removed = [r["workload"] for r in records[-1]["results"]]
     assert removed == ["client", "router"]  # the dependent first
+
+
+def test_debug_names_how_apply_observes_each_node(nodes: dict[str, FakeNode],
+                                                  args: list[str]) -> None:
+    status, _, err = run_cli("--debug", "apply", *args, "--yes", nodes=nodes)
+    assert status == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("ankplan: debug: observe")]
+    assert [line.split(": ")[2] for line in lines] == ["observe a", "observe b"], err
+    assert all(": polling (apply judges a started step by its own podman command's answer"
+               in line for line in lines)
+    assert "debug:" not in run_cli("destroy", *args[1:], "--yes", nodes=nodes)[2]

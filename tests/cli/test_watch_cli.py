@@ -99,3 +99,32 @@ def test_a_restarts_action_says_how_it_was_carried_out() -> None:
     state = WatchEvent(time=1.0, node="node1", workload="w", from_state="", to_state="y",
                        action="start")
     assert watch_event_record(state)["action"] is None
+
+
+def debug_modes(err: str) -> dict[str, list[str]]:
+    """node -> the observation modes `--debug` named for it, in order."""
+    modes: dict[str, list[str]] = {}
+    for line in err.splitlines():
+        if line.startswith("ankplan: debug: observe "):
+            node, mode = line.removeprefix("ankplan: debug: observe ").split(": ", 1)
+            modes.setdefault(node, []).append(mode)
+    return modes
+
+
+def test_debug_names_how_each_node_is_observed_and_why(fleet: dict[str, StaticNode],
+                                                       files: list[str]) -> None:
+    """node1 and node2's `podman events` end at once (the fake streams log text), so they are
+    polled, saying why; node3 cannot be reached; --poll polls every node."""
+    _, _, err = run_cli("--debug", "watch", *files, "--duration", "0.3", "--tick", "0.1",
+                        nodes=fleet)
+    modes = debug_modes(err)
+    assert set(modes) == {"node1", "node2", "node3"}, err
+    assert modes["node1"][-1] == "polling (`podman events` ends at once on this node)"
+    assert modes["node3"][0].startswith("unreachable (")
+    assert all(len(shown) == len(set(shown)) for shown in modes.values())  # changes only
+    _, _, err = run_cli("--debug", "watch", *files, "--poll", "--duration", "0.2",
+                        "--tick", "0.1", nodes=fleet)
+    polled = "polling (events off: one `podman ps` per node per tick)"
+    assert debug_modes(err) == {name: [polled] for name in ("node1", "node2", "node3")}
+    _, _, err = run_cli("watch", *files, "--duration", "0.2", "--tick", "0.1", nodes=fleet)
+    assert debug_modes(err) == {}

@@ -343,7 +343,8 @@ def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: M
               verb: str = "Apply") -> ExitStatus:
     """Show the plan, confirm, execute it with progress, and report; the exit status."""
     from ankplan.cli.views.apply import Progress, json_line, render_summary_text, summary_record
-    from ankplan.executors.apply import ApplyOptions, apply_plan
+    from ankplan.cli.views.events import render_observation_modes
+    from ankplan.executors.apply import ApplyOptions, apply_plan, observation_modes
 
     _show_plan(args, env, the_plan)
     if the_plan.errors:
@@ -363,6 +364,9 @@ def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: M
         return ExitStatus.ERROR
     options = ApplyOptions(parallelism=args.parallelism, timeout=args.timeout,
                            stop_timeout=args.stop_timeout)
+    if getattr(args, "debug", False):
+        env.stderr.write(render_observation_modes(observation_modes(the_plan, inventory,
+                                                                    manifest)))
     cancel = threading.Event()
     interrupts = signals_set(cancel, env, "finishing running podman commands, starting nothing new")
     with interrupts, Progress(env, args.output, the_plan.changes(),

@@ -74,6 +74,10 @@ __all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult",
            "podman_error"]
 
 DEFAULT_OPTIONS = ApplyOptions()
+# How apply observes every node it involves (for --debug; watch follows `podman events`).
+POLLED = ("polling (apply judges a started step by its own podman command's answer and runs "
+          "`podman ps` only while a dependency, health check or final confirmation needs it; "
+          "only watch follows podman events)")
 STEP_THREADS = 32  # steps in progress at once (waiting ones included); podman calls: parallelism
 OBSERVE_BUDGET = 1.0  # seconds an observation waits for slow nodes before showing the others
 
@@ -121,6 +125,11 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
     cancelled = any(r.outcome is Outcome.CANCELLED for r in results)
     return ApplyResult(results=results, elapsed=time.monotonic() - began, cancelled=cancelled,
                        observations=observer.observations + confirmed)
+
+
+def observation_modes(plan: Plan, inventory: Inventory, manifest: Manifest) -> dict[str, str]:
+    """node -> how `apply_plan` observes it (as EventFeeds.modes() words it for watch)."""
+    return {name: POLLED for name in involved_nodes(plan, inventory, manifest)}
 
 
 def step_threads(run: Run, progresses: tuple[StepProgress, ...]) -> int:

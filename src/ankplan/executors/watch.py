@@ -261,6 +261,14 @@ class Watch:
         return live, {name for name, at in began.items()
                       if at < asked and (seen := live.node(name)) is not None and seen.reachable}
 
+    def observation_modes(self) -> dict[str, str]:
+        """node -> "events", "polling (why)" or "unreachable (why)": how each node is observed
+        now (for --debug)."""
+        if self._feeds is not None:
+            return self._feeds.modes()
+        return {node.name: "polling (events off: one `podman ps` per node per tick)"
+                for node in self.inventory.nodes}
+
     def _report_modes(self) -> None:
         """Say when a node is polled because it cannot stream its events (and when it can
         again): its changes are then seen a tick late, and it costs a `podman ps` per tick."""

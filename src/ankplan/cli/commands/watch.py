@@ -25,8 +25,9 @@ from ankplan.cli.options import (
     open_pool,
     project_name,
 )
+from ankplan.cli.views.events import render_observation_modes
 from ankplan.cli.views.watch import Display
-from ankplan.executors.watch import Watch, WatchOptions, WatchResult
+from ankplan.executors.watch import Watch, WatchOptions, WatchResult, WorkloadView
 from ankplan.planner.restarts import DEFAULT_DELAYS, DEFAULT_RESET_AFTER, BackoffPolicy
 from ankplan.podman import parse_go_duration
 
@@ -124,12 +125,34 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     with open_pool(args, env, retry_failed_after=RECONNECT_AFTER) as pool, \
             long_writer_lock(args, pool, tuple(nodes.values()),
                              project=project.name) as locks, interrupts, display:
+        modes = ModeReport(env) if args.debug else None
+
+        def tick(views: tuple[WorkloadView, ...]) -> None:
+            display.tick(views)
+            if modes is not None:
+                modes.report(watch.observation_modes())
+
         watch = Watch(manifest, inventory, pool, options, cancel=cancel, on_event=display.event,
-                      on_tick=display.tick, locks=locks)
+                      on_tick=tick, locks=locks)
         result = watch.run()
     code = exit_status(result, options)
     display.summary(result, options, code)
     return code
+
+
+class ModeReport:
+    """--debug: how each node is observed (events or polling, and why), when first known and
+    whenever it changes."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.shown: dict[str, str] = {}
+
+    def report(self, modes: dict[str, str]) -> None:
+        """Write the modes that differ from those shown before."""
+        changed = {node: mode for node, mode in modes.items() if self.shown.get(node) != mode}
+        self.shown.update(changed)
+        self.env.stderr.write(render_observation_modes(changed))
 
 
 def exit_status(result: WatchResult, options: WatchOptions) -> ExitStatus:

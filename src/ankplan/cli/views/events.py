@@ -36,6 +36,13 @@ def apply_event_record(event: ApplyEvent, command: str = "apply") -> dict[str, A
     return {**record, "message": event.message}
 
 
+def render_observation_modes(modes: dict[str, str]) -> str:
+    """--debug lines naming how each node is observed: `ankplan: debug: observe NODE: MODE`
+    (MODE: events, polling (why) or unreachable (why)), in node order."""
+    return "".join(f"ankplan: debug: observe {node}: {mode}\n"
+                   for node, mode in sorted(modes.items()))
+
+
 def watch_event_record(event: WatchEvent) -> dict[str, Any]:
     """Something watch saw or did."""
     action = event.action if event.kind in EVENT_KINDS_WITH_ACTION else None
