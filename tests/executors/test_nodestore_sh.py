@@ -141,3 +141,18 @@ def test_a_start_without_files_records_both_after_it(transport: LocalTransport) 
 
     record(transport, plain, "c4", new=None)  # the run record alone (watch): applied stays
     assert [a.restart_policy for a in read(transport).applied] == ["NEVER"]
+
+
+def test_a_restart_count_is_kept_for_its_own_container_on_a_real_shell(
+        transport: LocalTransport) -> None:
+    def start(container_id: str, count: int | None) -> int:
+        argv, stdin = nodestore.record_start_argv(NODE, "proj", "web", "v1:abc", container_id,
+                                                  count)
+        assert transport.run(argv, timeout=10, stdin=stdin).ok
+        (run,) = read(transport).runs
+        assert run.container_id == container_id and run.boot_id  # read by the shell itself
+        return run.restart_count
+
+    assert start("c1", 3) == 3
+    assert start("c1", None) == 3  # started again by apply: the count of that container stays
+    assert start("c2", None) == 0  # another container starts from 0
