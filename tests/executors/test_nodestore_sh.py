@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from ankplan.executors.transport import LocalTransport
+from ankplan.executors.observe import observe_node
+from ankplan.executors.transport import CommandResult, LocalTransport, TransportPool
 from ankplan.model import Node, PodmanConfig, RestartPolicy, Workload, WorkloadFile
 from ankplan.podman import nodestore
 
@@ -156,3 +157,45 @@ def test_a_restart_count_is_kept_for_its_own_container_on_a_real_shell(
     assert start("c1", 3) == 3
     assert start("c1", None) == 3  # started again by apply: the count of that container stays
     assert start("c2", None) == 0  # another container starts from 0
+
+
+STUB_PODMAN = """#!/bin/sh
+case "$1" in
+  ps) echo '[]' ;;
+  images) if [ -e "$0.fail" ]; then echo 'Error: storage is locked' >&2; exit 125; fi
+          echo '[{"Id": "abc123", "Names": ["localhost/app:1"]}]' ;;
+esac
+"""
+
+
+def test_records_and_images_are_read_in_one_command_on_a_real_shell(
+        transport: LocalTransport, tmp_path: Path) -> None:
+    """A plan reads the project's records and then the image table in one command; a failed
+    image listing is a warning beside records that were read."""
+    program = tmp_path / "podman"
+    program.write_text(STUB_PODMAN)
+    program.chmod(0o755)
+    node = Node(name="local", podman=(str(program),))
+    argv, stdin = nodestore.record_start_argv(node, "proj", "web", "v1:abc", "c1",
+                                              applied=workload(), new_container=True)
+    assert transport.run(argv, timeout=10, stdin=stdin).ok
+    calls: list[tuple[str, ...]] = []
+
+    class Recording(LocalTransport):
+        def run(self, argv: Sequence[str], *, timeout: float,
+                stdin: str | None = None) -> CommandResult:
+            calls.append(tuple(argv))
+            return super().run(argv, timeout=timeout, stdin=stdin)
+
+    with TransportPool(connector=lambda node, **_: Recording(node)) as pool:
+        seen = observe_node(pool, node, images=True, project="proj")
+        assert seen.reachable and seen.images == (("localhost/app:1", "abc123"),)
+        assert [r.container_id for r in seen.runs] == ["c1"] and seen.boot_id
+        assert sorted(argv[1] for argv in calls) == ["-c", "ps"]  # two commands, not three
+        (tmp_path / "podman.fail").touch()
+        failed = observe_node(pool, node, images=True, project="proj")
+    assert failed.reachable and failed.images is None
+    assert [r.container_id for r in failed.runs] == ["c1"]
+    assert failed.warnings and "podman images failed, so rebuilt images cannot be detected" \
+        in failed.warnings[0] and "storage is locked" in failed.warnings[0]
+    transport.run(nodestore.forget_argv(node, "proj", "web"), timeout=10)

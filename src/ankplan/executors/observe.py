@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
-from ankplan.executors.transport import Transport, TransportPool, check_result
+from ankplan.executors.transport import CommandResult, Transport, TransportPool, check_result
 from ankplan.model import LiveState, Node, NodeObservation, ObservedContainer
 from ankplan.podman import (
     PodmanInfo,
@@ -66,19 +66,22 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images
     try:
         transport = pool.get(node)
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="ankplan-extra") as executor:
+            both = executor.submit(_read_records_and_images, transport, node, project,
+                                   timeout) if images and project is not None else None
             image_answer = executor.submit(_read_extra, transport, node, "images", timeout,
-                                           parse_images) if images else None
+                                           parse_images) if images and not both else None
             stats_answer = executor.submit(_read_extra, transport, node, "stats", timeout,
                                            parse_stats) if stats else None
             records = executor.submit(_read_records, transport, node, project,
-                                      timeout) if project is not None else None
+                                      timeout) if project is not None and not both else None
             argv = ps_argv(node)
             result = check_result(node, argv, transport.run(argv, timeout=timeout))
             containers = _fold_pods(transport, node, parse_ps(result.stdout, node.name),
                                     timeout)
-            image_table, image_warning = image_answer.result() if image_answer else (None, "")
+            stored, (image_table, image_warning) = both.result() if both else (
+                records.result() if records else nodestore.StoreView(),
+                image_answer.result() if image_answer else (None, ""))
             stats_table, stats_warning = stats_answer.result() if stats_answer else (None, "")
-            stored = records.result() if records else nodestore.StoreView()
     except AnkplanError as error:
         return NodeObservation(node_name=node.name, error=error_reason(node, error),
                                hint=error.hint)
@@ -94,6 +97,24 @@ def _read_records(transport: Transport, node: Node, project: str,
     argv = nodestore.read_argv(node, project)
     return nodestore.parse_store(check_result(node, argv, transport.run(argv, timeout=timeout))
                                  .stdout, project)
+
+
+_Images = tuple[tuple[str, str], ...]  # (image name, full id) pairs, as parse_images gives
+
+
+def _read_records_and_images(transport: Transport, node: Node, project: str, timeout: float,
+                             ) -> tuple[nodestore.StoreView, tuple[_Images | None, str]]:
+    """`_read_records` and `_read_extra(..., "images", ...)` in one command (one channel):
+    unreadable records raise AnkplanError, a failed image listing gives (None, why not)."""
+    argv = nodestore.read_with_images_argv(node, project)
+    result = transport.run(argv, timeout=timeout)
+    records, listing = nodestore.split_images(result.stdout)
+    if listing is None:  # the records part failed, before the images were asked for
+        check_result(node, argv, result)
+        raise AnkplanError(f"node {node.name}: ankplan's records could not be read")
+    stored = nodestore.parse_store(records, project)
+    images = dataclasses.replace(result, stdout=listing)
+    return stored, _parsed_extra(node, "images", images, parse_images)
 
 
 def _fold_pods(transport: Transport, node: Node, containers: tuple[ObservedContainer, ...],
@@ -114,7 +135,18 @@ def _read_extra(transport: Transport, node: Node, what: str, timeout: float,
     """(parsed answer, "") of `podman images` or `podman stats`, or (None, why not)."""
     argv = images_argv(node) if what == "images" else stats_argv(node)
     try:
-        return parse(check_result(node, argv, transport.run(argv, timeout=timeout)).stdout), ""
+        result = transport.run(argv, timeout=timeout)
+    except AnkplanError as error:
+        return None, f"podman {what} failed, {_WITHOUT[what]}: {error_reason(node, error)}"
+    return _parsed_extra(node, what, result, parse)
+
+
+def _parsed_extra(node: Node, what: str, result: CommandResult,
+                  parse: Callable[[str], _Parsed]) -> tuple[_Parsed | None, str]:
+    """(parsed answer, "") of a `podman images` or `podman stats` result, or (None, why not)."""
+    argv = images_argv(node) if what == "images" else stats_argv(node)
+    try:
+        return parse(check_result(node, argv, result).stdout), ""
     except AnkplanError as error:
         return None, f"podman {what} failed, {_WITHOUT[what]}: {error_reason(node, error)}"
 

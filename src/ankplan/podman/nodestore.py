@@ -56,6 +56,14 @@ READ_SCRIPT = _STORE + _BOOT_ID + (
     'if [ -f "$f" ]; then cat "$f"; fi; done'
 )
 
+IMAGES_MARK = "ankplan-images"
+# READ_SCRIPT, then a line IMAGES_MARK and the node's image table (`podman images --format json`):
+# both in one command, so that a plan opens one SSH channel less per node. Exits with podman's
+# code; without the mark in its output, reading the records failed (and it exited non-zero).
+READ_WITH_IMAGES_SCRIPT = READ_SCRIPT + (
+    f'; printf "\\n{IMAGES_MARK}\\n"; exec "$1" images --format json'
+)
+
 # $2 = project, $3 = workload, $4 = "new" (a new container: fresh files, no run record) or
 # "keep"; then the files' paths below files/. stdin: the applied record (one JSON line), then
 # one base64 line per file. Prints the workload's folder.
@@ -121,6 +129,19 @@ def _shell(node: Node, script: str, *args: str) -> Argv:
 def read_argv(node: Node, project: str) -> Argv:
     """Print the node's boot ID and every record of `project` (READ_SCRIPT)."""
     return _shell(node, READ_SCRIPT, _checked("project", project))
+
+
+def read_with_images_argv(node: Node, project: str) -> Argv:
+    """Print the records of `project` as `read_argv` does, then the node's image table
+    (READ_WITH_IMAGES_SCRIPT); `split_images` parts them."""
+    return _shell(node, READ_WITH_IMAGES_SCRIPT, _checked("project", project))
+
+
+def split_images(text: str) -> tuple[str, str | None]:
+    """(the records part, the image table part) of READ_WITH_IMAGES_SCRIPT's output; the
+    second is None when the mark is missing (the records could not be read)."""
+    records, mark, images = text.partition(f"\n{IMAGES_MARK}\n")
+    return (records, images) if mark else (text, None)
 
 
 def file_path(file: WorkloadFile) -> str:
