@@ -637,14 +637,18 @@ def refusing_records(node: FakeNode, answer: Callable[[tuple[str, ...]], Command
     node.run = run  # type: ignore[method-assign]
 
 
-def test_a_node_refusing_the_record_fails_the_started_step(bed: Bed) -> None:
+def test_a_record_refused_after_the_start_is_a_warning_not_a_failure(
+        bed: Bed, caplog: pytest.LogCaptureFixture) -> None:
+    """The container runs (its command said so); only the node's bookkeeping is missing."""
     refusing_records(bed.nodes["a"], lambda argv: CommandResult(
         exit_code=1, stdout="", stderr="sh: cannot create run.json: No space left on device",
         duration=0.0))
-    result = bed.apply([wl("web", "agent_a")])
-    assert outcomes(result) == {"web": Outcome.FAILED}
-    assert reason(result, "web").startswith("started, but a/web: cannot record the start")
-    assert "No space left" in reason(result, "web")
+    result = bed.apply([wl("web", "agent_a"), wl("child", "agent_a", needs={"web": RUNNING})])
+    assert outcomes(result) == {"web": Outcome.DONE, "child": Outcome.DONE}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(m.startswith("a/web runs, but its start was not recorded on the node (a/web: "
+                            "cannot record the start on the node: sh: cannot create run.json: "
+                            "No space left on device)") for m in warnings), warnings
 
 
 def test_a_node_lost_while_recording_leaves_the_started_step_done(bed: Bed) -> None:

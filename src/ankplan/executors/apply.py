@@ -11,13 +11,14 @@ by `parallelism`; every wait by `timeout`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ankplan import podman
-from ankplan.errors import AnkplanError, ConnectError
+from ankplan.errors import AnkplanError
 from ankplan.executors.actions import (
     RM_TIMEOUT,
     STARTS_EXISTING,
@@ -34,7 +35,6 @@ from ankplan.executors.actions import (
     writes_folder_first,
 )
 from ankplan.executors.apply_settle import (
-    RUNNING_OK,
     confirm,
     finish_on_answer,
     observe_until_settled,
@@ -73,6 +73,7 @@ from ankplan.planner.plan import NEVER_STARTED
 __all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult", "apply_plan",
            "podman_error"]
 
+log = logging.getLogger(__name__)
 DEFAULT_OPTIONS = ApplyOptions()
 # How apply observes every node it involves (for --debug; watch follows `podman events`).
 POLLED = ("polling (apply judges a started step by its own podman command's answer and runs "
@@ -420,18 +421,17 @@ def _record(run: Run, progress: StepProgress, container: str) -> None:
 
 def _record_after_finish(run: Run, progress: StepProgress, container: str) -> None:
     """`_record` for a step already done on its command's answer, so that its dependents
-    need not wait for the write. A node that answers but refuses the record turns the step
-    into a failure; a node lost meanwhile does not: its container was running when its own
-    command returned, as a step observed running before its node was lost stays done (the
-    loss fails the node's open steps). Apply returns only after every record is written, also
-    when interrupted (SIGINT/SIGTERM end no command that runs)."""
+    need not wait for the write. A record that fails leaves the step done, with a warning:
+    its container was running when its own command returned (as a step observed running
+    before its node was lost stays done), and a node cut off or killed under the write cannot
+    always be told from one that refused it. Apply returns only after every record is
+    written, also when interrupted (SIGINT/SIGTERM end no command that runs)."""
     try:
         _record(run, progress, container)
-    except ConnectError:
-        return
     except AnkplanError as error:
-        run.board.revise(progress, f"started, but {error.summary}", progress.state,
-                         progress.execution or RUNNING_OK)
+        log.warning("%s runs, but its start was not recorded on the node (%s); a reboot of "
+                    "the node is not told for it until its next start",
+                    progress.step.action.address, error.summary)
 
 
 def _undo_create(run: Run, node: Node, labels: dict[str, str]) -> str:
