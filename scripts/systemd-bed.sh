@@ -143,7 +143,7 @@ up() {
     echo "SLOT=$slot"; echo "COUNT=$count"
     for n in $(seq 1 "$count"); do echo "NODE$n=$(node_name "$slot" "$n") $(node_ip "$slot" "$n")"; done
   } > "$dir/bed.env"
-  echo "systemd-bed: $count nodes up in $(echo "$(date +%s.%N) - $t0" | bc) s"
+  echo "systemd-bed: $count nodes up in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
 }
 
 down() {

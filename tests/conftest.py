@@ -1,6 +1,8 @@
-"""Session fixtures: the demo image, a real 3-node SSH test bed, and container clean-up.
+"""Session fixtures: the demo image, a real 3-node SSH test bed, a 2-node bed with systemd as
+PID 1 (systemd_bed.py), and container clean-up.
 
-Does I/O: runs examples/images/build.sh, scripts/testbed.py, ssh and podman. Nothing here skips:
+Does I/O: runs examples/images/build.sh, scripts/testbed.py, scripts/systemd-bed.sh, ssh and
+podman. Nothing here skips:
 when the bed cannot come up, every test that needs it errors with the reason.
 """
 
@@ -19,6 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from systemd_bed import SystemdBed
+from systemd_bed import claim_slot as claim_systemd_slot
+from systemd_bed import load_bed as load_systemd_bed
+from systemd_bed import run_bed as run_systemd_bed
 
 REPO = Path(__file__).resolve().parent.parent
 TESTBED_PY = REPO / "scripts" / "testbed.py"
@@ -27,6 +33,7 @@ DEMO_IMAGE = "localhost/ankplan-demo:latest"
 BED_NODES = 3
 LOCK_DIR = Path("/run/ankplan-tb")  # testbed.py's run base; slot owner locks live here
 SLOTS = 6
+SYSTEMD_BED_NODES = 2
 # Pods first (their infra containers cannot go alone), then containers, then networks.
 CLEAN_NODE = ("podman pod rm -a -f -t 0 >/dev/null; podman rm -a -f -t 0 >/dev/null; "
               "podman network prune -f >/dev/null")
@@ -336,3 +343,29 @@ def run_ankplan(*argv: str) -> tuple[int, str, str]:
               stdout_isatty=False, stderr_isatty=False, stdin_isatty=False)
     status = cli_main.main(list(argv), env)
     return status, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.fixture(scope="session")
+def systemd_bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemdBed]:
+    """Two nodes with systemd as PID 1, Podman 4.3 and sshd (scripts/systemd-bed.sh), down at
+    the end; the node image is built on first use and cached (about 65 s once)."""
+    slot, lock_fd = claim_systemd_slot()
+    if slot < 0:
+        pytest.fail("no free systemd-bed slot: all are in use by other test sessions")
+    bed_dir = tmp_path_factory.mktemp("systemd-bed")
+    try:
+        proc = run_systemd_bed("up", str(bed_dir), str(slot), str(SYSTEMD_BED_NODES))
+        if proc.returncode != 0:
+            pytest.fail(f"the systemd bed did not come up: {proc.stderr.strip()[-2000:]}")
+        yield load_systemd_bed(bed_dir)
+    finally:
+        run_systemd_bed("down", str(slot))
+        os.close(lock_fd)
+
+
+@pytest.fixture
+def clean_systemd_bed(systemd_bed: SystemdBed) -> Iterator[SystemdBed]:
+    """The systemd bed; ankplan's units, every container and ankplan's folders are removed
+    after the test."""
+    yield systemd_bed
+    systemd_bed.clean()

@@ -27,6 +27,8 @@ LABEL_MANAGED_BY = "ankplan.managed-by"  # "ankplan <version>"
 # Where the container was planned from: "<host>:<real path of each manifest, comma-separated>".
 # Shown for containers of other projects; the previous release did not set it.
 LABEL_SOURCE = "ankplan.source"
+# The systemd unit that runs the container (`apply --supervisor systemd`); absent otherwise.
+LABEL_UNIT = "ankplan.unit"
 
 
 class RestartPolicy(str, enum.Enum):
@@ -144,6 +146,14 @@ class Connection(str, enum.Enum):
     SSH = "ssh"
 
 
+class Supervisor(str, enum.Enum):
+    """Who restarts a node's workloads after apply: `ankplan watch` while it runs, or systemd
+    on the node (one unit per workload, podman/systemd_unit.py)."""
+
+    WATCH = "watch"
+    SYSTEMD = "systemd"
+
+
 @dataclass(**VALUE)
 class Node:
     """A host running Podman, and how to reach it."""
@@ -160,6 +170,7 @@ class Node:
     proxy_jump: Node | None = None  # reached through this host (ssh_config ProxyJump)
     identities_only: bool = False  # offer only identity_file, not ssh-agent keys
     hash_known_hosts: bool = False  # learned host keys are written hashed
+    supervisor: Supervisor = Supervisor.WATCH
 
     @property
     def address(self) -> str:

@@ -20,7 +20,7 @@ from ankplan.inventories.ssh_config import read_ssh_config
 from ankplan.inventories.ssh_nodes import SshResolver
 from ankplan.inventories.values import host_problem, split_podman, user_problem
 from ankplan.manifests.yaml_reader import LoadedDocument, location_of, read_yaml_file
-from ankplan.model import Connection, Inventory, Node
+from ankplan.model import Connection, Inventory, Node, Supervisor
 from ankplan.schemas import schema_diagnostics
 from ankplan.schemas.messages import with_subject
 
@@ -30,7 +30,7 @@ LOCAL_NODE = "local"
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
 NATIVE_KEYS = frozenset({"defaults", "nodes", "agents", "default_node"})
 SETTING_KEYS = ("connection", "host", "port", "user", "identity_file", "known_hosts_file",
-                "connect_timeout", "podman")
+                "connect_timeout", "podman", "supervisor")
 
 
 def default_inventory() -> Inventory:
@@ -265,7 +265,8 @@ def _build_node(name: str, fields: Mapping[str, Any], base_dir: Path,
     connection = Connection(fields.get("connection") or ("ssh" if fields.get("host") else "local"))
     if connection is Connection.LOCAL:
         return Node(name=name, connection=connection,
-                    podman=split_podman(fields.get("podman") or "podman"))
+                    podman=split_podman(fields.get("podman") or "podman"),
+                    supervisor=Supervisor(fields.get("supervisor") or "watch"))
     given = frozenset(key for key, setting in (("hostname", "host"), ("user", "user"),
                                                ("port", "port")) if fields.get(setting))
     timeout = float(fields.get("connect_timeout") or 0)
@@ -284,6 +285,7 @@ def _build_node(name: str, fields: Mapping[str, Any], base_dir: Path,
         known_hosts_file=_resolve(known_hosts, base_dir),
         connect_timeout=timeout or found.connect_timeout or 10.0,
         podman=split_podman(fields.get("podman") or "podman"),
+        supervisor=Supervisor(fields.get("supervisor") or "watch"),
         proxy_jump=found.proxy_jump,
         identities_only=found.identities_only,
         hash_known_hosts=found.hash_known_hosts,

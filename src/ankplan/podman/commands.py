@@ -46,6 +46,22 @@ def run_argv(node: Node, workload: Workload, labels: Mapping[str, str], *,
     return _create_or_run(node, workload, labels, name, ("run", "--detach"), mounts)
 
 
+# `podman run` options of a container that a systemd unit runs, as `podman generate systemd
+# --new` writes them: the id goes to a file in the unit's runtime directory (%t/%n: systemd
+# specifiers, left as they are), conmon stays outside the unit's cgroup and tells systemd when
+# the container runs (Type=notify), and a leftover container of the name is replaced.
+UNIT_CIDFILE = "%t/%n.ctr-id"
+UNIT_RUN_OPTIONS = (f"--cidfile={UNIT_CIDFILE}", "--cgroups=no-conmon", "--sdnotify=conmon",
+                    "--replace")
+
+
+def unit_run_argv(node: Node, workload: Workload, labels: Mapping[str, str], *,
+                  mounts: Sequence[str] = ()) -> Argv:
+    """`run_argv` for a container that a systemd unit runs (UNIT_RUN_OPTIONS added)."""
+    return _create_or_run(node, workload, labels, None, ("run", *UNIT_RUN_OPTIONS, "--detach"),
+                          mounts)
+
+
 def _create_or_run(node: Node, workload: Workload, labels: Mapping[str, str],
                    name: str | None, subcommand: Sequence[str],
                    mounts: Sequence[str] = ()) -> Argv:
