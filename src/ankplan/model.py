@@ -457,6 +457,7 @@ class Reason(str, enum.Enum):
     UP_TO_DATE = "up-to-date"
     POLICY_CHANGED = "policy-changed"  # restartPolicy, dependencies or tags changed (UPDATE)
     NODE_RESTARTED = "node-restarted"  # the node stopped it (reboot, `podman stop -a`) (START)
+    SUPERVISOR_CHANGED = "supervisor-changed"  # systemd <-> watch (REPLACE)
     LOST = "lost"  # a `--rm` container that ran and vanished: Failed(Lost), not re-created
 
 
@@ -472,6 +473,12 @@ class Action:
     workload: Workload | None = None  # the desired workload (None for REMOVE)
     container_id: str = ""  # existing container acted on (REPLACE, START, REMOVE)
     container_name: str = ""  # its name, when there is one
+    # The systemd unit that runs the workload's container after this step ("" when Podman runs
+    # it alone, supervised by `watch`), and the unit running the existing container (stopped
+    # and removed with it).
+    unit: str = ""
+    container_unit: str = ""
+    unit_requires: tuple[str, ...] = ()  # units `unit` requires: same-node RUNNING dependencies
 
     @property
     def address(self) -> str:

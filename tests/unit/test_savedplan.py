@@ -112,7 +112,7 @@ def test_round_trip_of_kube_and_unparsed_workloads() -> None:
 def test_saved_file_header() -> None:
     document = json.loads(dumps_saved_plan(saved()))
     assert document["format"] == "ankplan-saved-plan"
-    assert document["format_version"] == "1.1"
+    assert document["format_version"] == "1.2"
     assert document["project"] == "police"
     assert document["manifest_digest"].startswith("sha256:")
     assert document["snapshots"][0]["containers"][0]["spec_hash"].startswith("v1:")

@@ -16,13 +16,14 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ankplan.cli.env import Env, ExitStatus, signals_set
 from ankplan.errors import AnkplanError, PlanError
 from ankplan.inventories.load import load_inventory
 from ankplan.manifests.load import load_manifest
-from ankplan.model import Inventory, LiveState, Manifest, Node, Plan, Project
+from ankplan.model import Inventory, LiveState, Manifest, Node, Plan, Project, Supervisor
 
 if TYPE_CHECKING:
     from ankplan.executors.lock import LockKeeper
@@ -193,9 +194,23 @@ def add_node_options(parser: argparse.ArgumentParser) -> None:
                             "their path; docs/projects.md)")
 
 
+def add_supervisor_option(parser: argparse.ArgumentParser) -> None:
+    """--supervisor of plan and apply: who keeps the workloads up after apply, on every node."""
+    parser.add_argument("--supervisor", choices=[s.value for s in Supervisor], default=None,
+                        help="watch: `ankplan watch` restarts workloads while it runs; systemd: "
+                             "one systemd unit per workload on its node restarts it and starts "
+                             "it at boot (default: the inventory's `supervisor`, else watch)")
+
+
 def load_inventory_from_args(args: argparse.Namespace) -> Inventory:
-    """The inventory named by --inventory (embedded default without), honouring --ssh-config."""
-    return load_inventory(args.inventory, ssh_config=args.ssh_config)
+    """The inventory named by --inventory (embedded default without), honouring --ssh-config
+    and --supervisor (which overrides every node's `supervisor`)."""
+    inventory = load_inventory(args.inventory, ssh_config=args.ssh_config)
+    supervisor = getattr(args, "supervisor", None)
+    if supervisor is None:
+        return inventory
+    return replace(inventory, nodes=tuple(replace(node, supervisor=Supervisor(supervisor))
+                                          for node in inventory.nodes))
 
 
 def open_pool(args: argparse.Namespace, env: Env, *,

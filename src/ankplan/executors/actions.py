@@ -14,10 +14,20 @@ from dataclasses import dataclass
 from ankplan import podman
 from ankplan.errors import AnkplanError
 from ankplan.executors.transport import CommandResult, Transport
-from ankplan.model import LABEL_RESTART_COUNT, Action, ActionKind, KubeConfig, Node, Project
+from ankplan.model import (
+    LABEL_PROJECT,
+    LABEL_RESTART_COUNT,
+    LABEL_UNIT,
+    Action,
+    ActionKind,
+    KubeConfig,
+    Node,
+    Project,
+    Supervisor,
+)
 from ankplan.planner.hashing import labels_for, spec_hash
 from ankplan.planner.plan import removes_folder
-from ankplan.podman import kube, nodestore
+from ankplan.podman import kube, nodestore, systemd_unit
 from ankplan.podman.pods import unit_id
 
 RM_TIMEOUT = 60.0  # seconds for `podman rm` of a stopped container
@@ -27,9 +37,13 @@ STARTS_EXISTING = frozenset({ActionKind.START, ActionKind.RESTART})
 
 
 def stop_container(transport: Transport, node: Node, container_id: str,
-                   stop_timeout: int) -> CommandResult:
+                   stop_timeout: int, *, unit: str = "") -> CommandResult:
     """Stop gracefully: SIGTERM (or the image's stop signal), SIGKILL after `stop_timeout`.
-    A podman-kube entry's pods stop with `pod stop` by id."""
+    A podman-kube entry's pods stop with `pod stop` by id; a container a systemd `unit` runs
+    stops with its unit (systemd would start it again otherwise)."""
+    if unit:
+        return transport.run(systemd_unit.stop_argv(unit),
+                             timeout=systemd_unit.STOP_TIMEOUT + STOP_SLACK)
     pod_ids = podman.pod_ids(container_id)
     argv = (kube.pod_stop_argv(node, pod_ids, stop_timeout) if pod_ids
             else podman.stop_argv(node, container_id, stop_timeout))
@@ -39,11 +53,32 @@ def stop_container(transport: Transport, node: Node, container_id: str,
 STORE_TIMEOUT = 60.0  # default seconds for a write to the workload's folder on the node
 
 
+def remove_unit(transport: Transport, unit: str, project: str | Project) -> CommandResult:
+    """Stop, disable and remove the project's systemd `unit` (a file of its name without the
+    project's mark is left alone); its container stays, exited."""
+    return transport.run(systemd_unit.remove_argv(unit, project_name(project)),
+                         timeout=systemd_unit.STOP_TIMEOUT + STOP_SLACK)
+
+
+def unit_to_remove(action: Action, node: Node, project: str | Project) -> str:
+    """The systemd unit a teardown removes before the container: the one running the container,
+    or for a REMOVE on a node that systemd supervises the workload's unit name (a unit whose
+    container vanished); "" for none. A RESTART keeps its unit."""
+    if action.kind is ActionKind.RESTART:
+        return ""
+    if action.container_unit:
+        return action.container_unit
+    if action.kind is ActionKind.REMOVE and node.supervisor is Supervisor.SYSTEMD:
+        return systemd_unit.unit_name(project_name(project), action.workload_name)
+    return ""
+
+
 def remove_container(transport: Transport, node: Node, container_id: str,
                      stop_timeout: int) -> CommandResult:
     """Stop gracefully (SIGTERM, then SIGKILL after `stop_timeout`), then remove; the result
     of the last command run (check `.ok`). A podman-kube entry's pods go with `pod stop` and
-    `pod rm` by id: only the pods ankplan observed as its own, never pods named in a YAML."""
+    `pod rm` by id: only the pods ankplan observed as its own, never pods named in a YAML.
+    A container run by a systemd unit loses its unit first (`remove_unit`)."""
     result = stop_container(transport, node, container_id, stop_timeout)
     if result.ok:
         pod_ids = podman.pod_ids(container_id)
@@ -75,20 +110,24 @@ class Bringup:
     """The one podman command that brings a workload up, and what it reads on stdin."""
 
     argv: tuple[str, ...]
-    verb: str  # for messages: "run", "start", "kube play", "pod start"
-    stdin: str | None = None  # the labelled kube manifest for `kube play -`
+    verb: str  # for messages: "run", "start", "kube play", "pod start", "systemctl start"
+    stdin: str | None = None  # the labelled kube manifest for `kube play -`, or a unit's text
 
 
 def bringup_command(action: Action, node: Node, labels: dict[str, str],
                     folder: str = "") -> Bringup:
     """`podman start` of the existing container or pods (START, RESTART), else `podman run` of
     a new container (its files mounted from `folder`, the workload's folder on the node) or
-    `podman kube play -` of the workload's kube manifest, labelled."""
+    `podman kube play -` of the workload's kube manifest, labelled. A workload a systemd unit
+    runs (`action.unit`) comes up by writing and (re)starting its unit, a RESTART by
+    restarting it."""
     workload = action.workload
     if workload is None:
         raise ValueError(f"{action.address}: the action carries no workload")
     config = workload.runtime_config if isinstance(workload.runtime_config, KubeConfig) else None
-    if action.kind in STARTS_EXISTING:
+    if action.unit and action.kind is ActionKind.RESTART:
+        return Bringup(argv=systemd_unit.restart_argv(action.unit), verb="systemctl restart")
+    if action.kind in STARTS_EXISTING and not action.unit:
         pod_ids = podman.pod_ids(action.container_id)
         if pod_ids:
             general = config.general_options if config else ()
@@ -100,11 +139,32 @@ def bringup_command(action: Action, node: Node, labels: dict[str, str],
     if config is not None:
         return Bringup(argv=kube.play_argv(node, config), verb="kube play",
                        stdin=kube.labelled_manifest(config.manifest, labels))
-    if workload.files and not folder:
+    if action.unit:
+        return Bringup(argv=systemd_unit.install_argv(action.unit, labels[LABEL_PROJECT]),
+                       verb="systemctl start", stdin=unit_text(action, node, labels, folder))
+    mounts = _mounts(action, folder)
+    return Bringup(argv=podman.run_argv(node, workload, labels, mounts=mounts), verb="run")
+
+
+def _mounts(action: Action, folder: str) -> tuple[str, ...]:
+    workload = action.workload
+    if workload is None or not workload.files:
+        return ()
+    if not folder:
         raise AnkplanError(f"{action.address}: the node did not say where the workload's "
                            "files were written")
-    mounts = nodestore.file_mounts(folder, workload.files) if workload.files else ()
-    return Bringup(argv=podman.run_argv(node, workload, labels, mounts=mounts), verb="run")
+    return nodestore.file_mounts(folder, workload.files)
+
+
+def unit_text(action: Action, node: Node, labels: dict[str, str], folder: str) -> str:
+    """The text of the systemd unit that runs the action's container (`action.unit`): its
+    `podman run` carries `labels` and the unit's own name as a label."""
+    if action.workload is None:
+        raise ValueError(f"{action.address}: the action carries no workload")
+    return systemd_unit.unit_text(
+        node, action.workload, {**labels, LABEL_UNIT: action.unit},
+        project=labels[LABEL_PROJECT], spec_hash=spec_hash(action.workload),
+        required=action.unit_requires, mounts=_mounts(action, folder))
 
 
 def _store_failure(action: Action, what: str, result: CommandResult) -> AnkplanError:
@@ -184,8 +244,8 @@ def forget_folder(transport: Transport, node: Node, action: Action, project: str
 
 def started_container(action: Action, result: CommandResult) -> str:
     """The id of what a successful bring-up command ran: the container, or for `kube play`
-    the entry id of the pods it printed."""
-    if action.kind in STARTS_EXISTING:
+    the entry id of the pods it printed (a unit's container is made anew, id printed)."""
+    if action.kind in STARTS_EXISTING and not action.unit:
         return action.container_id
     workload = action.workload
     if workload is not None and isinstance(workload.runtime_config, KubeConfig):

@@ -30,8 +30,11 @@ from ankplan.executors.actions import (
     prepare_folder,
     record_start,
     remove_container,
+    remove_unit,
     started_container,
     stop_container,
+    unit_text,
+    unit_to_remove,
     writes_folder_first,
 )
 from ankplan.executors.apply_settle import (
@@ -69,6 +72,7 @@ from ankplan.model import (
 )
 from ankplan.planner.identity import adopt_ids
 from ankplan.planner.plan import NEVER_STARTED
+from ankplan.podman import systemd_unit
 
 __all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult", "apply_plan",
            "podman_error"]
@@ -284,12 +288,15 @@ def _teardown(run: Run, progress: StepProgress) -> bool:
     node, container = run.node(progress.node_name), action.container_id
     run.board.set_state(progress, "Stopping(RequestedAtRuntime)", f"stopping {container[:12]}")
     keep = progress.kind is ActionKind.RESTART
-    stop_or_remove = stop_container if keep else remove_container
     action = progress.step.action
     transport = run.pool.get(node)
+    unit = unit_to_remove(action, node, run.plan.project)
     with run.slot():
-        result = stop_or_remove(transport, node, container, run.options.stop_timeout) if (
-            container) else None
+        result = remove_unit(transport, unit, run.plan.project) if unit else None
+        if container and (result is None or result.ok):
+            result = (stop_container(transport, node, container, run.options.stop_timeout,
+                                     unit=action.container_unit) if keep else
+                      remove_container(transport, node, container, run.options.stop_timeout))
         if result is None or result.ok:
             result = forget_folder(transport, node, action, run.plan.project,
                                    timeout=run.options.timeout) or result
@@ -304,10 +311,20 @@ def _teardown(run: Run, progress: StepProgress) -> bool:
 
 def _update(run: Run, progress: StepProgress) -> None:
     """Record the in-place fields (restartPolicy, dependencies, tags) on the node."""
-    node = run.node(progress.node_name)
+    node, action = run.node(progress.node_name), progress.step.action
     with run.slot():
-        prepare_folder(run.pool.get(node), node, progress.step.action, run.plan.project,
-                       timeout=run.options.timeout)
+        folder = prepare_folder(run.pool.get(node), node, action, run.plan.project,
+                                timeout=run.options.timeout)
+        if action.unit:  # Restart= and Requires= change with the unit, the container stays
+            labels = bringup_labels(action, Project(name=run.plan.project,
+                                                    source=run.plan.source))
+            result = run.pool.get(node).run(
+                systemd_unit.install_argv(action.unit, run.plan.project, start=False),
+                timeout=run.options.timeout, stdin=unit_text(action, node, labels, folder))
+            if not result.ok:
+                run.board.finish(progress, Outcome.FAILED,
+                                 podman_error("systemctl enable", result))
+                return
     changed = "; ".join(progress.step.action.details)
     run.board.finish(progress, Outcome.DONE, f"recorded on the node: {changed}",
                      state="Updated")

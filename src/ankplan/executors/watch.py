@@ -28,6 +28,7 @@ from ankplan.executors.watch_act import (
     run_health_checks,
 )
 from ankplan.model import (
+    LABEL_UNIT,
     Action,
     ActionKind,
     ExecutionState,
@@ -39,6 +40,7 @@ from ankplan.model import (
     Reason,
     State,
     SubState,
+    Supervisor,
 )
 from ankplan.planner.plan import NEVER_STARTED, plan
 from ankplan.planner.restarts import (
@@ -391,6 +393,8 @@ class Watch:
             s.action for s in result.changes() if not policy_start(s.action)
             and s.action.reason is not Reason.NODE_RESTARTED]
         starts = {s.action.workload_name: s.action for s in result.changes() if policy_start(s.action)}
+        todo = [action for action in todo if not (action.unit or action.container_unit)]
+        acting |= self._systemd_supervised()
         for status in self.statuses:
             if status.name in acting or status.container is None or (
                     status.name in self._restoring) or not self._may_act(status.node_name):
@@ -409,6 +413,18 @@ class Watch:
                 step_status.restart_count if step_status.container
                 else self.tracked[step_status.name].last_count)
             self._submit(action, count, action_reason(action, step_status))
+
+    def _systemd_supervised(self) -> set[str]:
+        """Workloads systemd keeps up on their node (their container runs under a unit, or
+        their node's supervisor is systemd): watch reports them and never acts on them, so
+        it does not fight systemd's restarts."""
+        supervised = set()
+        for status in self.statuses:
+            node = self.inventory.node(status.node_name) if status.node_name else None
+            if (status.container is not None and status.container.label(LABEL_UNIT)) or (
+                    node is not None and node.supervisor is Supervisor.SYSTEMD):
+                supervised.add(status.name)
+        return supervised
 
     def _decide_restart(self, status: WorkloadStatus, start: Action | None, now: float) -> bool:
         """Apply the restart policy to a workload with a container (restarting by the plan's

@@ -27,7 +27,9 @@ from ankplan.executors.actions import (
     prepare_folder,
     record_start,
     remove_container,
+    remove_unit,
     started_container,
+    unit_to_remove,
 )
 from ankplan.executors.transport import Transport, TransportPool
 from ankplan.model import (
@@ -87,7 +89,7 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
     node = _node(inventory, action.node_name)
     transport = pool.get(node)
     if action.container_id and action.kind in (ActionKind.REPLACE, ActionKind.REMOVE):
-        _remove_old(job, transport, node, stop_timeout)
+        _remove_old(job, transport, node, stop_timeout, project)
     if action.kind is ActionKind.REMOVE:
         forgotten = forget_folder(transport, node, action, project, timeout=timeout)
         if forgotten is not None and not forgotten.ok:
@@ -115,10 +117,17 @@ def execute_action(job: Job, *, pool: TransportPool, inventory: Inventory,
                  restart_count=job.restart_count)
 
 
-def _remove_old(job: Job, transport: Transport, node: Node, stop_timeout: int) -> None:
+def _remove_old(job: Job, transport: Transport, node: Node, stop_timeout: int,
+                project: str | Project) -> None:
     """Stop and remove the container the action replaces or removes (an exited one without
-    a stop: one podman call less on the way to the restart); notes it on `job.removed`."""
+    a stop: one podman call less on the way to the restart), and the systemd unit running it;
+    notes it on `job.removed`."""
     action = job.action
+    unit = unit_to_remove(action, node, project)
+    if unit:
+        result = remove_unit(transport, unit, project)
+        if not result.ok:
+            raise AnkplanError(f"{action.address}: {podman_error('systemctl disable', result)}")
     if job.exited:
         result = transport.run(discard_argv(node, action.container_id), timeout=RM_TIMEOUT)
     else:

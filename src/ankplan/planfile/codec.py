@@ -252,6 +252,8 @@ def _step_to_json(step: PlanStep) -> JSONObject:
         "kind": action.kind.value, "node": action.node_name, "workload": action.workload_name,
         "reason": action.reason.value, "details": list(action.details),
         "container_id": action.container_id, "container_name": action.container_name,
+        "unit": action.unit, "container_unit": action.container_unit,
+        "unit_requires": list(action.unit_requires),
         "spec": workload_to_json(action.workload) if action.workload else None}}
 
 
@@ -269,6 +271,9 @@ def _step_from_json(value: object, where: str) -> PlanStep:
                       reason=action.choice("reason", Reason), details=action.words("details"),
                       container_id=action.text("container_id", ""),
                       container_name=action.text("container_name", ""),
+                      unit=action.text("unit", ""),
+                      container_unit=action.text("container_unit", ""),
+                      unit_requires=action.words("unit_requires"),
                       workload=None if spec is None else
                       workload_from_json(spec, f"{where}.action.spec")))
 

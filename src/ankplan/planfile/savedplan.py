@@ -46,8 +46,8 @@ from ankplan.planner.plan import container_name
 from ankplan.podman.options import KUBE_PLAY, secret_values
 
 FORMAT = "ankplan-saved-plan"
-FORMAT_VERSION = "1.1"  # major changes are refused by loads_saved_plan; 1.1 added
-# manifest_paths and agent, and keeps secrets as digests
+FORMAT_VERSION = "1.2"  # major changes are refused by loads_saved_plan; 1.2 added the
+# actions' systemd units, 1.1 manifest_paths and agent, and keeps secrets as digests
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from ankplan.model import (
     LABEL_SOURCE,
     LABEL_SPEC,
+    LABEL_UNIT,
     Action,
     ActionKind,
     AddCondition,
@@ -51,6 +52,7 @@ from ankplan.planner.runtimes import (
     unsupported_runtime,
 )
 from ankplan.planner.starts import NEVER_STARTED, start_decision, vanished_decision
+from ankplan.planner.supervision import supervisor_change, unit_nodes, with_units
 from ankplan.podman.options import last_value
 
 __all__ = ["NEVER_STARTED", "container_name", "plan", "removes_folder"]
@@ -69,6 +71,7 @@ class _Context:
     prune: bool
     index: LiveIndex
     stops: dict[str, NodeStop | None]  # node name -> the node's latest stop of everything
+    units: dict[str, str]  # workload name -> node name, for workloads a systemd unit runs
 
 
 def container_name(workload: Workload) -> str:
@@ -168,7 +171,8 @@ def _action(kind: ActionKind, reason: Reason, node_name: str, workload_name: str
     return Action(kind=kind, node_name=node_name, workload_name=workload_name, reason=reason,
                   details=details, workload=workload,
                   container_id=container.id if container else "",
-                  container_name=container.name if container else "")
+                  container_name=container.name if container else "",
+                  container_unit=container.label(LABEL_UNIT) if container else "")
 
 
 def _conflict(workload: Workload, node_name: str, index: LiveIndex,
@@ -234,6 +238,10 @@ def _keeper_action(context: _Context, workload: Workload, container: ObservedCon
         return _action(ActionKind.REPLACE, Reason.SPEC_CHANGED, node_name, workload.name,
                        workload=workload, container=container,
                        details=_replace_details(workload, container) + ((pull,) if pull else ()))
+    switch = supervisor_change(workload, container, context.project, context.units)
+    if switch:
+        return _action(ActionKind.REPLACE, Reason.SUPERVISOR_CHANGED, node_name, workload.name,
+                       workload=workload, container=container, details=(switch,))
     rebuilt = rebuilt_detail(workload, container, images)
     if rebuilt:
         return _action(ActionKind.REPLACE, Reason.IMAGE_REBUILT, node_name, workload.name,
@@ -432,7 +440,8 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
     placed, blocked = _place(manifest, nodes, selected, errors)
     stops = {o.node_name: latest_stop(o) for o in live.nodes if o.reachable}
     context = _Context(manifest=manifest, live=live, project=project, selected=selected,
-                       placed=placed, blocked=blocked, prune=prune, index=index, stops=stops)
+                       placed=placed, blocked=blocked, prune=prune, index=index, stops=stops,
+                       units=unit_nodes(manifest.workloads, placed, inventory))
     actions: list[Action] = []
     for workload in manifest.workloads:
         if workload.name in placed:
@@ -441,6 +450,7 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
     actions = _note_running_dependents(manifest, actions)
     starting_failed, dependents = starting_failed_lines(manifest, nodes, selected)
     actions = note_failed_dependencies(actions, dependents)
+    actions = with_units(actions, project, context.units)
     names = {container_name(w) for w in manifest.workloads}
     fingerprints = tuple((n.node_name, fingerprint(n, project, names)) for n in observed.nodes)
     return Plan(project=project, steps=order_steps(manifest, live, project, actions),

@@ -80,9 +80,10 @@ def unit_text(node: Node, workload: Workload, labels: Mapping[str, str], *, proj
     argv = unit_run_argv(node, workload, labels, mounts=mounts)
     podman_prefix = " ".join(_exec_word(word) for word in node.podman)
     cidfile = f"--cidfile={UNIT_CIDFILE}"
+    stop = f"{podman_prefix} stop --ignore -t {STOP_TIMEOUT} {cidfile}"
     lines = [
         f"# Written by ankplan for workload {_comment(workload.name)} of project "
-        f"{_comment(project)}; `ankplan apply` rewrites it, `ankplan destroy` removes it.",
+        + f"{_comment(project)}; `ankplan apply` rewrites it, `ankplan destroy` removes it.",
         "[Unit]",
         f"Description=ankplan workload {_value(workload.name)} (project {_value(project)})",
         "Wants=network-online.target",
@@ -101,9 +102,8 @@ def unit_text(node: Node, workload: Workload, labels: Mapping[str, str], *, proj
         f"TimeoutStopSec={STOP_TIMEOUT + 60}",
         f"ExecStartPre=/bin/rm -f {UNIT_CIDFILE}",
         "ExecStart=" + " ".join(word if word == cidfile else _exec_word(word) for word in argv),
-        f"ExecStop={podman_prefix} stop --ignore -t {STOP_TIMEOUT} --cidfile={UNIT_CIDFILE}",
-        f"ExecStopPost={podman_prefix} stop --ignore -t {STOP_TIMEOUT} "
-        f"--cidfile={UNIT_CIDFILE}",
+        f"ExecStop={stop}",
+        f"ExecStopPost={stop}",
         "Type=notify",
         "NotifyAccess=all",
         "",

@@ -16,6 +16,7 @@ from ankplan.cli.options import (
     add_apply_options,
     add_manifest_options,
     add_node_options,
+    add_supervisor_option,
     carry_out,
     load_inventory_from_args,
     load_manifest_from_args,
@@ -54,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "converged, 1 error or partial apply, 130 interrupted.")
     add_manifest_options(parser)
     add_node_options(parser)
+    add_supervisor_option(parser)
     add_apply_options(parser)
     parser.add_argument("--agent", metavar="NAME", default=None,
                         help="run every workload on this agent (like `ank apply --agent`)")

@@ -17,6 +17,7 @@ from ankplan.cli.options import (
     add_manifest_options,
     add_node_options,
     add_output_option,
+    add_supervisor_option,
     load_inventory_from_args,
     load_manifest_from_args,
     manifest_paths,
@@ -44,6 +45,7 @@ def register(
                     "Changes nothing.")
     add_manifest_options(parser)
     add_node_options(parser)
+    add_supervisor_option(parser)
     parser.add_argument("--agent", metavar="NAME", default=None,
                         help="run every workload on this agent (like `ank apply --agent`)")
     parser.add_argument("--target", action="append", default=[], metavar="WORKLOAD",

@@ -16,7 +16,7 @@ from ankplan.planner.hashing import spec_hash
 from ankplan.planner.identity import kept_reason
 from ankplan.podman.masking import mask_argv
 
-JSON_FORMAT_VERSION = "1.1"  # 1.1 added warnings, kept, actions[].container_name,
+JSON_FORMAT_VERSION = "1.2"  # 1.2 added actions[].unit; 1.1 warnings, kept, actions[].container_name,
 # starting_failed and the update action
 
 SYMBOLS = {
@@ -52,6 +52,7 @@ REASON_TEXT = {
     Reason.RESTART_REQUESTED: "restart requested",
     Reason.POLICY_CHANGED: "restartPolicy, dependencies or tags changed",
     Reason.NODE_RESTARTED: "the node stopped it",
+    Reason.SUPERVISOR_CHANGED: "its supervisor changed (watch/systemd)",
     Reason.LOST: "ran with --rm and vanished: Failed(Lost)",
 }
 _COLORS = {ActionKind.CREATE: "32", ActionKind.REPLACE: "33", ActionKind.START: "36",
@@ -203,6 +204,7 @@ def _action_json(step: PlanStep) -> dict[str, object]:
         "image": config.image if config else None,
         "spec_hash": spec_hash(workload) if workload else None,
         "container_name": action.container_name or None,
+        "unit": action.unit or None,
     }
 
 
