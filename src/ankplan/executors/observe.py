@@ -1,6 +1,6 @@
 """Read what runs on the nodes: one `podman ps` per node (with `podman images` and `podman
 stats` beside it when asked, and `podman pod ps` after it where pods run), nodes in parallel,
-never a write.
+never a write; `systemctl show` for the restart counts of containers systemd units run.
 
 Does I/O through the TransportPool. A node that fails becomes an observation carrying its error
 and hint, so it never hides the others.
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
 from ankplan.executors.transport import CommandResult, Transport, TransportPool, check_result
-from ankplan.model import LiveState, Node, NodeObservation, ObservedContainer
+from ankplan.model import LABEL_UNIT, LiveState, Node, NodeObservation, ObservedContainer
 from ankplan.podman import (
     PodmanInfo,
     fold_pods,
@@ -31,6 +31,7 @@ from ankplan.podman import (
     parse_stats,
     ps_argv,
     stats_argv,
+    systemd_unit,
 )
 from ankplan.podman.events import events_probe_argv
 from ankplan.podman.kube import pod_ps_argv
@@ -296,3 +297,31 @@ def _events_mode(transport: Transport, node: Node, timeout: float) -> str:
 
 def _with(info: NodeInfo, *, started: float, **changes: Any) -> NodeInfo:
     return dataclasses.replace(info, duration=time.monotonic() - started, **changes)
+
+
+def with_unit_restarts(pool: TransportPool, inventory_nodes: Sequence[Node], live: LiveState, *,
+                       timeout: float = 30) -> LiveState:
+    """`live` with each systemd-run container's restart count taken from its unit
+    (`NRestarts=`, restarts systemd did since the unit was last started): one `systemctl show`
+    per node that has such containers. A node that does not answer keeps its counts."""
+    nodes = {node.name: node for node in inventory_nodes}
+    observations = []
+    for observation in live.nodes:
+        node = nodes.get(observation.node_name)
+        units = sorted({c.label(LABEL_UNIT) for c in observation.containers
+                        if c.label(LABEL_UNIT)})
+        if node is None or not units:
+            observations.append(observation)
+            continue
+        try:
+            result = pool.get(node).run(systemd_unit.show_argv(units), timeout=timeout)
+        except AnkplanError:
+            observations.append(observation)
+            continue
+        restarts = {state.unit: state.restarts
+                    for state in systemd_unit.parse_show(result.stdout)} if result.ok else {}
+        containers = tuple(
+            dataclasses.replace(c, restart_count=restarts[c.label(LABEL_UNIT)])
+            if c.label(LABEL_UNIT) in restarts else c for c in observation.containers)
+        observations.append(dataclasses.replace(observation, containers=containers))
+    return dataclasses.replace(live, nodes=tuple(observations))

@@ -31,7 +31,7 @@ from ankplan.cli.options import (
 from ankplan.cli.views.resources import stats_by_container
 from ankplan.cli.views.status import detail_text, print_status_table, status_record
 from ankplan.errors import AnkplanError
-from ankplan.executors.observe import observe_nodes
+from ankplan.executors.observe import observe_nodes, with_unit_restarts
 from ankplan.executors.transport import TransportPool
 from ankplan.model import Inventory, LiveState, Manifest, Project, State
 from ankplan.planner.workload_status import WorkloadStatus, workload_statuses
@@ -77,6 +77,7 @@ def observe(args: argparse.Namespace, env: Env) -> tuple[Manifest, Inventory, Pr
     stats = args.output in ("wide", "json", "yaml") or args.resource == "workload"
     live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
                          stats=stats, project=project.name)
+    live = with_unit_restarts(pool, inventory.nodes, live, timeout=args.timeout)
     return manifest, inventory, project, live, pool
 
 
