@@ -120,6 +120,8 @@ up_node() {
     -v "$VAR/s$slot-node$n:/var/lib/containers" "$IMAGE" /usr/local/sbin/spike-init >/dev/null
   podman exec -i "$name" sh -c 'cat > /root/.ssh/authorized_keys' < "$dir/id_ed25519.pub"
   wait_booted "$name"
+  # a persistent journal: what a node did before a reboot stays readable (journalctl -D)
+  podman exec "$name" sh -c 'mkdir -p /var/log/journal && journalctl --flush' >/dev/null 2>&1 || true
   podman exec -i "$name" podman load -q < "$dir/demo-image.tar" >/dev/null
   echo "$ip $(podman exec "$name" cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)" \
     > "$dir/known_hosts.$n"

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 PROJECT = "sdtest"
 IMAGE = f"runtimeConfig: |\n      image: {DEMO_IMAGE}\n      commandArgs: "
+TRICKY = 'GREETING=a b$c%d"e\\f'  # what systemd would expand or unquote in an Exec= line
 
 
 def manifest_text(web_policy: str = "ON_FAILURE", job: bool = False) -> str:
@@ -42,6 +43,7 @@ workloads:
     restartPolicy: {web_policy}
     dependencies: {{db: ADD_COND_RUNNING}}
     {IMAGE}["stub", "idle"]
+      commandOptions: ['-e', '{TRICKY}']
   remote:
     runtime: podman
     agent: a2
@@ -137,6 +139,7 @@ def test_apply_runs_every_workload_as_an_enabled_unit(project: Project) -> None:
         labels = inspect(bed, node_name, workload)["Config"]["Labels"]
         assert labels["ankplan.project"] == PROJECT and labels["ankplan.workload"] == workload
         assert labels["ankplan.unit"] == unit == labels["PODMAN_SYSTEMD_UNIT"]
+    assert TRICKY in inspect(bed, "node1", "web")["Config"]["Env"]
     text = bed.sh("node1", f"cat {UNIT_DIR}/{web_unit}")
     assert f"X-Ankplan-Project={PROJECT}" in text and "X-Ankplan-Spec-Hash=v1:" in text
     assert f"Requires={unit_name(PROJECT, 'db')}" in text and "Restart=on-failure" in text
@@ -188,6 +191,9 @@ def test_a_node_reboot_brings_the_project_back_in_dependency_order(project: Proj
     project.apply("--supervisor", "systemd")
     took = bed.reboot("node1")
     print(f"node1 rebooted (podman restart) and answering in {took:.1f} s")
+    if took > 10:
+        print(bed.sh("node1", "journalctl -D /var/log/journal --no-pager -o short-precise "
+                              "| grep -v kernel: | tail -150"))
     for workload in ("db", "web"):
         wait_for(lambda w=workload: bed.ssh("node1", ["podman", "inspect", "--format",
                                                       "{{.State.Status}}", w]).stdout.strip()

@@ -450,7 +450,7 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
     actions = _note_running_dependents(manifest, actions)
     starting_failed, dependents = starting_failed_lines(manifest, nodes, selected)
     actions = note_failed_dependencies(actions, dependents)
-    actions = with_units(actions, project, context.units)
+    actions = with_units(actions, project, context.units, placed)
     names = {container_name(w) for w in manifest.workloads}
     fingerprints = tuple((n.node_name, fingerprint(n, project, names)) for n in observed.nodes)
     return Plan(project=project, steps=order_steps(manifest, live, project, actions),

@@ -55,11 +55,12 @@ def supervisor_change(workload: Workload, container: ObservedContainer, project:
     return f"supervisor: {old} -> {new}"
 
 
-def with_units(actions: list[Action], project: str, units: Mapping[str, str]) -> list[Action]:
+def with_units(actions: list[Action], project: str, units: Mapping[str, str],
+               placed: Mapping[str, str]) -> list[Action]:
     """The actions with the unit each leaves the workload under, and for a step that brings a
     unit up or rewrites it, what the unit does: its restart rule and which dependencies the
     node enforces by itself after apply (same-node ADD_COND_RUNNING: Requires=/After=) and
-    which only apply does."""
+    which only apply does (`placed`: workload name -> node, every placed workload)."""
     marked = []
     for action in actions:
         workload = action.workload
@@ -67,21 +68,21 @@ def with_units(actions: list[Action], project: str, units: Mapping[str, str]) ->
                 action.kind not in _RUN_KINDS):
             marked.append(action)
             continue
-        required = unit_dependencies(workload, action.node_name, project, units).required
+        required = unit_dependencies(workload, action.node_name, project, units, placed).required
         action = replace(action, unit=unit_name(project, workload.name), unit_requires=required)
         if action.kind in (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.UPDATE):
             action = replace(action, details=action.details + _unit_lines(
-                workload, action.node_name, action.unit, project, units))
+                workload, action.node_name, action.unit, project, units, placed))
         marked.append(action)
     return marked
 
 
 def _unit_lines(workload: Workload, node_name: str, unit: str, project: str,
-                units: Mapping[str, str]) -> tuple[str, ...]:
+                units: Mapping[str, str], placed: Mapping[str, str]) -> tuple[str, ...]:
     restart = RESTART[workload.restart_policy]
     rule = ("no restarts" if restart == "no" else f"Restart={restart} after {RESTART_SEC} s")
     lines = [f"systemd unit {unit}: {rule}, enabled (starts again after a reboot)"]
-    dependencies = unit_dependencies(workload, node_name, project, units)
+    dependencies = unit_dependencies(workload, node_name, project, units, placed)
     if dependencies.required:
         lines.append("the node starts it after " + ", ".join(dependencies.required)
                      + " (Requires=/After=)")

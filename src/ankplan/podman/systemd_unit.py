@@ -55,20 +55,25 @@ class UnitDependencies:
 
 
 def unit_dependencies(workload: Workload, node_name: str, project: str,
-                      unit_nodes: Mapping[str, str]) -> UnitDependencies:
+                      unit_nodes: Mapping[str, str],
+                      placed: Mapping[str, str] | None = None) -> UnitDependencies:
     """Split the workload's dependencies: an ADD_COND_RUNNING one whose workload systemd runs on
     the same node (`unit_nodes`: workload name -> node, for workloads run by units) becomes
-    Requires=/After=; every other one is enforced by apply alone."""
+    Requires=/After=; every other one is enforced by apply alone (`placed`: workload name ->
+    node of every placed workload, to name where a dependency runs)."""
+    placed = placed or {}
     required, apply_only = [], []
     for dependency in workload.dependencies:
         name, condition = dependency.workload_name, dependency.condition
-        dependency_node = unit_nodes.get(name)
-        if condition is AddCondition.RUNNING and dependency_node == node_name:
+        where = unit_nodes.get(name) or placed.get(name)
+        if condition is AddCondition.RUNNING and unit_nodes.get(name) == node_name:
             required.append(unit_name(project, name))
         elif condition is not AddCondition.RUNNING:
             apply_only.append(f"{name} ({condition.value})")
+        elif where and where != node_name:
+            apply_only.append(f"{name} (on {where})")
         else:
-            apply_only.append(f"{name} (on {dependency_node or 'a node without systemd'})")
+            apply_only.append(f"{name} (not run by a systemd unit)")
     return UnitDependencies(required=tuple(sorted(required)), apply_only=tuple(apply_only))
 
 
