@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ankplan's demo, tests and benchmarks need on a fresh Debian/Ubuntu machine:
 # podman, runc, openssh-server, busybox-static, iptables, zsh, fish, docker-registry (the
-# test bed's image registry) (apt, only when missing), and a Python venv in .venv with
-# ankplan and its test dependencies. Safe to run again.
+# test bed's image registry), debootstrap (the systemd test bed's rootfs) (apt, only when
+# missing), and a Python venv in .venv with ankplan and its test dependencies. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,8 @@ command -v iptables >/dev/null 2>&1 || need+=(iptables)  # test_proxy_jump hides
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v fish >/dev/null 2>&1 || need+=(fish)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+# debootstrap: the systemd test bed's Debian rootfs (scripts/systemd-bed.sh), built once, cached.
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

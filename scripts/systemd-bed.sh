@@ -20,7 +20,11 @@ ROOTFS=$VAR/rootfs-$SUITE
 TAR=$VAR/node-$SUITE.tar.gz
 IMAGE=localhost/ankplan-systemd-node:$SUITE
 HASH_LABEL=ankplan.systemd-node.hash
-MIRROR=${ANKPLAN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The machine's own Debian mirror (apt's deb822 sources), else deb.debian.org.
+apt_mirror() {
+  awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true
+}
+MIRROR=${ANKPLAN_DEBIAN_MIRROR:-$(apt_mirror)}; MIRROR=${MIRROR:-http://deb.debian.org/debian}
 PACKAGES=systemd,systemd-sysv,dbus,openssh-server,podman,runc,netavark,aardvark-dns,conmon,catatonit,iptables,nftables,iproute2,busybox-static,procps
 DEMO_IMAGE=localhost/ankplan-demo:latest
 
