@@ -141,3 +141,15 @@ def test_removal_names_the_unit_of_the_container() -> None:
                   project=PROJECT, targets=("db",))
     action = step(result, "db")
     assert action.kind is ActionKind.REMOVE and action.container_unit == unit_name(PROJECT, "db")
+
+
+def test_an_exited_unit_container_is_started_and_the_plan_says_systemd_would_too() -> None:
+    web = MANIFEST.workloads[2]
+    exited = replace(container(web, "node1", unit_name(PROJECT, "web")), state="exited",
+                     exit_code=137)
+    result = plan(MANIFEST, inventory(), live(exited), project=PROJECT, targets=("web",))
+    action = step(result, "web")
+    assert (action.kind, action.reason) == (ActionKind.START, Reason.EXITED)
+    assert action.unit == unit_name(PROJECT, "web")
+    assert "its unit restarts it by itself 5 s after the exit; apply starts it now" in \
+        action.details

@@ -167,6 +167,15 @@ def unit_text(action: Action, node: Node, labels: dict[str, str], folder: str) -
         required=action.unit_requires, mounts=_mounts(action, folder))
 
 
+def rewrite_unit(transport: Transport, node: Node, action: Action, project: Project,
+                 folder: str, *, timeout: float = STORE_TIMEOUT) -> CommandResult:
+    """Rewrite the unit of an in-place change (`action.unit`: Restart=, Requires= follow the
+    manifest), reload and enable it; the running container is left alone."""
+    labels = bringup_labels(action, project)
+    return transport.run(systemd_unit.install_argv(action.unit, project.name, start=False),
+                         timeout=timeout, stdin=unit_text(action, node, labels, folder))
+
+
 def _store_failure(action: Action, what: str, result: CommandResult) -> AnkplanError:
     message = result.stderr.strip().splitlines()[-1:] or [f"exit code {result.exit_code}"]
     return AnkplanError(f"{action.address}: cannot {what} on the node: {message[0]}",

@@ -31,9 +31,9 @@ from ankplan.executors.actions import (
     record_start,
     remove_container,
     remove_unit,
+    rewrite_unit,
     started_container,
     stop_container,
-    unit_text,
     unit_to_remove,
     writes_folder_first,
 )
@@ -72,7 +72,6 @@ from ankplan.model import (
 )
 from ankplan.planner.identity import adopt_ids
 from ankplan.planner.plan import NEVER_STARTED
-from ankplan.podman import systemd_unit
 
 __all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult", "apply_plan",
            "podman_error"]
@@ -310,17 +309,16 @@ def _teardown(run: Run, progress: StepProgress) -> bool:
 
 
 def _update(run: Run, progress: StepProgress) -> None:
-    """Record the in-place fields (restartPolicy, dependencies, tags) on the node."""
+    """Record the in-place fields (restartPolicy, dependencies, tags) on the node, and rewrite
+    the systemd unit of a workload one runs."""
     node, action = run.node(progress.node_name), progress.step.action
     with run.slot():
         folder = prepare_folder(run.pool.get(node), node, action, run.plan.project,
                                 timeout=run.options.timeout)
         if action.unit:  # Restart= and Requires= change with the unit, the container stays
-            labels = bringup_labels(action, Project(name=run.plan.project,
-                                                    source=run.plan.source))
-            result = run.pool.get(node).run(
-                systemd_unit.install_argv(action.unit, run.plan.project, start=False),
-                timeout=run.options.timeout, stdin=unit_text(action, node, labels, folder))
+            result = rewrite_unit(run.pool.get(node), node, action, Project(
+                name=run.plan.project, source=run.plan.source), folder,
+                timeout=run.options.timeout)
             if not result.ok:
                 run.board.finish(progress, Outcome.FAILED,
                                  podman_error("systemctl enable", result))

@@ -17,6 +17,7 @@ from ankplan.model import (
     Inventory,
     ObservedContainer,
     PodmanConfig,
+    Reason,
     Supervisor,
     Workload,
 )
@@ -73,6 +74,9 @@ def with_units(actions: list[Action], project: str, units: Mapping[str, str],
         if action.kind in (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.UPDATE):
             action = replace(action, details=action.details + _unit_lines(
                 workload, action.node_name, action.unit, project, units, placed))
+        elif action.kind is ActionKind.START and action.reason is Reason.EXITED:
+            note = f"its unit restarts it by itself {RESTART_SEC} s after the exit; apply starts it now"
+            action = replace(action, details=(*action.details, note))
         marked.append(action)
     return marked
 
