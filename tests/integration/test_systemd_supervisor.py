@@ -290,3 +290,18 @@ def test_switching_supervisor_and_restart_policy_are_plans(project: Project) -> 
     assert "-> systemd (" in out, out
     assert project.units("node1") == sorted([unit_name(PROJECT, "db"),
                                              unit_name(PROJECT, "web")])
+
+
+def test_restart_goes_through_the_unit(project: Project) -> None:
+    bed = project.bed
+    project.apply("--supervisor", "systemd")
+    before = inspect(bed, "node1", "web")["Id"]
+    status, out, err = run_cli("restart", "web", "-y", "-m", str(project.manifest), "-i",
+                               str(project.inventory), "--project", PROJECT)
+    assert status == 0, out + err
+    after = inspect(bed, "node1", "web")
+    assert after["State"]["Status"] == "running" and after["Id"] != before
+    assert after["Config"]["Labels"]["PODMAN_SYSTEMD_UNIT"] == unit_name(PROJECT, "web")
+    shown = unit_show(bed, "node1", unit_name(PROJECT, "web"))
+    assert (shown["ActiveState"], shown["SubState"]) == ("active", "running"), shown
+    assert inspect(bed, "node1", "db")["State"]["Status"] == "running"

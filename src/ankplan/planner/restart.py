@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ankplan.errors import did_you_mean
 from ankplan.model import (
+    LABEL_UNIT,
     Action,
     ActionKind,
     Inventory,
@@ -142,6 +143,8 @@ def restart_plan(manifest: Manifest, inventory: Inventory, live: LiveState, *,
         actions.append(Action(
             kind=ActionKind.RESTART, node_name=node_name, workload_name=workload.name,
             reason=Reason.RESTART_REQUESTED, workload=workload, container_id=container.id,
+            # a container a systemd unit runs restarts through its unit
+            unit=container.label(LABEL_UNIT), container_unit=container.label(LABEL_UNIT),
             details=_details(scope, workload, container)))
     return Plan(project=project, steps=order_steps(manifest, live, project, actions),
                 errors=tuple(sorted(set(errors))), adopted=adopted)
