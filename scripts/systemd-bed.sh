@@ -135,6 +135,7 @@ up() {
   local dir=$1 slot=$2 count=$3 t0 n
   t0=$(date +%s.%N)
   build
+  exec 9>&-  # release the build lock: no node (its conmon, aardvark-dns) may inherit it
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
   [ -f "$dir/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C ankplan-systemd-bed -f "$dir/id_ed25519"
   "$HERE/../examples/images/build.sh" >/dev/null
