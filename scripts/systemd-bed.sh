@@ -1,9 +1,12 @@
 #!/bin/bash
-# Test bed of nodes with real systemd: privileged Podman containers booting systemd 252 as PID 1,
-# with Podman 4.3 and sshd inside (Debian bookworm), reachable over SSH with strict host keys.
+# Test bed of nodes with real systemd: privileged Podman containers booting systemd as PID 1,
+# with Podman and sshd inside, reachable over SSH with strict host keys. Two flavours, chosen by
+# SUITE (default bookworm): bookworm = systemd 252 + Podman 4.3 (no Quadlet); trixie = systemd 257
+# + Podman 5.4 (Quadlet). Each flavour has its own cached rootfs and image.
 #
 #   systemd-bed.sh build                 # cached: debootstrap rootfs -> tarball -> node image
 #   systemd-bed.sh up DIR SLOT COUNT     # boot COUNT nodes; writes DIR/{id_ed25519,known_hosts,bed.env}
+#   SUITE=trixie systemd-bed.sh ...      # the Quadlet flavour (build, up; down/purge take any)
 #   systemd-bed.sh down SLOT             # remove the slot's nodes, network and node storage
 #   systemd-bed.sh purge                 # down every slot + remove the node image and the cache
 #
@@ -15,7 +18,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 VAR=${ANKPLAN_SYSTEMD_BED_CACHE:-/var/lib/ankplan-systemd-bed}
-SUITE=bookworm
+SUITE=${SUITE:-bookworm}
+case "$SUITE" in bookworm|trixie) ;; *) echo "systemd-bed: SUITE must be bookworm or trixie" >&2; exit 2;; esac
 ROOTFS=$VAR/rootfs-$SUITE
 TAR=$VAR/node-$SUITE.tar.gz
 IMAGE=localhost/ankplan-systemd-node:$SUITE
@@ -91,6 +95,17 @@ build() {
     printf '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\nevents_logger = "file"\n' \
       > "$R/etc/containers/containers.conf.d/50-ankplan-bed.conf"
     write_spike_init "$R/usr/local/sbin/spike-init"
+    if [ "$SUITE" != bookworm ]; then
+      # Podman 5 on this host's cgroup v1: Quadlet's default --cgroups=split fails ("could not find
+      # cgroup mount in /proc/self/cgroup"); every .container gets --cgroups=no-conmon instead.
+      install -d "$R/etc/containers/systemd/container.d" "$R/etc/systemd/system.conf.d"
+      printf '[Container]\nPodmanArgs=--cgroups=no-conmon\n' \
+        > "$R/etc/containers/systemd/container.d/10-ankplan-bed-cgroupv1.conf"
+      printf '[Manager]\nDefaultEnvironment=PODMAN_IGNORE_CGROUPSV1_WARNING=1\n' \
+        > "$R/etc/systemd/system.conf.d/ankplan-bed.conf"
+      grep -q PODMAN_IGNORE_CGROUPSV1_WARNING "$R/etc/environment" 2>/dev/null \
+        || echo PODMAN_IGNORE_CGROUPSV1_WARNING=1 >> "$R/etc/environment"
+    fi
     chroot "$R" apt-get clean
     tar --numeric-owner -C "$R" -czf "$TAR.tmp" . && mv "$TAR.tmp" "$TAR"
     echo "$hash" > "$TAR.hash"
@@ -147,7 +162,7 @@ up() {
   for p in "${pids[@]}"; do wait "$p"; done
   cat "$dir"/known_hosts.[0-9]* > "$dir/known_hosts"; rm -f "$dir"/known_hosts.[0-9]*
   {
-    echo "SLOT=$slot"; echo "COUNT=$count"
+    echo "SLOT=$slot"; echo "COUNT=$count"; echo "SUITE=$SUITE"
     for n in $(seq 1 "$count"); do echo "NODE$n=$(node_name "$slot" "$n") $(node_ip "$slot" "$n")"; done
   } > "$dir/bed.env"
   echo "systemd-bed: $count nodes up in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"

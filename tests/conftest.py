@@ -33,7 +33,10 @@ DEMO_IMAGE = "localhost/ankplan-demo:latest"
 BED_NODES = 3
 LOCK_DIR = Path("/run/ankplan-tb")  # testbed.py's run base; slot owner locks live here
 SLOTS = 6
-SYSTEMD_BED_NODES = 2
+SYSTEMD_BED_NODES = 3
+# bookworm: systemd 252 + Podman 4.3 (generated-style units); trixie: systemd 257 + Podman 5.4
+# (Quadlet files). Every test on the systemd bed runs on both.
+SYSTEMD_BED_SUITES = ("bookworm", "trixie")
 # Pods first (their infra containers cannot go alone), then containers, then networks.
 CLEAN_NODE = ("podman pod rm -a -f -t 0 >/dev/null; podman rm -a -f -t 0 >/dev/null; "
               "podman network prune -f >/dev/null")
@@ -345,16 +348,20 @@ def run_ankplan(*argv: str) -> tuple[int, str, str]:
     return status, stdout.getvalue(), stderr.getvalue()
 
 
-@pytest.fixture(scope="session")
-def systemd_bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemdBed]:
-    """Two nodes with systemd as PID 1, Podman 4.3 and sshd (scripts/systemd-bed.sh), down at
-    the end; the node image is built on first use and cached (about 65 s once)."""
+@pytest.fixture(scope="session", params=SYSTEMD_BED_SUITES)
+def systemd_bed(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemdBed]:
+    """Three nodes with systemd as PID 1, Podman and sshd (scripts/systemd-bed.sh), of each
+    flavour in SYSTEMD_BED_SUITES, down at the end; a flavour's node image is built on first
+    use and cached (about 65 s once)."""
+    suite = request.param
     slot, lock_fd = claim_systemd_slot()
     if slot < 0:
         pytest.fail("no free systemd-bed slot: all are in use by other test sessions")
-    bed_dir = tmp_path_factory.mktemp("systemd-bed")
+    bed_dir = tmp_path_factory.mktemp(f"systemd-bed-{suite}")
     try:
-        proc = run_systemd_bed("up", str(bed_dir), str(slot), str(SYSTEMD_BED_NODES))
+        proc = run_systemd_bed("up", str(bed_dir), str(slot), str(SYSTEMD_BED_NODES),
+                               suite=suite)
         if proc.returncode != 0:
             pytest.fail(f"the systemd bed did not come up: {proc.stderr.strip()[-2000:]}")
         yield load_systemd_bed(bed_dir)

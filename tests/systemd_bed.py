@@ -1,5 +1,6 @@
-"""The systemd test bed as the tests reach it: nodes booting systemd 252 as PID 1 with Podman 4.3
-and sshd inside, started by scripts/systemd-bed.sh (a session fixture in conftest.py).
+"""The systemd test bed as the tests reach it: nodes booting systemd as PID 1 with Podman and
+sshd inside (bookworm: 252 and 4.3; trixie: 257 and 5.4 with Quadlet), started by
+scripts/systemd-bed.sh (a session fixture in conftest.py).
 
 Does I/O: runs scripts/systemd-bed.sh, podman on the host (to reboot a node) and ssh.
 """
@@ -24,6 +25,9 @@ SLOTS = 6
 CLEAN_NODE = (
     "for f in /etc/systemd/system/ankplan-*.service; do [ -e \"$f\" ] || continue; "
     "u=${f##*/}; systemctl disable --now -q \"$u\" 2>/dev/null; rm -f \"$f\"; "
+    "systemctl reset-failed \"$u\" 2>/dev/null; done; "
+    "for f in /etc/containers/systemd/ankplan-*.container; do [ -e \"$f\" ] || continue; "
+    "u=${f##*/}; u=${u%.container}.service; systemctl stop \"$u\" 2>/dev/null; rm -f \"$f\"; "
     "systemctl reset-failed \"$u\" 2>/dev/null; done; systemctl daemon-reload; "
     "podman rm -a -f -t 0 >/dev/null; rm -rf /var/lib/ankplan"
 )
@@ -44,6 +48,12 @@ class SystemdBed:
 
     dir: Path
     nodes: tuple[SystemdNode, ...]
+    suite: str = "bookworm"  # bookworm: systemd 252, Podman 4.3; trixie: 257, 5.4 with Quadlet
+
+    @property
+    def quadlet(self) -> bool:
+        """True when ankplan writes Quadlet files on these nodes (Podman >= 4.4)."""
+        return self.suite != "bookworm"
 
     @property
     def key(self) -> Path:
@@ -114,10 +124,12 @@ class SystemdBed:
             list(pool.map(lambda n: self.sh(n.name, CLEAN_NODE), self.nodes))
 
 
-def run_bed(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run scripts/systemd-bed.sh with args."""
+def run_bed(*args: str, timeout: float = 600,
+            suite: str = "bookworm") -> subprocess.CompletedProcess[str]:
+    """Run scripts/systemd-bed.sh with args, for the flavour `suite` (bookworm, trixie)."""
     return subprocess.run([str(BED_SH), *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+                          timeout=timeout, stdin=subprocess.DEVNULL, check=False,
+                          env={**os.environ, "SUITE": suite})
 
 
 def claim_slot() -> tuple[int, int]:
@@ -137,10 +149,12 @@ def claim_slot() -> tuple[int, int]:
 
 def load_bed(bed_dir: Path) -> SystemdBed:
     """The bed described by bed_dir/bed.env (NODEi=<container> <address> lines)."""
-    nodes = []
+    nodes, suite = [], "bookworm"
     for line in (bed_dir / "bed.env").read_text().splitlines():
         key, _, value = line.partition("=")
-        if key.startswith("NODE"):
+        if key == "SUITE":
+            suite = value
+        elif key.startswith("NODE"):
             container, host = value.split()
             nodes.append(SystemdNode(name=f"node{key[4:]}", host=host, container=container))
-    return SystemdBed(dir=bed_dir, nodes=tuple(nodes))
+    return SystemdBed(dir=bed_dir, nodes=tuple(nodes), suite=suite)

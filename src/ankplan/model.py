@@ -146,6 +146,15 @@ class Connection(str, enum.Enum):
     SSH = "ssh"
 
 
+class UnitFlavour(str, enum.Enum):
+    """How systemd runs a workload's container on a node: a unit ankplan writes in the shape of
+    `podman generate systemd --new` (Podman < 4.4), or a Quadlet `.container` file from which
+    the node's Podman generates the unit (Podman >= 4.4)."""
+
+    UNIT = "unit"
+    QUADLET = "quadlet"
+
+
 class Supervisor(str, enum.Enum):
     """Who restarts a node's workloads after apply: `ankplan watch` while it runs, or systemd
     on the node (one unit per workload, podman/systemd_unit.py)."""
@@ -317,6 +326,10 @@ class NodeObservation:
     # Parts of the observation that failed while `podman ps` worked (images, stats): one line
     # each, shown as warnings.
     warnings: tuple[str, ...] = ()
+    # Read on nodes whose supervisor is systemd ("" / 0 elsewhere or when unreadable): which
+    # kind of unit ankplan writes there, and whether systemd has RestartSteps= (254+).
+    podman_version: str = ""
+    systemd_version: int = 0
 
     def image_id(self, name: str) -> str:
         """The id of the local image called `name` ("" when missing or not observed)."""
@@ -479,6 +492,8 @@ class Action:
     unit: str = ""
     container_unit: str = ""
     unit_requires: tuple[str, ...] = ()  # units `unit` requires: same-node RUNNING dependencies
+    unit_flavour: UnitFlavour = UnitFlavour.UNIT  # the kind of file that defines `unit`
+    unit_backoff: bool = False  # the node's systemd grows the restart delay (RestartSteps=)
 
     @property
     def address(self) -> str:

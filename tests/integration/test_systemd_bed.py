@@ -1,4 +1,4 @@
-"""The systemd test bed: nodes boot systemd 252 as PID 1 with Podman 4.3 and sshd inside, each
+"""The systemd test bed: nodes boot systemd as PID 1 (252 / 257) with Podman (4.3 / 5.4) and sshd inside, each
 with its own Podman, reachable over SSH only with the host keys the bed recorded.
 
 Integration tests: scripts/systemd-bed.sh's nodes, the system ssh client.
@@ -23,7 +23,9 @@ def test_nodes_run_systemd_podman_and_the_demo_image(clean_systemd_bed: SystemdB
                                 f"podman image exists {DEMO_IMAGE} && echo image")
         state, init, systemd, podman, image = out.splitlines()
         assert state in ("running", "degraded") and init == "systemd", out
-        assert systemd.startswith("systemd 252 ") and podman.startswith("podman version 4.3"), out
+        want = ("systemd 252 ", "podman version 4.3") if bed.suite == "bookworm" else (
+            "systemd 257 ", "podman version 5.4")
+        assert systemd.startswith(want[0]) and podman.startswith(want[1]), out
         assert image == "image"
     bed.sh("node1", f"podman run -d --name only-here {DEMO_IMAGE} stub idle")
     assert "only-here" not in bed.sh("node2", "podman ps -a --format '{{.Names}}'")

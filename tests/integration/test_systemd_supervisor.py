@@ -2,8 +2,9 @@
 it up after ankplan exited, restarts a killed container, brings the project back after a node
 reboot in dependency order; destroy removes what it made and nothing else; watch only observes.
 
-Integration tests: the systemd bed (scripts/systemd-bed.sh: systemd 252 as PID 1, Podman 4.3,
-sshd), real units, the real CLI.
+Integration tests: the systemd bed (scripts/systemd-bed.sh, 3 nodes of each flavour: systemd 252
++ Podman 4.3 with generated-style units, systemd 257 + Podman 5.4 with Quadlet files), real
+units, the real CLI.
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ import pytest
 from conftest import DEMO_IMAGE, run_cli
 from systemd_bed import SystemdBed
 
-from ankplan.podman.systemd_unit import RESTART_SEC, UNIT_DIR, unit_name
+from ankplan.podman.systemd_unit import QUADLET_DIR, RESTART_SEC, UNIT_DIR, unit_name
 
 pytestmark = pytest.mark.integration
 
 PROJECT = "sdtest"
+AGENTS = {"a1": "node1", "a2": "node2", "a3": "node3"}
+NODES = ("node1", "node2", "node3")
 IMAGE = f"runtimeConfig: |\n      image: {DEMO_IMAGE}\n      commandArgs: "
 TRICKY = 'GREETING=a b$c%d"e\\f'  # what systemd would expand or unquote in an Exec= line
 
 
 def manifest_text(web_policy: str = "ON_FAILURE", job: bool = False) -> str:
-    """db (ALWAYS) and web (needs db running) on node1, remote (needs db) on node2; with `job`,
+    """db (ALWAYS) and web (needs db running) on node1, remote (needs db) on node2, edge on
+    node3; with `job`,
     an ON_FAILURE job on node1 that exits 0 after 1 s."""
     text = f"""apiVersion: v1
 workloads:
@@ -50,6 +54,11 @@ workloads:
     restartPolicy: ON_FAILURE
     dependencies: {{db: ADD_COND_RUNNING}}
     {IMAGE}["stub", "idle"]
+  edge:
+    runtime: podman
+    agent: a3
+    restartPolicy: ALWAYS
+    {IMAGE}["stub", "idle"]
 """
     if job:
         text += f"""  job:
@@ -69,7 +78,7 @@ class Project:
         self.bed, self.project = bed, project
         self.manifest = folder / "manifest.yaml"
         self.inventory = bed.write_inventory(folder / "inventory.yaml",
-                                             {"a1": "node1", "a2": "node2"}, supervisor)
+                                             AGENTS, supervisor)
         self.write(manifest_text())
 
     def write(self, text: str) -> None:
@@ -88,10 +97,19 @@ class Project:
         return out
 
     def units(self, node_name: str) -> list[str]:
-        """The project's unit files on the node (those carrying its mark)."""
+        """The units whose files on the node carry the project's mark (unit files, or the
+        Quadlet files the units are generated from)."""
         out = self.bed.sh(node_name, f"grep -lx 'X-Ankplan-Project={self.project}' "
-                                     f"{UNIT_DIR}/*.service 2>/dev/null || true")
-        return sorted(Path(line).name for line in out.split())
+                                     f"{UNIT_DIR}/*.service {QUADLET_DIR}/*.container "
+                                     "2>/dev/null || true")
+        return sorted(Path(line).stem + ".service" for line in out.split())
+
+
+def unit_file(bed: SystemdBed, unit: str) -> str:
+    """The path of the file that defines ankplan's `unit` on the bed's flavour."""
+    if bed.quadlet:
+        return f"{QUADLET_DIR}/{unit.removesuffix('.service')}.container"
+    return f"{UNIT_DIR}/{unit}"
 
 
 def inspect(bed: SystemdBed, node_name: str, container: str) -> dict:
@@ -126,27 +144,32 @@ def test_apply_runs_every_workload_as_an_enabled_unit(project: Project) -> None:
     bed = project.bed
     out = project.apply("--supervisor", "systemd")
     web_unit = unit_name(PROJECT, "web")
-    assert f"systemd unit {web_unit}: Restart=on-failure after {RESTART_SEC} s" in out
+    kind = f"Quadlet file {web_unit[:-8]}.container" if bed.quadlet else "unit file"
+    assert f"systemd unit {web_unit} ({kind}): Restart=on-failure after {RESTART_SEC} s" in out
+    assert (", growing to 30 s" in out) == bed.quadlet  # systemd 257 has RestartSteps=
     assert f"the node starts it after {unit_name(PROJECT, 'db')} (Requires=/After=)" in out
     assert "after apply the node does not enforce: db (on node1)" in out
     assert project.units("node1") == sorted([unit_name(PROJECT, "db"), web_unit])
     assert project.units("node2") == [unit_name(PROJECT, "remote")]
-    for node_name, workload in (("node1", "db"), ("node1", "web"), ("node2", "remote")):
+    assert project.units("node3") == [unit_name(PROJECT, "edge")]
+    enabled = "generated" if bed.quadlet else "enabled"  # Quadlet: [Install] in the file
+    for node_name, workload in (("node1", "db"), ("node1", "web"), ("node2", "remote"),
+                                ("node3", "edge")):
         unit = unit_name(PROJECT, workload)
         shown = unit_show(bed, node_name, unit)
         assert (shown["ActiveState"], shown["SubState"], shown["UnitFileState"]) == (
-            "active", "running", "enabled"), shown
+            "active", "running", enabled), shown
         labels = inspect(bed, node_name, workload)["Config"]["Labels"]
         assert labels["ankplan.project"] == PROJECT and labels["ankplan.workload"] == workload
         assert labels["ankplan.unit"] == unit == labels["PODMAN_SYSTEMD_UNIT"]
     assert TRICKY in inspect(bed, "node1", "web")["Config"]["Env"]
-    text = bed.sh("node1", f"cat {UNIT_DIR}/{web_unit}")
+    text = bed.sh("node1", f"cat {unit_file(bed, web_unit)}")
     assert f"X-Ankplan-Project={PROJECT}" in text and "X-Ankplan-Spec-Hash=v1:" in text
     assert f"Requires={unit_name(PROJECT, 'db')}" in text and "Restart=on-failure" in text
     status, out, err = project.cli("plan", "--supervisor", "systemd")
     assert status == 0 and "No changes." in out, out + err
     # the inventory's own `supervisor: systemd` is the same plan
-    project.bed.write_inventory(project.inventory, {"a1": "node1", "a2": "node2"}, "systemd")
+    project.bed.write_inventory(project.inventory, AGENTS, "systemd")
     status, out, err = project.cli("plan")
     assert status == 0 and "No changes." in out, out + err
 
@@ -178,11 +201,16 @@ def test_systemd_restarts_a_killed_container_after_ankplan_exited(project: Proje
     assert rows["web"]["executionState"]["state"] == "Running", rows["web"]
     # ON_FAILURE leaves a clean exit alone: the job ran once, exited 0, and stays exited.
     time.sleep(RESTART_SEC + 1)
-    job = inspect(bed, "node1", "job")
-    assert (job["State"]["Status"], job["State"]["ExitCode"]) == ("exited", 0)
-    assert unit_show(bed, "node1", unit_name(PROJECT, "job"))["NRestarts"] == "0"
+    job_unit = unit_show(bed, "node1", unit_name(PROJECT, "job"))
+    assert (job_unit["NRestarts"], job_unit["ActiveState"]) == ("0", "inactive"), job_unit
     status, out, err = project.cli("get workloads", "-o", "json")
     rows = {row["name"]: row for row in json.loads(out)}
+    print("job after its clean exit:", rows.get("job"))
+    if bed.quadlet:  # Quadlet runs --rm and removes the container when the unit stops
+        assert "job" not in bed.sh("node1", "podman ps -a --format '{{.Names}}'").split()
+        return
+    job = inspect(bed, "node1", "job")
+    assert (job["State"]["Status"], job["State"]["ExitCode"]) == ("exited", 0)
     assert rows["job"]["executionState"]["state"] == "Succeeded", rows["job"]
 
 
@@ -224,18 +252,19 @@ def test_destroy_removes_units_containers_and_folders_and_nothing_else(
     other = Project(bed, tmp_path / "other", project="other")  # another project, same node
     other.write(manifest_text().split("  web:")[0].replace("db:", "otherdb:"))
     other.apply()
-    # A foreign unit with a foreign container, and a file named like ankplan's unit of a
-    # workload the manifest does not have, without the project's mark.
+    # A foreign unit with a foreign container, and a file named like ankplan's unit (or
+    # Quadlet file) of a workload the manifest does not have, without the project's mark.
+    ghost = unit_file(bed, unit_name(PROJECT, "ghost"))
     bed.sh("node1", f"cat > {UNIT_DIR}/foreign.service <<'EOF'\n{FOREIGN_UNIT}EOF\n"
-                    f"cp {UNIT_DIR}/foreign.service {UNIT_DIR}/{unit_name(PROJECT, 'ghost')}\n"
+                    f"cp {UNIT_DIR}/foreign.service {ghost}\n"
                     "systemctl daemon-reload && systemctl enable -q --now foreign.service && "
                     f"podman run -d --name foreign {DEMO_IMAGE} stub idle >/dev/null")
     status, out, err = project.cli("destroy", "-y")
     assert status == 0, out + err
-    for node_name in ("node1", "node2"):
+    for node_name in NODES:
         assert project.units(node_name) == []
         names = bed.sh(node_name, "podman ps -a --format '{{.Names}}'").split()
-        assert not {"db", "web", "remote"} & set(names)
+        assert not {"db", "web", "remote", "edge"} & set(names)
         leftovers = bed.sh(node_name, "ls /var/lib/ankplan/*/ 2>/dev/null || true")
         assert PROJECT not in leftovers, leftovers
         listed = bed.sh(node_name, "systemctl list-units --all --plain --no-legend "
@@ -245,11 +274,11 @@ def test_destroy_removes_units_containers_and_folders_and_nothing_else(
     assert bed.sh("node1", "systemctl is-active foreign.service").strip() == "active"
     assert bed.sh("node1", "podman inspect --format '{{.State.Status}}' foreign").strip() == \
         "running"
-    assert bed.sh("node1", f"cat {UNIT_DIR}/{unit_name(PROJECT, 'ghost')}") == FOREIGN_UNIT
+    assert bed.sh("node1", f"cat {ghost}") == FOREIGN_UNIT
     assert other.units("node1") == [unit_name("other", "otherdb")]
     assert unit_show(bed, "node1", unit_name("other", "otherdb"))["ActiveState"] == "active"
     bed.sh("node1", "systemctl disable -q --now foreign.service; "
-                    f"rm -f {UNIT_DIR}/foreign.service {UNIT_DIR}/{unit_name(PROJECT, 'ghost')}")
+                    f"rm -f {UNIT_DIR}/foreign.service {ghost}")
 
 
 def test_watch_observes_systemd_restarts_and_does_not_act(project: Project) -> None:
@@ -280,10 +309,10 @@ def test_switching_supervisor_and_restart_policy_are_plans(project: Project) -> 
     out = project.apply("--supervisor", "systemd")
     assert "node1/web will be updated in place" in out, out
     assert inspect(bed, "node1", "web")["Id"] == before  # the container stays
-    assert "Restart=always" in bed.sh("node1", f"cat {UNIT_DIR}/{unit_name(PROJECT, 'web')}")
+    assert "Restart=always" in bed.sh("node1", f"cat {unit_file(bed, unit_name(PROJECT, 'web'))}")
     out = project.apply("--supervisor", "watch")
     assert "supervisor: systemd (" in out and "-> watch" in out, out
-    assert project.units("node1") == [] and project.units("node2") == []
+    assert all(project.units(node_name) == [] for node_name in NODES)
     labels = inspect(bed, "node1", "web")["Config"]["Labels"]
     assert "ankplan.unit" not in labels and labels["ankplan.project"] == PROJECT
     out = project.apply("--supervisor", "systemd")

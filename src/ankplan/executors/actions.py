@@ -24,10 +24,11 @@ from ankplan.model import (
     Node,
     Project,
     Supervisor,
+    UnitFlavour,
 )
 from ankplan.planner.hashing import labels_for, spec_hash
 from ankplan.planner.plan import removes_folder
-from ankplan.podman import kube, nodestore, systemd_unit
+from ankplan.podman import kube, nodestore, quadlet, systemd_unit
 from ankplan.podman.pods import unit_id
 
 RM_TIMEOUT = 60.0  # seconds for `podman rm` of a stopped container
@@ -140,7 +141,8 @@ def bringup_command(action: Action, node: Node, labels: dict[str, str],
         return Bringup(argv=kube.play_argv(node, config), verb="kube play",
                        stdin=kube.labelled_manifest(config.manifest, labels))
     if action.unit:
-        return Bringup(argv=systemd_unit.install_argv(action.unit, labels[LABEL_PROJECT]),
+        return Bringup(argv=systemd_unit.install_argv(action.unit, labels[LABEL_PROJECT],
+                                                      flavour=action.unit_flavour),
                        verb="systemctl start", stdin=unit_text(action, node, labels, folder))
     mounts = _mounts(action, folder)
     return Bringup(argv=podman.run_argv(node, workload, labels, mounts=mounts), verb="run")
@@ -161,10 +163,12 @@ def unit_text(action: Action, node: Node, labels: dict[str, str], folder: str) -
     `podman run` carries `labels` and the unit's own name as a label."""
     if action.workload is None:
         raise ValueError(f"{action.address}: the action carries no workload")
-    return systemd_unit.unit_text(
-        node, action.workload, {**labels, LABEL_UNIT: action.unit},
-        project=labels[LABEL_PROJECT], spec_hash=spec_hash(action.workload),
-        required=action.unit_requires, mounts=_mounts(action, folder))
+    build = (quadlet.container_text if action.unit_flavour is UnitFlavour.QUADLET
+             else systemd_unit.unit_text)
+    extra = {"backoff": action.unit_backoff} if action.unit_flavour is UnitFlavour.QUADLET else {}
+    return build(node, action.workload, {**labels, LABEL_UNIT: action.unit},
+                 project=labels[LABEL_PROJECT], spec_hash=spec_hash(action.workload),
+                 required=action.unit_requires, mounts=_mounts(action, folder), **extra)
 
 
 def rewrite_unit(transport: Transport, node: Node, action: Action, project: Project,
@@ -172,7 +176,8 @@ def rewrite_unit(transport: Transport, node: Node, action: Action, project: Proj
     """Rewrite the unit of an in-place change (`action.unit`: Restart=, Requires= follow the
     manifest), reload and enable it; the running container is left alone."""
     labels = bringup_labels(action, project)
-    return transport.run(systemd_unit.install_argv(action.unit, project.name, start=False),
+    return transport.run(systemd_unit.install_argv(action.unit, project.name, start=False,
+                                                   flavour=action.unit_flavour),
                          timeout=timeout, stdin=unit_text(action, node, labels, folder))
 
 

@@ -1,6 +1,6 @@
 """Read what runs on the nodes: one `podman ps` per node (with `podman images` and `podman
 stats` beside it when asked, and `podman pod ps` after it where pods run), nodes in parallel,
-never a write; `systemctl show` for the restart counts of containers systemd units run.
+never a write; on systemd-supervised nodes the Podman and systemd versions; `systemctl show` for the restart counts of containers systemd units run.
 
 Does I/O through the TransportPool. A node that fails becomes an observation carrying its error
 and hint, so it never hides the others.
@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 
 from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
 from ankplan.executors.transport import CommandResult, Transport, TransportPool, check_result
-from ankplan.model import LABEL_UNIT, LiveState, Node, NodeObservation, ObservedContainer
+from ankplan.model import (
+    LABEL_UNIT,
+    LiveState,
+    Node,
+    NodeObservation,
+    ObservedContainer,
+    Supervisor,
+)
 from ankplan.podman import (
     PodmanInfo,
     fold_pods,
@@ -30,6 +37,7 @@ from ankplan.podman import (
     parse_ps,
     parse_stats,
     ps_argv,
+    quadlet,
     stats_argv,
     systemd_unit,
 )
@@ -66,7 +74,7 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images
     """
     try:
         transport = pool.get(node)
-        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="ankplan-extra") as executor:
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ankplan-extra") as executor:
             both = executor.submit(_read_records_and_images, transport, node, project,
                                    timeout) if images and project is not None else None
             image_answer = executor.submit(_read_extra, transport, node, "images", timeout,
@@ -75,6 +83,8 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images
                                            parse_stats) if stats else None
             records = executor.submit(_read_records, transport, node, project,
                                       timeout) if project is not None and not both else None
+            versions = executor.submit(_read_versions, transport, node, timeout) if (
+                node.supervisor is Supervisor.SYSTEMD) else None
             argv = ps_argv(node)
             result = check_result(node, argv, transport.run(argv, timeout=timeout))
             containers = _fold_pods(transport, node, parse_ps(result.stdout, node.name),
@@ -83,13 +93,25 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images
                 records.result() if records else nodestore.StoreView(),
                 image_answer.result() if image_answer else (None, ""))
             stats_table, stats_warning = stats_answer.result() if stats_answer else (None, "")
+            podman_version, systemd_version = versions.result() if versions else ("", 0)
     except AnkplanError as error:
         return NodeObservation(node_name=node.name, error=error_reason(node, error),
                                hint=error.hint)
     return NodeObservation(node_name=node.name, containers=containers, images=image_table,
                            stats=stats_table,
                            warnings=tuple(filter(None, (image_warning, stats_warning))),
-                           boot_id=stored.boot_id, applied=stored.applied, runs=stored.runs)
+                           boot_id=stored.boot_id, applied=stored.applied, runs=stored.runs,
+                           podman_version=podman_version, systemd_version=systemd_version)
+
+
+def _read_versions(transport: Transport, node: Node, timeout: float) -> tuple[str, int]:
+    """The node's Podman version and systemd's major version (which unit ankplan writes there);
+    ("", 0) when unreadable: the node then gets the unit every Podman runs."""
+    try:
+        result = transport.run(quadlet.probe_argv(node), timeout=timeout)
+    except AnkplanError:
+        return "", 0
+    return quadlet.parse_probe(result.stdout) if result.ok else ("", 0)
 
 
 def _read_records(transport: Transport, node: Node, project: str,

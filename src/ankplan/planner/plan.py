@@ -52,7 +52,12 @@ from ankplan.planner.runtimes import (
     unsupported_runtime,
 )
 from ankplan.planner.starts import NEVER_STARTED, start_decision, vanished_decision
-from ankplan.planner.supervision import supervisor_change, unit_nodes, with_units
+from ankplan.planner.supervision import (
+    node_flavours,
+    supervisor_change,
+    unit_nodes,
+    with_units,
+)
 from ankplan.podman.options import last_value
 
 __all__ = ["NEVER_STARTED", "container_name", "plan", "removes_folder"]
@@ -450,7 +455,7 @@ def plan(manifest: Manifest, inventory: Inventory, live: LiveState, *, project: 
     actions = _note_running_dependents(manifest, actions)
     starting_failed, dependents = starting_failed_lines(manifest, nodes, selected)
     actions = note_failed_dependencies(actions, dependents)
-    actions = with_units(actions, project, context.units, placed)
+    actions = with_units(actions, project, context.units, placed, node_flavours(live))
     names = {container_name(w) for w in manifest.workloads}
     fingerprints = tuple((n.node_name, fingerprint(n, project, names)) for n in observed.nodes)
     return Plan(project=project, steps=order_steps(manifest, live, project, actions),

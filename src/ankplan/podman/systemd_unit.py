@@ -11,10 +11,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ankplan.model import AddCondition, Node, RestartPolicy, Workload
+from ankplan.model import AddCondition, Node, RestartPolicy, UnitFlavour, Workload
 from ankplan.podman.commands import UNIT_CIDFILE, Argv, unit_run_argv
 
 UNIT_DIR = "/etc/systemd/system"  # system units; ankplan's are named ankplan-*.service
+QUADLET_DIR = "/etc/containers/systemd"  # Quadlet files (podman/quadlet.py), ankplan-*.container
 RUNTIME_DIR = "/run"  # what %t means for system units
 # systemd 252 restarts after a fixed delay (RestartSteps=/RestartMaxDelaySec=, a growing delay
 # like the guide's 0, 5, 10, 20, 30 s, need systemd 254): 5 s, the guide's second step, and
@@ -41,7 +42,7 @@ def unit_name(project: str, workload_name: str) -> str:
 
 def project_line(project: str) -> str:
     """The line that marks a unit file as `project`'s: a file without it is never touched."""
-    return f"{KEY_PROJECT}={_value(project)}"
+    return f"{KEY_PROJECT}={unit_value(project)}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,22 +84,22 @@ def unit_text(node: Node, workload: Workload, labels: Mapping[str, str], *, proj
     plan, get and destroy see it as before), Restart= from its restartPolicy, ordered after the
     units it requires, enabled for multi-user.target (it comes back after a reboot)."""
     argv = unit_run_argv(node, workload, labels, mounts=mounts)
-    podman_prefix = " ".join(_exec_word(word) for word in node.podman)
+    podman_prefix = " ".join(exec_word(word) for word in node.podman)
     cidfile = f"--cidfile={UNIT_CIDFILE}"
     stop = f"{podman_prefix} stop --ignore -t {STOP_TIMEOUT} {cidfile}"
     lines = [
         f"# Written by ankplan for workload {_comment(workload.name)} of project "
         + f"{_comment(project)}; `ankplan apply` rewrites it, `ankplan destroy` removes it.",
         "[Unit]",
-        f"Description=ankplan workload {_value(workload.name)} (project {_value(project)})",
+        f"Description=ankplan workload {unit_value(workload.name)} (project {unit_value(project)})",
         "Wants=network-online.target",
         "After=network-online.target",
         "RequiresMountsFor=%t/containers",
         *(f"Requires={unit}\nAfter={unit}" for unit in required),
         "StartLimitIntervalSec=0",
         project_line(project),
-        f"{KEY_WORKLOAD}={_value(workload.name)}",
-        f"{KEY_SPEC_HASH}={_value(spec_hash)}",
+        f"{KEY_WORKLOAD}={unit_value(workload.name)}",
+        f"{KEY_SPEC_HASH}={unit_value(spec_hash)}",
         "",
         "[Service]",
         "Environment=PODMAN_SYSTEMD_UNIT=%n",
@@ -106,7 +107,7 @@ def unit_text(node: Node, workload: Workload, labels: Mapping[str, str], *, proj
         f"RestartSec={RESTART_SEC}",
         f"TimeoutStopSec={STOP_TIMEOUT + 60}",
         f"ExecStartPre=/bin/rm -f {UNIT_CIDFILE}",
-        "ExecStart=" + " ".join(word if word == cidfile else _exec_word(word) for word in argv),
+        "ExecStart=" + " ".join(word if word == cidfile else exec_word(word) for word in argv),
         f"ExecStop={stop}",
         f"ExecStopPost={stop}",
         "Type=notify",
@@ -118,7 +119,7 @@ def unit_text(node: Node, workload: Workload, labels: Mapping[str, str], *, proj
     return "\n".join(lines) + "\n"
 
 
-def _exec_word(word: str) -> str:
+def exec_word(word: str) -> str:
     """One word of an Exec= line: bare when safe, else double-quoted with C escapes; `%` and
     `$` doubled so systemd takes them literally."""
     if word and all(c in _BARE for c in word):
@@ -128,7 +129,7 @@ def _exec_word(word: str) -> str:
     return f'"{escaped}"'
 
 
-def _value(text: str) -> str:
+def unit_value(text: str) -> str:
     """A value on a unit line: one line, `%` doubled (a specifier otherwise)."""
     return text.replace("\n", " ").replace("%", "%%")
 
@@ -137,57 +138,76 @@ def _comment(text: str) -> str:
     return text.replace("\n", " ")
 
 
-# The unit file is replaced only when it is absent or this project's; the unit is then
-# enabled and, unless only reloaded, (re)started; the container's id is the last line printed.
-# A start that fails leaves no unit behind (systemd would retry it forever) and prints why.
-_INSTALL = r"""
-dir=$1 unit=$2 mark=$3 mode=$4 f="$1/$2"
+# The unit's file (a unit, or the Quadlet file the unit is generated from) is replaced only
+# when it is absent or this project's; the unit is then enabled (a Quadlet unit is enabled by
+# its [Install] section) and, unless only reloaded, (re)started; the container's id is the last
+# line printed. A start that fails leaves no file behind (systemd would retry it forever) and
+# prints why.
+_CID = r"""
+cid() { cat "$RUNTIME/$1.ctr-id" 2>/dev/null || cat "$RUNTIME/${1%.service}.cid"; }
+"""
+_INSTALL = _CID + r"""
+dir=$1 unit=$2 mark=$3 mode=$4 file=$5 f="$1/$5"
+enable() { case "$file" in *.container) :;; *) systemctl enable -q "$unit";; esac; }
 if [ -e "$f" ] && ! grep -qxF -- "$mark" "$f"; then
   echo "Error: $f exists and is not this project's unit; ankplan leaves it alone" >&2; exit 3
 fi
 (umask 077 && cat > "$f.ankplan-new") && mv -f "$f.ankplan-new" "$f" || exit 4
 systemctl daemon-reload || exit 5
-if [ "$mode" = reload ]; then exec systemctl enable -q "$unit"; fi
+if [ "$mode" = reload ]; then enable; exit; fi
 systemctl reset-failed "$unit" 2>/dev/null
-if systemctl enable -q "$unit" && systemctl restart "$unit"; then exec cat "$RUNTIME/$unit.ctr-id"; fi
+if enable && systemctl restart "$unit"; then cid "$unit"; exit; fi
 status=$?
 journalctl -u "$unit" -n 8 --no-pager -o cat 2>/dev/null | grep -i error >&2
-systemctl disable -q --now "$unit" 2>/dev/null; rm -f "$f"; systemctl daemon-reload
+systemctl disable -q "$unit" 2>/dev/null; systemctl stop "$unit" 2>/dev/null
+rm -f "$f"; systemctl daemon-reload
 systemctl reset-failed "$unit" 2>/dev/null
 exit $status
 """
 
+# The unit's file is a unit in UNIT_DIR or a Quadlet file in QUADLET_DIR: each is removed
+# only when it carries the project's mark.
 _REMOVE = r"""
-unit=$2 mark=$3 f="$1/$2"
-if [ ! -e "$f" ]; then systemctl reset-failed "$unit" 2>/dev/null; exit 0; fi
-if ! grep -qxF -- "$mark" "$f"; then
-  echo "$f is not this project's unit; ankplan leaves it alone" >&2; exit 0
-fi
-systemctl disable -q --now "$unit" || exit
-rm -f "$f" && systemctl daemon-reload || exit
+unit=$2 mark=$3 removed=
+for f in "$1/$2" "$4/${2%.service}.container"; do
+  [ -e "$f" ] || continue
+  if ! grep -qxF -- "$mark" "$f"; then
+    echo "$f is not this project's unit; ankplan leaves it alone" >&2; continue
+  fi
+  systemctl disable -q "$unit" 2>/dev/null; systemctl stop "$unit" || exit
+  rm -f "$f" && removed=1
+done
+[ -z "$removed" ] || systemctl daemon-reload || exit
 systemctl reset-failed "$unit" 2>/dev/null
 exit 0
 """
 
-_RESTART = r"""
+_RESTART = _CID + r"""
 systemctl reset-failed "$1" 2>/dev/null
-systemctl restart "$1" && exec cat "$RUNTIME/$1.ctr-id"
+systemctl restart "$1" && cid "$1"
 """
 
 
-def install_argv(unit: str, project: str, *, start: bool = True) -> Argv:
-    """Write the unit (its text on stdin), enable it and (re)start it, printing the container
-    id; `start=False` only rewrites, reloads and enables (an in-place change: Restart=,
-    Requires= take effect without touching the running container)."""
+def install_argv(unit: str, project: str, *, start: bool = True,
+                 flavour: UnitFlavour = UnitFlavour.UNIT) -> Argv:
+    """Write the unit's file (its text on stdin: a unit, or a Quadlet file for
+    `UnitFlavour.QUADLET`), enable the unit and (re)start it, printing the container id;
+    `start=False` only rewrites, reloads and enables (an in-place change: Restart=, Requires=
+    take effect without touching the running container)."""
     mode = "start" if start else "reload"
-    return ("env", f"RUNTIME={RUNTIME_DIR}", "sh", "-c", _INSTALL, "sh", UNIT_DIR, unit,
-            project_line(project), mode)
+    if flavour is UnitFlavour.QUADLET:
+        folder, file = QUADLET_DIR, unit.removesuffix(".service") + ".container"
+    else:
+        folder, file = UNIT_DIR, unit
+    return ("env", f"RUNTIME={RUNTIME_DIR}", "sh", "-c", _INSTALL, "sh", folder, unit,
+            project_line(project), mode, file)
 
 
 def remove_argv(unit: str, project: str) -> Argv:
-    """Stop, disable and remove `project`'s unit (its container stays, exited, for `podman rm`);
-    a file of that name without the project's mark is left alone."""
-    return ("sh", "-c", _REMOVE, "sh", UNIT_DIR, unit, project_line(project))
+    """Stop, disable and remove `project`'s unit, a unit file or a Quadlet file (a unit's
+    container stays, exited, for `podman rm`; Quadlet's is removed with it); a file of that
+    name without the project's mark is left alone."""
+    return ("sh", "-c", _REMOVE, "sh", UNIT_DIR, unit, project_line(project), QUADLET_DIR)
 
 
 def stop_argv(unit: str) -> Argv:
