@@ -28,7 +28,7 @@ def action(kind: ActionKind, *, unit: str = UNIT, container_unit: str = "") -> A
 def test_a_unit_workload_comes_up_through_its_unit() -> None:
     create = action(ActionKind.CREATE)
     command = bringup_command(create, NODE, bringup_labels(create, "proj"))
-    assert command.verb == "systemctl start" and command.argv[-2:] == (
+    assert command.verb == "systemctl start" and command.argv[-3:-1] == (
         "X-Ankplan-Project=proj", "start")
     assert UNIT in command.argv and command.stdin is not None
     assert "--label=ankplan.unit=" + UNIT in command.stdin

@@ -23,6 +23,7 @@ from ankplan.model import (
     Reason,
     RestartPolicy,
     Supervisor,
+    UnitFlavour,
     Workload,
 )
 from ankplan.planner.hashing import labels_for
@@ -82,10 +83,25 @@ def test_creates_name_their_units_and_what_the_node_enforces() -> None:
         web.details
     assert "after apply the node does not enforce: far (on node2), init " \
            "(ADD_COND_SUCCEEDED)" in web.details
-    assert any(d.startswith(f"systemd unit {web.unit}: Restart=on-failure after 5 s")
+    assert any(d.startswith(f"systemd unit {web.unit} (unit file): Restart=on-failure after 5 s,")
                for d in web.details)
+    assert web.unit_flavour is UnitFlavour.UNIT and not web.unit_backoff
     assert step(result, "far").unit == ""  # node2 is supervised by watch
     assert any("no restarts" in d for d in step(result, "init").details)
+
+
+def test_a_node_with_podman_4_4_or_later_gets_quadlet_files() -> None:
+    observed = replace(live(), nodes=tuple(
+        replace(o, podman_version="5.4.2", systemd_version=257) if o.node_name == "node1" else o
+        for o in live().nodes))
+    web = step(plan(MANIFEST, inventory(), observed, project=PROJECT), "web")
+    assert web.unit_flavour is UnitFlavour.QUADLET and web.unit_backoff
+    assert any(d.startswith(f"systemd unit {web.unit} (Quadlet file {web.unit[:-8]}.container): "
+                            "Restart=on-failure after 5 s, growing to 30 s,") for d in web.details)
+    on_43 = replace(observed, nodes=tuple(replace(o, podman_version="4.3.1", systemd_version=252)
+                                          for o in observed.nodes))
+    web = step(plan(MANIFEST, inventory(), on_43, project=PROJECT), "web")
+    assert web.unit_flavour is UnitFlavour.UNIT and not web.unit_backoff
 
 
 def test_a_podman_kube_workload_stays_with_watch() -> None:

@@ -168,16 +168,19 @@ exit $status
 # The unit's file is a unit in UNIT_DIR or a Quadlet file in QUADLET_DIR: each is removed
 # only when it carries the project's mark.
 _REMOVE = r"""
-unit=$2 mark=$3 removed=
+unit=$2 mark=$3 removed= foreign=
 for f in "$1/$2" "$4/${2%.service}.container"; do
   [ -e "$f" ] || continue
   if ! grep -qxF -- "$mark" "$f"; then
-    echo "$f is not this project's unit; ankplan leaves it alone" >&2; continue
+    echo "$f is not this project's unit; ankplan leaves it alone" >&2; foreign=1; continue
   fi
-  systemctl disable -q "$unit" 2>/dev/null; systemctl stop "$unit" || exit
+  case "$f" in
+    *.container) systemctl stop "$unit" || exit;;  # generated units are not enabled/disabled
+    *) systemctl disable -q --now "$unit" || exit;;
+  esac
   rm -f "$f" && removed=1
 done
-[ -z "$removed" ] || systemctl daemon-reload || exit
+if [ -n "$removed" ]; then systemctl daemon-reload || exit; elif [ -n "$foreign" ]; then exit 0; fi
 systemctl reset-failed "$unit" 2>/dev/null
 exit 0
 """
