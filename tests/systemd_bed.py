@@ -28,7 +28,8 @@ CLEAN_NODE = (
     "systemctl reset-failed \"$u\" 2>/dev/null; done; "
     "for f in /etc/containers/systemd/ankplan-*.container; do [ -e \"$f\" ] || continue; "
     "u=${f##*/}; u=${u%.container}.service; systemctl stop \"$u\" 2>/dev/null; rm -f \"$f\"; "
-    "systemctl reset-failed \"$u\" 2>/dev/null; done; systemctl daemon-reload; "
+    "systemctl reset-failed \"$u\" 2>/dev/null; done; "
+    "rm -rf /etc/systemd/system/ankplan-*.service.d; systemctl daemon-reload; "
     "podman rm -a -f -t 0 >/dev/null; rm -rf /var/lib/ankplan"
 )
 

@@ -205,10 +205,6 @@ def test_systemd_restarts_a_killed_container_after_ankplan_exited(project: Proje
     assert (job_unit["NRestarts"], job_unit["ActiveState"]) == ("0", "inactive"), job_unit
     status, out, err = project.cli("get workloads", "-o", "json")
     rows = {row["name"]: row for row in json.loads(out)}
-    print("job after its clean exit:", rows.get("job"))
-    if bed.quadlet:  # Quadlet runs --rm and removes the container when the unit stops
-        assert "job" not in bed.sh("node1", "podman ps -a --format '{{.Names}}'").split()
-        return
     job = inspect(bed, "node1", "job")
     assert (job["State"]["Status"], job["State"]["ExitCode"]) == ("exited", 0)
     assert rows["job"]["executionState"]["state"] == "Succeeded", rows["job"]
@@ -263,6 +259,9 @@ def test_destroy_removes_units_containers_and_folders_and_nothing_else(
     assert status == 0, out + err
     for node_name in NODES:
         assert project.units(node_name) == []
+        marked = bed.sh(node_name, f"grep -rlx 'X-Ankplan-Project={PROJECT}' {UNIT_DIR} "
+                                   f"{QUADLET_DIR} 2>/dev/null || true")
+        assert marked == "", marked  # no unit, Quadlet file or drop-in of the project
         names = bed.sh(node_name, "podman ps -a --format '{{.Names}}'").split()
         assert not {"db", "web", "remote", "edge"} & set(names)
         leftovers = bed.sh(node_name, "ls /var/lib/ankplan/*/ 2>/dev/null || true")

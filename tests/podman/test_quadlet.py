@@ -9,7 +9,13 @@ from test_systemd_unit import fake_systemctl, run_script  # noqa: F401 (a fixtur
 
 from ankplan.model import Node, PodmanConfig, RestartPolicy, UnitFlavour, Workload
 from ankplan.planner.hashing import labels_for, spec_hash
-from ankplan.podman.quadlet import container_text, file_name, flavour_for, parse_probe
+from ankplan.podman.quadlet import (
+    container_text,
+    dropin_text,
+    file_name,
+    flavour_for,
+    parse_probe,
+)
 from ankplan.podman.systemd_unit import install_argv, project_line, remove_argv
 
 NODE = Node(name="node1")
@@ -48,7 +54,8 @@ def test_the_container_file_carries_image_command_labels_and_restart_rule() -> N
     text = text_of(wl)
     assert "Image=localhost/x:1\n" in text and "Exec=stub idle\n" in text
     assert "ContainerName=web\n" in text and "GlobalArgs=--log-level=info\n" in text
-    assert 'PodmanArgs=-e "A=b c$$d%%e"\n' in text  # systemd takes $$ and %% literally
+    # systemd takes $$ and %% literally; --rm=false keeps the exited container (the drop-in)
+    assert 'PodmanArgs=--rm=false -e "A=b c$$d%%e"\n' in text
     assert project_line("proj") + "\n" in text and f"X-Ankplan-Spec-Hash={spec_hash(wl)}" in text
     assert 'Label="ankplan.project=proj"' in text or "Label=ankplan.project=proj\n" in text
     assert "Requires=ankplan-db-1.service\nAfter=ankplan-db-1.service\n" in text
@@ -66,10 +73,18 @@ def test_a_systemd_with_restart_steps_gets_the_growing_delay() -> None:
 def test_the_quadlet_file_goes_to_the_quadlet_folder_under_the_units_stem() -> None:
     unit = "ankplan-web-1a2b3c4d.service"
     assert file_name(unit) == "ankplan-web-1a2b3c4d.container"
-    argv = install_argv(unit, "proj", flavour=UnitFlavour.QUADLET)
-    assert argv[-5:] == ("/etc/containers/systemd", unit, project_line("proj"), "start",
-                         "ankplan-web-1a2b3c4d.container")
+    argv = install_argv(unit, "proj", flavour=UnitFlavour.QUADLET, dropin="D")
+    assert argv[-7:] == ("/etc/containers/systemd", unit, project_line("proj"), "start",
+                         "ankplan-web-1a2b3c4d.container", f"/etc/systemd/system/{unit}.d", "D")
     assert install_argv(unit, "proj")[-5] == "/etc/systemd/system"
+
+
+def test_the_drop_in_keeps_the_exited_container_and_carries_the_mark() -> None:
+    text = dropin_text(NODE, "proj")
+    assert project_line("proj") + "\n" in text
+    stop = "podman stop --ignore -t 10 --cidfile=%t/%N.cid"
+    assert f"ExecStop=\nExecStop={stop}\nExecStopPost=\nExecStopPost=-{stop}\n" in text
+    assert "ExecStartPre=/bin/rm -f %t/%N.cid\n" in text and " rm -v" not in text
 
 
 def test_remove_takes_the_projects_quadlet_file_and_leaves_a_foreign_one(

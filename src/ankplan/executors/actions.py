@@ -141,8 +141,7 @@ def bringup_command(action: Action, node: Node, labels: dict[str, str],
         return Bringup(argv=kube.play_argv(node, config), verb="kube play",
                        stdin=kube.labelled_manifest(config.manifest, labels))
     if action.unit:
-        return Bringup(argv=systemd_unit.install_argv(action.unit, labels[LABEL_PROJECT],
-                                                      flavour=action.unit_flavour),
+        return Bringup(argv=unit_install_argv(action, node, labels[LABEL_PROJECT]),
                        verb="systemctl start", stdin=unit_text(action, node, labels, folder))
     mounts = _mounts(action, folder)
     return Bringup(argv=podman.run_argv(node, workload, labels, mounts=mounts), verb="run")
@@ -156,6 +155,15 @@ def _mounts(action: Action, folder: str) -> tuple[str, ...]:
         raise AnkplanError(f"{action.address}: the node did not say where the workload's "
                            "files were written")
     return nodestore.file_mounts(folder, workload.files)
+
+
+def unit_install_argv(action: Action, node: Node, project: str, *,
+                      start: bool = True) -> tuple[str, ...]:
+    """The command that writes the action's unit (with its drop-in, for a Quadlet file)."""
+    quadlet_unit = action.unit_flavour is UnitFlavour.QUADLET
+    return systemd_unit.install_argv(
+        action.unit, project, start=start, flavour=action.unit_flavour,
+        dropin=quadlet.dropin_text(node, project) if quadlet_unit else "")
 
 
 def unit_text(action: Action, node: Node, labels: dict[str, str], folder: str) -> str:
@@ -176,8 +184,7 @@ def rewrite_unit(transport: Transport, node: Node, action: Action, project: Proj
     """Rewrite the unit of an in-place change (`action.unit`: Restart=, Requires= follow the
     manifest), reload and enable it; the running container is left alone."""
     labels = bringup_labels(action, project)
-    return transport.run(systemd_unit.install_argv(action.unit, project.name, start=False,
-                                                   flavour=action.unit_flavour),
+    return transport.run(unit_install_argv(action, node, project.name, start=False),
                          timeout=timeout, stdin=unit_text(action, node, labels, folder))
 
 

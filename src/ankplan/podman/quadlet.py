@@ -77,8 +77,8 @@ def container_text(node: Node, workload: Workload, labels: Mapping[str, str], *,
     container += [f"Label={exec_word(f'{key}={value}')}" for key, value in sorted(labels.items())]
     if config.general_options:
         container.append("GlobalArgs=" + _words(config.general_options))
-    if mounts or config.command_options:
-        container.append("PodmanArgs=" + _words((*mounts, *config.command_options)))
+    # --rm=false: the container stays after it exits (dropin_text), as under Podman 4.3's unit
+    container.append("PodmanArgs=" + _words(("--rm=false", *mounts, *config.command_options)))
     if config.command_args:
         container.append("Exec=" + _words(config.command_args))
     lines = [
@@ -109,6 +109,20 @@ def container_text(node: Node, workload: Workload, labels: Mapping[str, str], *,
         "WantedBy=multi-user.target",
     ]
     return "\n".join(lines) + "\n"
+
+
+def dropin_text(node: Node, project: str) -> str:
+    """The drop-in (`<unit>.d/ankplan.conf`) that keeps an exited container, as the
+    Ankaios states need (ON_FAILURE's clean exit stays Succeeded): Quadlet's own stop commands
+    remove the container (`podman rm`); these replace them with `podman stop`, and the
+    container id file of the last run is removed before the next (with `--rm=false`)."""
+    podman = " ".join(exec_word(word) for word in node.podman)
+    stop = f"{podman} stop --ignore -t {STOP_TIMEOUT} --cidfile=%t/%N.cid"
+    return "\n".join([
+        f"# Written by ankplan for project {_comment(project)} with the unit's Quadlet file.",
+        "[Unit]", project_line(project), "", "[Service]",
+        "ExecStartPre=/bin/rm -f %t/%N.cid",
+        "ExecStop=", f"ExecStop={stop}", "ExecStopPost=", f"ExecStopPost=-{stop}", ""])
 
 
 def _words(words: Sequence[str]) -> str:

@@ -147,12 +147,17 @@ _CID = r"""
 cid() { cat "$RUNTIME/$1.ctr-id" 2>/dev/null || cat "$RUNTIME/${1%.service}.cid"; }
 """
 _INSTALL = _CID + r"""
-dir=$1 unit=$2 mark=$3 mode=$4 file=$5 f="$1/$5"
+dir=$1 unit=$2 mark=$3 mode=$4 file=$5 f="$1/$5" dropin=${6:+$6/ankplan.conf}
 enable() { case "$file" in *.container) :;; *) systemctl enable -q "$unit";; esac; }
-if [ -e "$f" ] && ! grep -qxF -- "$mark" "$f"; then
-  echo "Error: $f exists and is not this project's unit; ankplan leaves it alone" >&2; exit 3
-fi
+for g in "$f" $dropin; do
+  if [ -e "$g" ] && ! grep -qxF -- "$mark" "$g"; then
+    echo "Error: $g exists and is not this project's unit; ankplan leaves it alone" >&2; exit 3
+  fi
+done
 (umask 077 && cat > "$f.ankplan-new") && mv -f "$f.ankplan-new" "$f" || exit 4
+if [ -n "$dropin" ]; then
+  mkdir -p "$6" && printf '%s' "$7" > "$dropin.ankplan-new" && mv -f "$dropin.ankplan-new" "$dropin" || exit 4
+fi
 systemctl daemon-reload || exit 5
 if [ "$mode" = reload ]; then enable; exit; fi
 systemctl reset-failed "$unit" 2>/dev/null
@@ -160,7 +165,7 @@ if enable && systemctl restart "$unit"; then cid "$unit"; exit; fi
 status=$?
 journalctl -u "$unit" -n 8 --no-pager -o cat 2>/dev/null | grep -i error >&2
 systemctl disable -q "$unit" 2>/dev/null; systemctl stop "$unit" 2>/dev/null
-rm -f "$f"; systemctl daemon-reload
+rm -f "$f" $dropin; [ -z "$dropin" ] || rmdir "$6" 2>/dev/null; systemctl daemon-reload
 systemctl reset-failed "$unit" 2>/dev/null
 exit $status
 """
@@ -169,17 +174,19 @@ exit $status
 # only when it carries the project's mark.
 _REMOVE = r"""
 unit=$2 mark=$3 removed= foreign=
-for f in "$1/$2" "$4/${2%.service}.container"; do
+for f in "$1/$2" "$4/${2%.service}.container" "$1/$2.d/ankplan.conf"; do
   [ -e "$f" ] || continue
   if ! grep -qxF -- "$mark" "$f"; then
     echo "$f is not this project's unit; ankplan leaves it alone" >&2; foreign=1; continue
   fi
   case "$f" in
+    *.conf) ;;  # the drop-in of a Quadlet unit, stopped with its .container
     *.container) systemctl stop "$unit" || exit;;  # generated units are not enabled/disabled
     *) systemctl disable -q --now "$unit" || exit;;
   esac
   rm -f "$f" && removed=1
 done
+rmdir "$1/$2.d" 2>/dev/null
 if [ -n "$removed" ]; then systemctl daemon-reload || exit; elif [ -n "$foreign" ]; then exit 0; fi
 systemctl reset-failed "$unit" 2>/dev/null
 exit 0
@@ -192,18 +199,19 @@ systemctl restart "$1" && cid "$1"
 
 
 def install_argv(unit: str, project: str, *, start: bool = True,
-                 flavour: UnitFlavour = UnitFlavour.UNIT) -> Argv:
+                 flavour: UnitFlavour = UnitFlavour.UNIT, dropin: str = "") -> Argv:
     """Write the unit's file (its text on stdin: a unit, or a Quadlet file for
-    `UnitFlavour.QUADLET`), enable the unit and (re)start it, printing the container id;
+    `UnitFlavour.QUADLET` with `dropin`, the text of the unit's drop-in
+    `<unit>.d/ankplan.conf`), enable the unit and (re)start it, printing the container id;
     `start=False` only rewrites, reloads and enables (an in-place change: Restart=, Requires=
     take effect without touching the running container)."""
     mode = "start" if start else "reload"
     if flavour is UnitFlavour.QUADLET:
-        folder, file = QUADLET_DIR, unit.removesuffix(".service") + ".container"
-    else:
-        folder, file = UNIT_DIR, unit
-    return ("env", f"RUNTIME={RUNTIME_DIR}", "sh", "-c", _INSTALL, "sh", folder, unit,
-            project_line(project), mode, file)
+        return ("env", f"RUNTIME={RUNTIME_DIR}", "sh", "-c", _INSTALL, "sh", QUADLET_DIR, unit,
+                project_line(project), mode, unit.removesuffix(".service") + ".container",
+                f"{UNIT_DIR}/{unit}.d", dropin)
+    return ("env", f"RUNTIME={RUNTIME_DIR}", "sh", "-c", _INSTALL, "sh", UNIT_DIR, unit,
+            project_line(project), mode, unit)
 
 
 def remove_argv(unit: str, project: str) -> Argv:
