@@ -234,6 +234,9 @@ class ObservedContainer:
     health: str = ""  # "", "starting", "healthy", "unhealthy"
     labels: tuple[tuple[str, str], ...] = ()  # sorted
     restart_count: int = 0  # from LABEL_RESTART_COUNT
+    # The state of the systemd unit that runs it, as `systemctl` words it: "active (running)",
+    # "activating (auto-restart)", "failed (failed)"; "" when no unit runs it or not read.
+    unit_state: str = ""
     image_id: str = ""  # full id of the image the container was created from ("" unknown)
     pod_id: str = ""  # the pod this container belongs to ("" when none)
     # A podman-kube workload's pods are folded into ONE entry (podman/kube.py): its id is

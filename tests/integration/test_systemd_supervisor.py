@@ -124,6 +124,13 @@ def unit_show(bed: SystemdBed, node_name: str, unit: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
+def unit_of(project: Project, workload: str) -> dict:
+    """The `unit` field of the workload in `get workloads -o json`."""
+    status, out, err = project.cli("get workloads", "-o", "json")
+    assert status == 0, out + err
+    return next(row for row in json.loads(out) if row["name"] == workload)["unit"]
+
+
 def wait_for(check, timeout: float, what: str) -> None:
     """Poll `check()` until true, failing with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -184,6 +191,9 @@ def test_systemd_restarts_a_killed_container_after_ankplan_exited(project: Proje
     assert apply.returncode == 0, apply.stdout + apply.stderr  # ankplan has exited
     old = inspect(bed, "node1", "web")
     killed_at = float(bed.sh("node1", f"date +%s.%N; kill -9 {old['State']['Pid']}").split()[0])
+    # get shows the unit waiting to restart it, next to the container's own state
+    wait_for(lambda: unit_of(project, "web")["state"] == "activating (auto-restart)",
+             RESTART_SEC - 1, "get to show web's unit in auto-restart")
     wait_for(lambda: bed.ssh("node1", ["podman", "inspect", "--format", "{{.Id}} {{.State.Status}}",
                                        "web"]).stdout.split() not in ([], [old["Id"], "running"],
                                                                       [old["Id"], "exited"]),
@@ -199,6 +209,11 @@ def test_systemd_restarts_a_killed_container_after_ankplan_exited(project: Proje
     rows = {row["name"]: row for row in json.loads(out)}
     assert rows["web"]["restartCount"] == 1, rows["web"]
     assert rows["web"]["executionState"]["state"] == "Running", rows["web"]
+    assert rows["web"]["unit"] == {"name": unit_name(PROJECT, "web"), "state": "active (running)"}
+    status, out, err = project.cli("get workloads", "-o", "wide")
+    assert status == 0 and out.splitlines()[0].split()[-1] == "UNIT", out + err
+    assert any(line.split()[0] == "web" and line.endswith("active (running)")
+               for line in out.splitlines()), out
     # ON_FAILURE leaves a clean exit alone: the job ran once, exited 0, and stays exited.
     time.sleep(RESTART_SEC + 1)
     job_unit = unit_show(bed, "node1", unit_name(PROJECT, "job"))

@@ -154,6 +154,7 @@ def test_parse_show() -> None:
     states = parse_show(text)
     assert [(s.unit, s.active_state, s.sub_state, s.restarts) for s in states] == [
         ("a.service", "active", "running", 3), ("b.service", "activating", "auto-restart", 0)]
+    assert [s.state for s in states] == ["active (running)", "activating (auto-restart)"]
 
 
 @pytest.fixture

@@ -324,8 +324,9 @@ def _with(info: NodeInfo, *, started: float, **changes: Any) -> NodeInfo:
 def with_unit_restarts(pool: TransportPool, inventory_nodes: Sequence[Node], live: LiveState, *,
                        timeout: float = 30) -> LiveState:
     """`live` with each systemd-run container's restart count taken from its unit
-    (`NRestarts=`, restarts systemd did since the unit was last started): one `systemctl show`
-    per node that has such containers. A node that does not answer keeps its counts."""
+    (`NRestarts=`, restarts systemd did since the unit was last started) and the unit's state:
+    one `systemctl show` per node that has such containers. A node that does not answer keeps
+    its counts."""
     nodes = {node.name: node for node in inventory_nodes}
     observations = []
     for observation in live.nodes:
@@ -340,10 +341,11 @@ def with_unit_restarts(pool: TransportPool, inventory_nodes: Sequence[Node], liv
         except AnkplanError:
             observations.append(observation)
             continue
-        restarts = {state.unit: state.restarts
-                    for state in systemd_unit.parse_show(result.stdout)} if result.ok else {}
+        shown = {state.unit: state
+                 for state in systemd_unit.parse_show(result.stdout)} if result.ok else {}
         containers = tuple(
-            dataclasses.replace(c, restart_count=restarts[c.label(LABEL_UNIT)])
-            if c.label(LABEL_UNIT) in restarts else c for c in observation.containers)
+            dataclasses.replace(c, restart_count=shown[c.label(LABEL_UNIT)].restarts,
+                                unit_state=shown[c.label(LABEL_UNIT)].state)
+            if c.label(LABEL_UNIT) in shown else c for c in observation.containers)
         observations.append(dataclasses.replace(observation, containers=containers))
     return dataclasses.replace(live, nodes=tuple(observations))

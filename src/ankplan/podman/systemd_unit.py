@@ -245,6 +245,11 @@ class UnitState:
     sub_state: str = ""  # running, auto-restart, dead, ...
     restarts: int = 0  # NRestarts: restarts systemd did since the unit was last started
 
+    @property
+    def state(self) -> str:
+        """`active (running)`, `activating (auto-restart)`, ... as `systemctl status` words it."""
+        return f"{self.active_state} ({self.sub_state})" if self.sub_state else self.active_state
+
 
 def parse_show(text: str) -> tuple[UnitState, ...]:
     """The units of `show_argv`'s output (blocks of KEY=VALUE lines, blank-line separated)."""

@@ -19,7 +19,7 @@ from ankplan.cli.views.resources import (
     sample_of,
 )
 from ankplan.cli.views.table import Column, print_table
-from ankplan.model import ContainerStats, State, SubState
+from ankplan.model import LABEL_UNIT, ContainerStats, State, SubState
 from ankplan.planner.workload_status import WorkloadStatus
 
 Samples = Mapping[tuple[str, str], ContainerStats]  # (node, short container id) -> sample
@@ -86,7 +86,21 @@ def status_columns(now: float, samples: Samples | None = None
             s.container, samples or {})), wide=True),
         Column(header="MEMORY", cell=lambda s: memory_text(s.container, sample_of(
             s.container, samples or {})), wide=True),
+        Column(header="UNIT", cell=_unit_cell, wide=True),
     )
+
+
+def _unit_cell(status: WorkloadStatus) -> str:
+    """The systemd unit's state of a workload a unit runs (`-o wide`), else empty."""
+    container = status.container
+    return container.unit_state if container is not None else ""
+
+
+def _unit_record(status: WorkloadStatus) -> dict[str, str] | None:
+    container = status.container
+    if container is None or not container.label(LABEL_UNIT):
+        return None
+    return {"name": container.label(LABEL_UNIT), "state": container.unit_state or None}
 
 
 def state_style(status: WorkloadStatus) -> str:
@@ -117,6 +131,7 @@ def status_record(status: WorkloadStatus, now: float,
             "id": container.id, "name": container.name, "image": container.image,
             "startedAt": _iso(container.started_at), "finishedAt": _iso(container.finished_at),
             **({"pods": list(container.pods)} if container.pods else {})},
+        "unit": _unit_record(status),
         "waitingFor": list(status.waiting_for),
         "resources": resources_record(sample_of(container, samples or {})),
         "dependencies": [{"workload": d.dependency.workload_name,
@@ -158,6 +173,9 @@ def detail_text(status: WorkloadStatus, now: float, logs: str = "",
         lines += [f"  - {d.dependency.workload_name} ({d.dependency.condition.value}): "
                   f"{d.word} (current: {d.state})" for d in status.dependencies]
     lines.append(f"{'Restart count:':<17}{status.restart_count}")
+    if container is not None and container.label(LABEL_UNIT):
+        lines.append(f"{'systemd unit:':<17}{container.label(LABEL_UNIT)} "
+                     f"{container.unit_state or '(state not read)'}")
     if container is not None and status.restart_count and container.started_at:
         lines.append(f"{'Last restart:':<17}{_ago(container.started_at, now)}")
     error = _last_error(status, logs)
