@@ -110,7 +110,7 @@ def test_output_json_prints_the_plan_on_stdout(project_dir: Path,
                                    "--target", "router", nodes=local)
         document = json.loads(out)
         assert status == 0 and err == "", flags
-        assert document["format_version"] == "1.2"
+        assert document["format_version"] == "1.3"
         assert re.fullmatch(r"police-demo-[0-9a-f]{8}", document["project"])
         assert [a["address"] for a in document["actions"]] == ["local/router"]
     assert not (project_dir / "json").exists()  # no longer a plan file named `json`

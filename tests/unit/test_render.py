@@ -147,7 +147,7 @@ def test_json_document_is_stable() -> None:
     assert list(document) == ["format_version", "project", "complete", "changes", "errors",
                               "summary", "actions", "fingerprints", "warnings",
                               "starting_failed", "kept"]
-    assert document["format_version"] == JSON_FORMAT_VERSION == "1.2"
+    assert document["format_version"] == JSON_FORMAT_VERSION == "1.3"
     assert document["project"] == "police"
     assert document["complete"] is True and document["changes"] is True
     assert document["summary"] == {"create": 1, "replace": 1, "start": 1, "update": 0,
@@ -161,6 +161,7 @@ def test_json_document_is_stable() -> None:
         "details": ["image: localhost/a:1 -> localhost/a:2"], "depends_on": [2],
         "container_id": "abc", "image": "localhost/a:1",
         "spec_hash": spec_hash(workload("web")), "container_name": None, "unit": None,
+        "unit_kind": None,
     }
     assert document["actions"][0]["image"] is None
     assert document["actions"][0]["spec_hash"] is None

@@ -24,6 +24,7 @@ from ankplan.model import (
     ObservedContainer,
     PodmanConfig,
     RestartPolicy,
+    UnitFlavour,
     Workload,
     WorkloadFile,
 )
@@ -98,6 +99,20 @@ def test_round_trip_keeps_everything_apply_needs() -> None:
     assert loaded.created_at == "2026-01-02T03:04:05+00:00"
     assert loaded.manifest_sources == ("examples/police/manifest.yaml",)
     assert dumps_saved_plan(loaded) == dumps_saved_plan(original)
+
+
+def test_round_trip_keeps_the_kind_of_unit_and_its_back_off() -> None:
+    original = saved()
+    step = original.plan.steps[0]
+    quadlet_step = replace(step, action=replace(step.action, unit="ankplan-db-1.service",
+                                                unit_flavour=UnitFlavour.QUADLET,
+                                                unit_backoff=True))
+    original = replace(original, plan=replace(original.plan,
+                                              steps=(quadlet_step, *original.plan.steps[1:])))
+    loaded = loads_saved_plan(dumps_saved_plan(original))
+    action = loaded.plan.steps[0].action
+    assert (action.unit_flavour, action.unit_backoff) == (UnitFlavour.QUADLET, True)
+    assert loaded == original
 
 
 def test_round_trip_of_kube_and_unparsed_workloads() -> None:

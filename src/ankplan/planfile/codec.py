@@ -26,6 +26,7 @@ from ankplan.model import (
     PodmanConfig,
     Reason,
     RestartPolicy,
+    UnitFlavour,
     Workload,
     WorkloadFile,
 )
@@ -98,9 +99,9 @@ class Reader:
             result.append((str(value[0]), str(value[1])))
         return tuple(result)
 
-    def choice(self, key: str, enum_type: type[E]) -> E:
-        """An enum field by value."""
-        text = self.text(key)
+    def choice(self, key: str, enum_type: type[E], default: str | None = None) -> E:
+        """An enum field by value (`default` when absent, if given)."""
+        text = self.text(key, default)
         try:
             return enum_type(text)
         except ValueError:
@@ -254,6 +255,7 @@ def _step_to_json(step: PlanStep) -> JSONObject:
         "container_id": action.container_id, "container_name": action.container_name,
         "unit": action.unit, "container_unit": action.container_unit,
         "unit_requires": list(action.unit_requires),
+        "unit_flavour": action.unit_flavour.value, "unit_backoff": action.unit_backoff,
         "spec": workload_to_json(action.workload) if action.workload else None}}
 
 
@@ -274,6 +276,8 @@ def _step_from_json(value: object, where: str) -> PlanStep:
                       unit=action.text("unit", ""),
                       container_unit=action.text("container_unit", ""),
                       unit_requires=action.words("unit_requires"),
+                      unit_flavour=action.choice("unit_flavour", UnitFlavour, "unit"),
+                      unit_backoff=action.flag("unit_backoff"),
                       workload=None if spec is None else
                       workload_from_json(spec, f"{where}.action.spec")))
 

@@ -16,7 +16,7 @@ from ankplan.planner.hashing import spec_hash
 from ankplan.planner.identity import kept_reason
 from ankplan.podman.masking import mask_argv
 
-JSON_FORMAT_VERSION = "1.2"  # 1.2 added actions[].unit; 1.1 warnings, kept, actions[].container_name,
+JSON_FORMAT_VERSION = "1.3"  # 1.3 added actions[].unit_kind; 1.2 actions[].unit; 1.1 warnings, kept, actions[].container_name,
 # starting_failed and the update action
 
 SYMBOLS = {
@@ -205,6 +205,7 @@ def _action_json(step: PlanStep) -> dict[str, object]:
         "spec_hash": spec_hash(workload) if workload else None,
         "container_name": action.container_name or None,
         "unit": action.unit or None,
+        "unit_kind": action.unit_flavour.value if action.unit else None,
     }
 
 
