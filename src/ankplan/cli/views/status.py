@@ -96,7 +96,8 @@ def _unit_cell(status: WorkloadStatus) -> str:
     return container.unit_state if container is not None else ""
 
 
-def _unit_record(status: WorkloadStatus) -> dict[str, str] | None:
+def _unit_record(status: WorkloadStatus) -> dict[str, str | None] | None:
+    """The unit that runs the workload for json/yaml (its state None until read), else None."""
     container = status.container
     if container is None or not container.label(LABEL_UNIT):
         return None
