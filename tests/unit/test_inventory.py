@@ -362,6 +362,26 @@ def test_ansible_podman_command_checked_as_the_native_one(tmp_path: Path, value:
         ("invalid-variable", f"all.hosts.n1.ankplan_podman: {problem}")]
 
 
+def test_ansible_supervisor_variable_sets_the_node_s_supervisor(tmp_path: Path) -> None:
+    _, nodes = load(tmp_path, "all:\n  vars: {ankplan_supervisor: systemd}\n  hosts:\n"
+                              "    n1: {ansible_host: 10.0.0.1}\n"
+                              "    n2: {ansible_host: 10.0.0.2, ankplan_supervisor: watch}\n")
+    assert (nodes["n1"].supervisor.value, nodes["n2"].supervisor.value) == ("systemd", "watch")
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("quadlet", "'quadlet' is not a supervisor (expected one of: watch, systemd)"),
+    ("''", "'' is not a supervisor (expected one of: watch, systemd)"),
+    ("5", "expected a string, got number 5"),
+])
+def test_ansible_supervisor_variable_must_name_a_supervisor(tmp_path: Path, value: str,
+                                                            problem: str) -> None:
+    found = errors(tmp_path, f"all: {{hosts: {{n1: {{ansible_host: 10.0.0.1, "
+                             f"ankplan_supervisor: {value}}}}}}}\n")
+    assert [(code, text) for code, _, _, text in found] == [
+        ("invalid-variable", f"all.hosts.n1.ankplan_supervisor: {problem}")]
+
+
 def test_ansible_podman_command_split_as_a_shell_would(tmp_path: Path) -> None:
     _, nodes = load(tmp_path, "all: {hosts: {n1: {ansible_host: 10.0.0.1, "
                               "ankplan_podman: \"sudo -n 'podman'\"}}}\n")

@@ -15,6 +15,7 @@ from ankplan.inventories.values import (
     parse_port,
     podman_problem,
     port_problem,
+    supervisor_problem,
     user_problem,
 )
 from ankplan.manifests.yaml_reader import LoadedDocument, location_of
@@ -26,7 +27,8 @@ _INI_SECTION = re.compile(r"\[[^\[\]\s,]+\]")
 _INI_HOST_VARS = re.compile(r"[^\s=:#]+(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)+")
 # Checks of the values that every inventory format shares (ankplan setting -> check).
 _VALUE_CHECKS: dict[str, Callable[[object], str | None]] = {
-    "port": port_problem, "host": host_problem, "user": user_problem, "podman": podman_problem}
+    "port": port_problem, "host": host_problem, "user": user_problem, "podman": podman_problem,
+    "supervisor": supervisor_problem}
 _TYPE_WORDS = {str: "a string", int: "an integer", (int, float): "a number",
                (str, list): "a string or a list"}
 
@@ -42,6 +44,7 @@ VARIABLES: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "ansible_connection": ("connection", str),
     "ankplan_podman": ("podman", (str, list)),
     "ankplan_known_hosts_file": ("known_hosts_file", str),
+    "ankplan_supervisor": ("supervisor", str),
 }
 
 

@@ -11,9 +11,11 @@ import ipaddress
 import re
 import shlex
 
+from ankplan.model import Supervisor
 from ankplan.schemas.messages import value_kind
 
 PORT_MIN, PORT_MAX = 1, 65535
+SUPERVISORS = tuple(supervisor.value for supervisor in Supervisor)
 # A DNS name: labels of letters, digits, "-" and "_" (ssh_config and /etc/hosts use those),
 # not starting with "-" (an option to ssh-keyscan and friends), an optional final dot.
 _HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(\.(?!-)[A-Za-z0-9_-]{1,63})*\.?")
@@ -90,6 +92,13 @@ def podman_problem(value: object) -> str | None:
     if not split_podman(value):
         return f"podman command {value!r} is empty or badly quoted"
     return None
+
+
+def supervisor_problem(value: object) -> str | None:
+    """Why `value` names no supervisor (`watch` or `systemd`), or None."""
+    if value in SUPERVISORS:
+        return None
+    return f"{value!r} is not a supervisor (expected one of: {', '.join(SUPERVISORS)})"
 
 
 def _is_ip_address(value: str) -> bool:
