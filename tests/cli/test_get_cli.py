@@ -95,7 +95,7 @@ def test_resources_only_where_shown(fleet: dict[str, StaticNode], files: list[st
     assert stats_calls(fleet) == []  # the plain table has no resource columns: no stats call
     _, out, _ = run_cli("get", "workloads", *files, "-o", "wide", nodes=fleet)
     assert stats_calls(fleet) == [("podman", "stats", "--no-stream", "--format", "json")] * 2
-    assert out.splitlines()[0].split()[-3:] == ["CPU", "MEMORY", "UNIT"]
+    assert out.splitlines()[0].split()[-2:] == ["CPU", "MEMORY"]  # no unit runs one: no UNIT
     table = rows(out)
     assert table["zenoh-router"].rstrip().endswith("1.27%  569.3kB / 67.11MB")
     assert "%" not in table["carla-spawner"]  # exited: no resource use
@@ -180,8 +180,8 @@ def test_wide_may_be_wider_than_the_terminal_but_never_folds(
     lines = terminal_lines(out)
     assert len(lines) == 5 and max(len(line) for line in lines) > 80
     assert "…" not in out
-    assert lines[0].split()[-9:] == ["ADDITIONAL", "INFO", "CONTAINER", "IMAGE", "WAITING",
-                                     "FOR", "CPU", "MEMORY", "UNIT"]
+    assert lines[0].split()[-8:] == ["ADDITIONAL", "INFO", "CONTAINER", "IMAGE", "WAITING",
+                                     "FOR", "CPU", "MEMORY"]
     assert "zenoh0router  localhost/ankplan-demo:latest" in rows("\n".join(lines))["zenoh-router"]
 
 

@@ -32,8 +32,10 @@ STATE_STYLE: dict[str, str] = {
 
 def print_status_table(env: Env, statuses: Sequence[WorkloadStatus], now: float, *,
                        wide: bool, samples: Samples | None = None) -> None:
-    """The `get workloads` table: fitted to the terminal, or every wide column with `wide`."""
-    print_table(env, status_columns(now, samples), statuses, wide=wide)
+    """The `get workloads` table: fitted to the terminal, or every wide column with `wide`
+    (UNIT only when a systemd unit runs one of the workloads)."""
+    units = any(_unit_record(status) for status in statuses)
+    print_table(env, status_columns(now, samples, units=units), statuses, wide=wide)
 
 
 def duration_text(seconds: float | None) -> str:
@@ -58,11 +60,12 @@ def _info(status: WorkloadStatus) -> str:
     return info
 
 
-def status_columns(now: float, samples: Samples | None = None
+def status_columns(now: float, samples: Samples | None = None, *, units: bool = False
                    ) -> tuple[Column[WorkloadStatus], ...]:
     """The `get workloads` columns; the wide ones appear only with `-o wide` (CPU % and
-    memory usage / limit of running workloads from `samples`). Priorities: the name and state
-    always show; on a narrow terminal the agent goes first, the node last."""
+    memory usage / limit of running workloads from `samples`, and with `units` the state of
+    the systemd unit that runs a workload). Priorities: the name and state always show; on a
+    narrow terminal the agent goes first, the node last."""
     def exit_code(status: WorkloadStatus) -> str:
         return "" if status.exit_code is None else str(status.exit_code)
 
@@ -86,8 +89,7 @@ def status_columns(now: float, samples: Samples | None = None
             s.container, samples or {})), wide=True),
         Column(header="MEMORY", cell=lambda s: memory_text(s.container, sample_of(
             s.container, samples or {})), wide=True),
-        Column(header="UNIT", cell=_unit_cell, wide=True),
-    )
+    ) + ((Column(header="UNIT", cell=_unit_cell, wide=True),) if units else ())
 
 
 def _unit_cell(status: WorkloadStatus) -> str:
