@@ -37,12 +37,13 @@ from typing import Self
 from ankplan.errors import AnkplanError, LockError
 from ankplan.executors.transport import StreamHandle, TransportPool, check_result
 from ankplan.model import Node
+from ankplan.podman.nodestore import UID_SCRIPT
 
 # $1 = the node's podman command, $2 = the project ("" = the whole node). Prints the lock file
 # path for that Podman and project, in a directory only this user can write (root:
 # /run/ankplan; others: $XDG_RUNTIME_DIR or /tmp).
 LOCK_PATH_SCRIPT = (
-    'u=$(id -u); if [ "$u" = 0 ]; then d=/run/ankplan; else d=${XDG_RUNTIME_DIR:-/tmp}/ankplan-$u; fi; '
+    UID_SCRIPT + 'if [ "$u" = 0 ]; then d=/run/ankplan; else d=${XDG_RUNTIME_DIR:-/tmp}/ankplan-$u; fi; '
     'mkdir -p -m 700 "$d" && [ -O "$d" ] || { echo "cannot use lock directory $d" >&2; exit 3; }; '
     'k=$(printf "%s|%s|%s|%s" "$u" "${CONTAINERS_CONF:-}" "${CONTAINERS_STORAGE_CONF:-}" "$1" '
     '| cksum | cut -d" " -f1); echo "$d/apply-$k${2:+-$2}.lock"'

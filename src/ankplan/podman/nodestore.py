@@ -33,12 +33,18 @@ Argv = tuple[str, ...]
 STORE_HEADER = "ankplan-store 1"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 
+# Sets u to the user's ID, read from /proc by the shell itself (`id -u` where there is no /proc).
+UID_SCRIPT = (
+    'u=; if [ -r /proc/self/status ]; then while read -r k v rest; do '
+    'if [ "$k" = Uid: ]; then u=$v; break; fi; done < /proc/self/status; fi; '
+    '[ -n "$u" ] || u=$(id -u); '
+)
 # Sets b (the base) and d (this Podman's tree); $1 = the podman program of the node. The
 # scripts read with shell builtins where they can: each forked command costs the node a process
 # (1-3 ms of CPU on a small node), and records are written beside the next containers' starts.
 _STORE = (
-    'set -eu; u=$(id -u); '
-    'if [ "$u" = 0 ]; then b=/var/lib/ankplan; '
+    'set -eu; ' + UID_SCRIPT
+    + 'if [ "$u" = 0 ]; then b=/var/lib/ankplan; '
     'else b=${XDG_DATA_HOME:-${HOME:-/tmp}/.local/share}/ankplan; fi; '
     'if [ -z "${CONTAINERS_CONF:-}${CONTAINERS_STORAGE_CONF:-}" ] && [ "$1" = podman ]; '
     'then k=default; else k=podman-$(printf "%s|%s|%s" "${CONTAINERS_CONF:-}" '
@@ -53,7 +59,8 @@ READ_SCRIPT = _STORE + _BOOT_ID + (
     f'printf "{STORE_HEADER} %s\\n" "$d"; '
     'printf "boot %s\\n" "$boot"; '
     'for f in "$d/$2"/*/applied.json "$d/$2"/*/run.json; do '
-    'if [ -f "$f" ]; then cat "$f"; fi; done'
+    'if [ -f "$f" ]; then while IFS= read -r l || [ -n "$l" ]; do printf "%s\\n" "$l"; '
+    'done < "$f"; fi; done'
 )
 
 IMAGES_MARK = "ankplan-images"
@@ -240,7 +247,7 @@ def parse_store(text: str, project: str) -> StoreView:
         return StoreView()
     if not lines[0].startswith(STORE_HEADER + " "):
         raise AnkplanError(f"ankplan's records on the node could not be read: {lines[0][:80]!r}",
-                           hint="the node needs a POSIX sh with id, cksum and cat")
+                           hint="the node needs a POSIX sh with cksum and cut")
     folder = lines[0][len(STORE_HEADER) + 1:].strip()
     boot = next((line[5:].strip() for line in lines[1:2] if line.startswith("boot ")), "")
     applied, runs = parse_records(lines[1:], project)
