@@ -7,6 +7,7 @@ removes what it wrote.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -16,7 +17,7 @@ import pytest
 
 from ankplan.executors.observe import observe_node
 from ankplan.executors.transport import CommandResult, LocalTransport, TransportPool
-from ankplan.model import Node, PodmanConfig, RestartPolicy, Workload, WorkloadFile
+from ankplan.model import Connection, Node, PodmanConfig, RestartPolicy, Workload, WorkloadFile
 from ankplan.podman import nodestore
 
 NODE = Node(name="local")
@@ -105,6 +106,23 @@ def test_the_folder_tree_is_keyed_by_the_podman_it_serves(transport: LocalTransp
         assert str(mine).startswith(str(tmp_path / "data" / "ankplan"))
 
 
+def test_records_are_read_by_the_shell_itself_also_without_a_last_newline(
+        transport: LocalTransport) -> None:
+    """The read command forks no `id` or `cat` (each costs a node a process): it reads the user
+    ID and the records with shell builtins, and a record cut before its newline is still read
+    apart from the next one."""
+    folder = prepare(transport, workload(), new=True)
+    argv, stdin = nodestore.record_start_argv(NODE, "proj", "web", "v1:abc", "c0ffee")
+    assert transport.run(argv, timeout=10, stdin=stdin).ok
+    applied = folder / "applied.json"
+    applied.write_text(applied.read_text().rstrip("\n"))
+    view = read(transport)
+    assert [r.container_id for r in view.runs] == ["c0ffee"] and len(view.applied) == 1
+    script = nodestore.READ_SCRIPT
+    assert "id -u" in script and "/proc/self/status" in script  # `id` only without /proc
+    assert "cat " not in script
+
+
 def record(transport: LocalTransport, item: Workload, container_id: str, *,
            new: bool | None) -> None:
     """Record a start; with `new` (True/False) the applied record too, as apply does for a
@@ -170,12 +188,14 @@ esac
 
 def test_records_and_images_are_read_in_one_command_on_a_real_shell(
         transport: LocalTransport, tmp_path: Path) -> None:
-    """A plan reads the project's records and then the image table in one command; a failed
-    image listing is a warning beside records that were read."""
+    """Over SSH a plan reads the project's records and then the image table in one command (a
+    channel less); a failed image listing is a warning beside records that were read. The
+    local node runs them apart, so `podman images` need not wait for the shell."""
     program = tmp_path / "podman"
     program.write_text(STUB_PODMAN)
     program.chmod(0o755)
-    node = Node(name="local", podman=(str(program),))
+    local = Node(name="local", podman=(str(program),))
+    node = dataclasses.replace(local, connection=Connection.SSH)  # run locally all the same
     argv, stdin = nodestore.record_start_argv(node, "proj", "web", "v1:abc", "c1",
                                               applied=workload(), new_container=True)
     assert transport.run(argv, timeout=10, stdin=stdin).ok
@@ -192,6 +212,10 @@ def test_records_and_images_are_read_in_one_command_on_a_real_shell(
         assert seen.reachable and seen.images == (("localhost/app:1", "abc123"),)
         assert [r.container_id for r in seen.runs] == ["c1"] and seen.boot_id
         assert sorted(argv[1] for argv in calls) == ["-c", "ps"]  # two commands, not three
+        calls.clear()
+        apart = observe_node(pool, local, images=True, project="proj")
+        assert (apart.images, apart.runs) == (seen.images, seen.runs)
+        assert sorted(argv[1] for argv in calls) == ["-c", "images", "ps"]
         (tmp_path / "podman.fail").touch()
         failed = observe_node(pool, node, images=True, project="proj")
     assert failed.reachable and failed.images is None

@@ -19,6 +19,7 @@ from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
 from ankplan.executors.transport import CommandResult, Transport, TransportPool, check_result
 from ankplan.model import (
     LABEL_UNIT,
+    Connection,
     LiveState,
     Node,
     NodeObservation,
@@ -75,8 +76,11 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images
     try:
         transport = pool.get(node)
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ankplan-extra") as executor:
+            # Over SSH the records and the image table come in one command (one channel
+            # less); locally they run apart, so `podman images` need not wait for the shell.
             both = executor.submit(_read_records_and_images, transport, node, project,
-                                   timeout) if images and project is not None else None
+                                   timeout) if images and project is not None and (
+                node.connection is not Connection.LOCAL) else None
             image_answer = executor.submit(_read_extra, transport, node, "images", timeout,
                                            parse_images) if images and not both else None
             stats_answer = executor.submit(_read_extra, transport, node, "stats", timeout,
