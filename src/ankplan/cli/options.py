@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from ankplan.cli.env import Env, ExitStatus, signals_set
 from ankplan.errors import AnkplanError, PlanError
 from ankplan.inventories.load import load_inventory
-from ankplan.manifests.load import load_manifest
 from ankplan.model import Inventory, LiveState, Manifest, Node, Plan, Project, Supervisor
 
 if TYPE_CHECKING:
@@ -149,6 +148,8 @@ def is_file_word(word: str) -> bool:
 def load_manifest_from_args(args: argparse.Namespace, env: Env, *,
                             stdin: str | None = None) -> Manifest:
     """The manifest of args.files; `-` is `stdin` when given, else read from the Env's stdin."""
+    from ankplan.manifests.load import load_manifest
+
     files = list(args.files)
     if "-" in files and stdin is None:
         stdin = env.stdin.read()

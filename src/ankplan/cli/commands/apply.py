@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from ankplan.cli.env import Env, ExitStatus
+from ankplan.cli.nodes_ahead import NodesAhead, import_carry_out, inventory_first
 from ankplan.cli.options import (
     add_apply_options,
     add_manifest_options,
     add_node_options,
     add_supervisor_option,
     carry_out,
-    load_inventory_from_args,
     load_manifest_from_args,
     lock_nodes,
     manifest_words,
@@ -27,19 +28,11 @@ from ankplan.cli.options import (
     warn_partial_observations,
 )
 from ankplan.errors import AnkplanError, PlanError
-from ankplan.executors.observe import observe_nodes
 from ankplan.files import read_regular_text
-from ankplan.manifests.load import load_manifest
 from ankplan.model import Manifest, Plan
-from ankplan.planfile.savedplan import (
-    FORMAT,
-    SavedPlan,
-    loads_saved_plan,
-    needs_secrets,
-    restore_secrets,
-    stale_nodes,
-)
-from ankplan.planner.plan import plan
+
+if TYPE_CHECKING:
+    from ankplan.planfile.savedplan import SavedPlan
 
 SAVED_PLAN_MAX_BYTES = 64 * 1024 * 1024
 
@@ -73,13 +66,15 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     saved = read_saved_plan(args.files, stdin)
     if saved is not None:
         return _run_saved(args, env, saved)
-    manifest = load_manifest_from_args(args, env, stdin=stdin)
-    inventory = load_inventory_from_args(args)
-    project = project_name(args, manifest)
-    with open_pool(args, env) as pool, lock_nodes(args, pool, inventory.nodes,
-                                                   project=project.name):
-        live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
-                             images=True, project=project.name)
+    inventory = inventory_first(args, env, stdin=stdin)
+    with NodesAhead(args, env, inventory.nodes, project=project_name(args).name,
+                    lock=True) as ahead:
+        manifest = load_manifest_from_args(args, env, stdin=stdin)
+        project = project_name(args, manifest)
+        from ankplan.planner.plan import plan
+
+        import_carry_out()
+        pool, live = ahead.result()
         warn_partial_observations(env, live)
         result = plan(manifest, inventory, live, project=project, targets=tuple(args.target),
                       prune=not args.no_prune)
@@ -92,6 +87,8 @@ def read_saved_plan(files: list[str], stdin: str | None = None) -> SavedPlan | N
     plans = [path for path, text in texts if _looks_saved(text)]
     if not plans:
         return None
+    from ankplan.planfile.savedplan import loads_saved_plan
+
     if len(files) > 1:
         raise AnkplanError(f"{plans[0]} is a saved plan: give it alone, without manifests")
     return loads_saved_plan(texts[0][1] or "")
@@ -107,6 +104,7 @@ def _peek(path: str) -> str | None:
 def _looks_saved(text: str | None) -> bool:
     if not text or not text.lstrip().startswith("{"):
         return False
+    from ankplan.planfile.savedplan import FORMAT
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -116,6 +114,10 @@ def _looks_saved(text: str | None) -> bool:
 
 def _run_saved(args: argparse.Namespace, env: Env, saved: SavedPlan) -> ExitStatus:
     """Re-observe; refuse when the nodes changed since the plan; else apply it exactly."""
+    from ankplan.executors.observe import observe_nodes
+    from ankplan.manifests.load import load_manifest
+    from ankplan.planfile.savedplan import needs_secrets, restore_secrets, stale_nodes
+
     if args.target or args.agent or args.no_prune:
         raise AnkplanError("--target, --agent and --no-prune cannot change a saved plan",
                            hint="make a new plan with those options: ankplan plan --out FILE")

@@ -13,25 +13,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ankplan.cli.env import Env, ExitStatus
+from ankplan.cli.nodes_ahead import NodesAhead, inventory_first
 from ankplan.cli.options import (
     add_manifest_options,
     add_node_options,
     add_output_option,
     add_supervisor_option,
-    load_inventory_from_args,
     load_manifest_from_args,
     manifest_paths,
     manifest_words,
-    open_pool,
     project_name,
     warn_partial_observations,
 )
-from ankplan.cli.views.plan import render_plan_errors, render_plan_json, render_plan_text
 from ankplan.errors import AnkplanError
-from ankplan.executors.observe import observe_nodes
 from ankplan.model import Plan
-from ankplan.planfile.savedplan import dumps_saved_plan, make_saved_plan
-from ankplan.planner.plan import plan
 
 
 def register(
@@ -86,12 +81,16 @@ def exit_status(result: Plan, detailed: bool) -> ExitStatus:
 def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     """Observe, plan, print, and save when asked."""
     _, args.files = manifest_words(args)
-    manifest = load_manifest_from_args(args, env)
-    inventory = load_inventory_from_args(args)
-    project = project_name(args, manifest)
-    with open_pool(args, env) as pool:
-        live = observe_nodes(pool, inventory.nodes, forks=args.forks, timeout=args.timeout,
-                             images=True, project=project.name)
+    stdin = env.stdin.read() if "-" in args.files else None
+    inventory = inventory_first(args, env, stdin=stdin)
+    with NodesAhead(args, env, inventory.nodes, project=project_name(args).name,
+                    lock=False) as ahead:
+        manifest = load_manifest_from_args(args, env, stdin=stdin)
+        project = project_name(args, manifest)
+        from ankplan.cli.views.plan import render_plan_errors, render_plan_json, render_plan_text
+        from ankplan.planner.plan import plan
+
+        _, live = ahead.result()
     warn_partial_observations(env, live)
     result = plan(manifest, inventory, live, project=project, targets=tuple(args.target),
                   prune=not args.no_prune)
@@ -106,6 +105,8 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
                          f"{'s' if count != 1 else ''})"
                          + ("; not saved\n" if args.out else "\n"))
     elif args.out:
+        from ankplan.planfile.savedplan import dumps_saved_plan, make_saved_plan
+
         created_at = datetime.now(UTC).isoformat(timespec="seconds")
         saved = make_saved_plan(result, manifest, inventory, live, created_at=created_at,
                                 manifest_paths=manifest_paths([f for f in args.files if f != "-"]),
