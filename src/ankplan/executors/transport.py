@@ -236,6 +236,7 @@ def connect(node: Node, *, accept_new_host_keys: bool = False) -> Transport:
     """A connected transport for `node`: local, or SSH (raises ConnectError when unreachable)."""
     if node.connection is Connection.LOCAL:
         return LocalTransport(node)
+    from ankplan.executors import paramiko_import  # noqa: F401 - before paramiko's first import
     from ankplan.executors.ssh import SshTransport
 
     return SshTransport.open(node, accept_new_host_keys=accept_new_host_keys)
