@@ -207,7 +207,7 @@ class FakeNode:
 
     def _folders(self, argv: tuple[str, ...], stdin: str) -> CommandResult | None:
         """The workload folder scripts (nodestore.py): records kept in memory; else None."""
-        scripts = (nodestore.READ_SCRIPT, nodestore.READ_WITH_IMAGES_SCRIPT,
+        scripts = (nodestore.READ_SCRIPT, nodestore.READ_ALL_SCRIPT,
                    nodestore.PREPARE_SCRIPT,
                    nodestore.RECORD_START_SCRIPT, nodestore.FORGET_SCRIPT)
         if argv[2] not in scripts:
@@ -215,12 +215,14 @@ class FakeNode:
         script, project, workload = argv[2], argv[5], argv[6] if len(argv) > 6 else ""
         folder = f"/var/lib/ankplan/default/{project}/{workload}"
         with self.lock:
-            if script in (nodestore.READ_SCRIPT, nodestore.READ_WITH_IMAGES_SCRIPT):
+            if script in (nodestore.READ_SCRIPT, nodestore.READ_ALL_SCRIPT):
                 lines = [f"{nodestore.STORE_HEADER} /var/lib/ankplan/default", f"boot {BOOT_ID}"]
                 lines += [text for (owner, _, _), text in sorted(self.records.items())
                           if owner == project]
-                if script == nodestore.READ_WITH_IMAGES_SCRIPT:
-                    lines += ["", nodestore.IMAGES_MARK, self._answer("images", ()).stdout]
+                if script == nodestore.READ_ALL_SCRIPT:  # then ps and images, as one command
+                    lines += ["", nodestore.PS_MARK, self._answer("ps", ()).stdout,
+                              f"{nodestore.PS_MARK} 0", nodestore.IMAGES_MARK,
+                              self._answer("images", ()).stdout]
                 return ok("\n".join(lines) + "\n")
             if script == nodestore.PREPARE_SCRIPT:
                 if argv[7] == "new":

@@ -147,9 +147,10 @@ class StaticNode:
                                  duration=0.0)
         if argv[0] == "sh" and argv[2] == nodestore.READ_SCRIPT:  # no records on this node
             return CommandResult(exit_code=0, stdout="", stderr="", duration=0.0)
-        if argv[0] == "sh" and argv[2] == nodestore.READ_WITH_IMAGES_SCRIPT:  # and no images
-            return CommandResult(exit_code=0, stdout=f"\n{nodestore.IMAGES_MARK}\n[]\n",
-                                 stderr="", duration=0.0)
+        if argv[0] == "sh" and argv[2] == nodestore.READ_ALL_SCRIPT:  # ps, and no images
+            stdout = (f"\n{nodestore.PS_MARK}\n{json.dumps(self.containers)}\n"
+                      f"{nodestore.PS_MARK} 0\n{nodestore.IMAGES_MARK}\n[]\n")
+            return CommandResult(exit_code=0, stdout=stdout, stderr="", duration=0.0)
         if argv[0] == "sh" and "cksum" in argv[2]:  # where the writer lock lives
             return CommandResult(exit_code=0, stdout="/run/ankplan/writer.lock\n", stderr="",
                                  duration=0.0)

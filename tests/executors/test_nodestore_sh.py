@@ -179,18 +179,19 @@ def test_a_restart_count_is_kept_for_its_own_container_on_a_real_shell(
 
 STUB_PODMAN = """#!/bin/sh
 case "$1" in
-  ps) echo '[]' ;;
+  ps) if [ -e "$0.psfail" ]; then echo 'Error: database is locked' >&2; exit 125; fi
+      echo '[]' ;;
   images) if [ -e "$0.fail" ]; then echo 'Error: storage is locked' >&2; exit 125; fi
           echo '[{"Id": "abc123", "Names": ["localhost/app:1"]}]' ;;
 esac
 """
 
 
-def test_records_and_images_are_read_in_one_command_on_a_real_shell(
+def test_records_containers_and_images_are_read_in_one_command_on_a_real_shell(
         transport: LocalTransport, tmp_path: Path) -> None:
-    """Over SSH a plan reads the project's records and then the image table in one command (a
-    channel less); a failed image listing is a warning beside records that were read. The
-    local node runs them apart, so `podman images` need not wait for the shell."""
+    """Over SSH a plan reads the project's records, the containers and the image table in one
+    command (one channel); a failed image listing is a warning beside records and containers
+    that were read. The local node runs them apart, so none waits for another."""
     program = tmp_path / "podman"
     program.write_text(STUB_PODMAN)
     program.chmod(0o755)
@@ -211,7 +212,7 @@ def test_records_and_images_are_read_in_one_command_on_a_real_shell(
         seen = observe_node(pool, node, images=True, project="proj")
         assert seen.reachable and seen.images == (("localhost/app:1", "abc123"),)
         assert [r.container_id for r in seen.runs] == ["c1"] and seen.boot_id
-        assert sorted(argv[1] for argv in calls) == ["-c", "ps"]  # two commands, not three
+        assert [argv[1] for argv in calls] == ["-c"]  # one command, not three
         calls.clear()
         apart = observe_node(pool, local, images=True, project="proj")
         assert (apart.images, apart.runs) == (seen.images, seen.runs)
@@ -222,4 +223,8 @@ def test_records_and_images_are_read_in_one_command_on_a_real_shell(
     assert [r.container_id for r in failed.runs] == ["c1"]
     assert failed.warnings and "podman images failed, so rebuilt images cannot be detected" \
         in failed.warnings[0] and "storage is locked" in failed.warnings[0]
+    (tmp_path / "podman.psfail").touch()  # a failed ps fails the observation, as alone
+    with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
+        broken = observe_node(pool, node, images=True, project="proj")
+    assert not broken.reachable and "database is locked" in broken.error
     transport.run(nodestore.forget_argv(node, "proj", "web"), timeout=10)

@@ -75,27 +75,28 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images
     """
     try:
         transport = pool.get(node)
+        # Over SSH the records, the containers and the image table come in one command (one
+        # channel); locally they run side by side, so none waits for another.
+        together = images and project is not None and node.connection is not Connection.LOCAL
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ankplan-extra") as executor:
-            # Over SSH the records and the image table come in one command (one channel
-            # less); locally they run apart, so `podman images` need not wait for the shell.
-            both = executor.submit(_read_records_and_images, transport, node, project,
-                                   timeout) if images and project is not None and (
-                node.connection is not Connection.LOCAL) else None
             image_answer = executor.submit(_read_extra, transport, node, "images", timeout,
-                                           parse_images) if images and not both else None
+                                           parse_images) if images and not together else None
             stats_answer = executor.submit(_read_extra, transport, node, "stats", timeout,
                                            parse_stats) if stats else None
             records = executor.submit(_read_records, transport, node, project,
-                                      timeout) if project is not None and not both else None
+                                      timeout) if project is not None and not together else None
             versions = executor.submit(_read_versions, transport, node, timeout) if (
                 node.supervisor is Supervisor.SYSTEMD) else None
-            argv = ps_argv(node)
-            result = check_result(node, argv, transport.run(argv, timeout=timeout))
-            containers = _fold_pods(transport, node, parse_ps(result.stdout, node.name),
-                                    timeout)
-            stored, (image_table, image_warning) = both.result() if both else (
-                records.result() if records else nodestore.StoreView(),
-                image_answer.result() if image_answer else (None, ""))
+            if together:
+                assert project is not None
+                listed, stored, (image_table, image_warning) = _read_all(transport, node,
+                                                                         project, timeout)
+            else:
+                argv = ps_argv(node)
+                listed = check_result(node, argv, transport.run(argv, timeout=timeout)).stdout
+                stored = records.result() if records else nodestore.StoreView()
+                image_table, image_warning = image_answer.result() if image_answer else (None, "")
+            containers = _fold_pods(transport, node, parse_ps(listed, node.name), timeout)
             stats_table, stats_warning = stats_answer.result() if stats_answer else (None, "")
             podman_version, systemd_version = versions.result() if versions else ("", 0)
     except AnkplanError as error:
@@ -129,19 +130,25 @@ def _read_records(transport: Transport, node: Node, project: str,
 _Images = tuple[tuple[str, str], ...]  # (image name, full id) pairs, as parse_images gives
 
 
-def _read_records_and_images(transport: Transport, node: Node, project: str, timeout: float,
-                             ) -> tuple[nodestore.StoreView, tuple[_Images | None, str]]:
-    """`_read_records` and `_read_extra(..., "images", ...)` in one command (one channel):
-    unreadable records raise AnkplanError, a failed image listing gives (None, why not)."""
-    argv = nodestore.read_with_images_argv(node, project)
+def _read_all(transport: Transport, node: Node, project: str, timeout: float,
+              ) -> tuple[str, nodestore.StoreView, tuple[_Images | None, str]]:
+    """(`podman ps` output, the records, the image table) from one command (one channel):
+    unreadable records or a failed `podman ps` raise AnkplanError, a failed image listing
+    gives (None, why not)."""
+    argv = nodestore.read_all_argv(node, project)
     result = transport.run(argv, timeout=timeout)
-    records, listing = nodestore.split_images(result.stdout)
-    if listing is None:  # the records part failed, before the images were asked for
+    parts = nodestore.split_all(result.stdout)
+    if parts.ps is None:  # the records part failed, before the containers were asked for
         check_result(node, argv, result)
         raise AnkplanError(f"node {node.name}: ankplan's records could not be read")
-    stored = nodestore.parse_store(records, project)
-    images = dataclasses.replace(result, stdout=listing)
-    return stored, _parsed_extra(node, "images", images, parse_images)
+    listed = check_result(node, ps_argv(node), dataclasses.replace(
+        result, exit_code=parts.ps_exit, stdout=parts.ps)).stdout
+    stored = nodestore.parse_store(parts.records, project)
+    if parts.images is None:
+        why = "podman images failed, so rebuilt images cannot be detected: no output"
+        return listed, stored, (None, why)
+    images = dataclasses.replace(result, stdout=parts.images)
+    return listed, stored, _parsed_extra(node, "images", images, parse_images)
 
 
 def _fold_pods(transport: Transport, node: Node, containers: tuple[ObservedContainer, ...],

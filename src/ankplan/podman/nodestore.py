@@ -63,12 +63,19 @@ READ_SCRIPT = _STORE + _BOOT_ID + (
     'done < "$f"; fi; done'
 )
 
+PS_MARK = "ankplan-ps"
 IMAGES_MARK = "ankplan-images"
-# READ_SCRIPT, then a line IMAGES_MARK and the node's image table (`podman images --format json`):
-# both in one command, so that a plan opens one SSH channel less per node. Exits with podman's
-# code; without the mark in its output, reading the records failed (and it exited non-zero).
-READ_WITH_IMAGES_SCRIPT = READ_SCRIPT + (
-    f'; printf "\\n{IMAGES_MARK}\\n"; exec "$1" images --format json'
+# READ_SCRIPT, then a line PS_MARK and the containers (`podman ps --all --format json`), a line
+# "PS_MARK <its exit code>", a line IMAGES_MARK and the node's image table (`podman images
+# --format json`): a node's whole observation in one command, so that over SSH it costs one
+# channel (a channel costs the node an sshd session process and a shell; a plan of 30 nodes is
+# bound by the machine's CPU). A failed `podman ps` ends it with ps's code (its stderr alone);
+# else it exits with `podman images`' code. Without the first mark in its output, reading the
+# records failed (and it exited non-zero).
+READ_ALL_SCRIPT = READ_SCRIPT + (
+    f'; printf "\\n{PS_MARK}\\n"; "$1" ps --all --format json || '
+    f'{{ s=$?; printf "\\n{PS_MARK} %s\\n" "$s"; exit "$s"; }}; '
+    f'printf "\\n{PS_MARK} 0\\n{IMAGES_MARK}\\n"; exec "$1" images --format json'
 )
 
 # $2 = project, $3 = workload, $4 = "new" (a new container: fresh files, no run record) or
@@ -138,17 +145,31 @@ def read_argv(node: Node, project: str) -> Argv:
     return _shell(node, READ_SCRIPT, _checked("project", project))
 
 
-def read_with_images_argv(node: Node, project: str) -> Argv:
-    """Print the records of `project` as `read_argv` does, then the node's image table
-    (READ_WITH_IMAGES_SCRIPT); `split_images` parts them."""
-    return _shell(node, READ_WITH_IMAGES_SCRIPT, _checked("project", project))
+def read_all_argv(node: Node, project: str) -> Argv:
+    """Print the records of `project` as `read_argv` does, then the node's containers and its
+    image table (READ_ALL_SCRIPT); `split_all` parts them."""
+    return _shell(node, READ_ALL_SCRIPT, _checked("project", project))
 
 
-def split_images(text: str) -> tuple[str, str | None]:
-    """(the records part, the image table part) of READ_WITH_IMAGES_SCRIPT's output; the
-    second is None when the mark is missing (the records could not be read)."""
-    records, mark, images = text.partition(f"\n{IMAGES_MARK}\n")
-    return (records, images) if mark else (text, None)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllParts:
+    """READ_ALL_SCRIPT's output, parted."""
+
+    records: str
+    ps: str | None  # `podman ps` output; None when the records could not be read
+    ps_exit: int  # its exit code (-1 when it did not finish)
+    images: str | None  # `podman images` output; None when it did not begin
+
+
+def split_all(text: str) -> AllParts:
+    """The parts of READ_ALL_SCRIPT's output (see AllParts)."""
+    records, mark, rest = text.partition(f"\n{PS_MARK}\n")
+    if not mark:
+        return AllParts(records=text, ps=None, ps_exit=-1, images=None)
+    ps, mark, rest = rest.partition(f"\n{PS_MARK} ")
+    code, mark, images = rest.partition(f"\n{IMAGES_MARK}\n")
+    return AllParts(records=records, ps=ps, ps_exit=int(code) if code.isdigit() else -1,
+                    images=images if mark else None)
 
 
 def file_path(file: WorkloadFile) -> str:
