@@ -35,6 +35,19 @@ def test_plan_and_apply_commands_import_neither_networkx_nor_rich() -> None:
         assert "rich" not in loaded, module
 
 
+def test_without_an_inventory_the_node_is_reached_before_yaml_is_imported() -> None:
+    """All that `plan` and `apply` import before they start reaching the nodes
+    (cli/nodes_ahead.py): without an inventory file, neither PyYAML nor the schemas, whose
+    import (~20 ms) then overlaps the node's answers instead of coming before them."""
+    for module in ("ankplan.cli.commands.plan", "ankplan.cli.commands.apply"):
+        code = (f"import sys, {module}; "
+                "print(sorted(m for m in sys.modules if m.startswith(('yaml', "
+                "'ankplan.schemas', 'ankplan.manifests', 'ankplan.inventories.'))))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True)
+        assert done.stdout.strip() == "[]", module
+
+
 def test_plan_with_targets_needs_no_networkx_either() -> None:
     code = ("import sys; from ankplan.model import *; from ankplan.planner import graph; "
             "w = [Workload(name=n, agent='a', runtime='podman', runtime_config_text='', "

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ankplan.cli.env import Env, ExitStatus, signals_set
 from ankplan.errors import AnkplanError, PlanError
-from ankplan.inventories.load import load_inventory
+from ankplan.inventories import default_inventory
 from ankplan.model import Inventory, LiveState, Manifest, Node, Plan, Project, Supervisor
 
 if TYPE_CHECKING:
@@ -206,7 +206,12 @@ def add_supervisor_option(parser: argparse.ArgumentParser) -> None:
 def load_inventory_from_args(args: argparse.Namespace) -> Inventory:
     """The inventory named by --inventory (embedded default without), honouring --ssh-config
     and --supervisor (which overrides every node's `supervisor`)."""
-    inventory = load_inventory(args.inventory, ssh_config=args.ssh_config)
+    if args.inventory is None:  # without reading yaml, the schemas or ~/.ssh/config
+        inventory = default_inventory()
+    else:
+        from ankplan.inventories.load import load_inventory
+
+        inventory = load_inventory(args.inventory, ssh_config=args.ssh_config)
     supervisor = getattr(args, "supervisor", None)
     if supervisor is None:
         return inventory

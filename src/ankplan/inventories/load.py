@@ -15,6 +15,7 @@ from typing import Any
 
 from ankplan.errors import Diagnostic, InventoryError, Location, Severity
 from ankplan.files import NotRegularFileError, read_regular
+from ankplan.inventories import default_inventory
 from ankplan.inventories.ansible import ini_line, is_ansible_inventory, read_ansible_hosts
 from ankplan.inventories.ssh_config import read_ssh_config
 from ankplan.inventories.ssh_nodes import SshResolver
@@ -26,17 +27,10 @@ from ankplan.schemas.messages import with_subject
 
 log = logging.getLogger(__name__)
 
-LOCAL_NODE = "local"
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
 NATIVE_KEYS = frozenset({"defaults", "nodes", "agents", "default_node"})
 SETTING_KEYS = ("connection", "host", "port", "user", "identity_file", "known_hosts_file",
                 "connect_timeout", "podman", "supervisor")
-
-
-def default_inventory() -> Inventory:
-    """The embedded default: every agent runs on this machine's Podman."""
-    node = Node(name=LOCAL_NODE, connection=Connection.LOCAL)
-    return Inventory(nodes=(node,), agents=(), default_node=LOCAL_NODE)
 
 
 def load_inventory(path: str | None, *, ssh_config: str | None = None) -> Inventory:

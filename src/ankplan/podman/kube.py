@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from ankplan.errors import PlanError
 from ankplan.model import KubeConfig, Node
 
@@ -81,6 +79,8 @@ def parse_play_output(text: str) -> tuple[str, ...]:
 
 def kube_documents(text: str) -> tuple[dict[str, Any], ...]:
     """The non-empty documents of a kube manifest; PlanError when it is not YAML mappings."""
+    import yaml  # here: a node's observation imports this module, and needs no YAML
+
     try:
         documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
@@ -115,6 +115,8 @@ def labelled_manifest(text: str, labels: Mapping[str, str]) -> str:
         metadata = _mapping_at(document, path)
         existing = metadata.get("labels")
         metadata["labels"] = {**(existing if isinstance(existing, dict) else {}), **labels}
+    import yaml
+
     return yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True,
                               default_flow_style=False)
 
