@@ -86,6 +86,24 @@ class _Compiler:
     def kw_maxLength(self, argument: Any, schema: dict[str, Any]) -> Check:
         return lambda value: not isinstance(value, str) or len(value) <= argument
 
+    def kw_minimum(self, argument: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not _is_number(value) or value >= argument
+
+    def kw_maximum(self, argument: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not _is_number(value) or value <= argument
+
+    def kw_exclusiveMinimum(self, argument: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not _is_number(value) or value > argument
+
+    def kw_exclusiveMaximum(self, argument: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not _is_number(value) or value < argument
+
+    def kw_minItems(self, argument: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not isinstance(value, list) or len(value) >= argument
+
+    def kw_maxItems(self, argument: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not isinstance(value, list) or len(value) <= argument
+
     def kw_required(self, argument: Any, schema: dict[str, Any]) -> Check:
         return lambda value: not isinstance(value, dict) or all(key in value for key in argument)
 
@@ -168,6 +186,11 @@ class _Compiler:
                 raise Unsupported(f"$ref {reference}")
             node = node[part]
         return node
+
+
+def _is_number(value: object) -> bool:
+    """A JSON number (true and false are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _json_equal(left: object, right: object) -> bool:
