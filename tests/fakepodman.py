@@ -7,7 +7,9 @@ argv with its time. A workload's command args choose its behaviour: `serve` runs
 `slow SECONDS` makes `podman run` take that long (then it runs), `job SECONDS CODE` exits with
 CODE after SECONDS, `badimage` makes `podman run` fail, `hang` makes `podman run` hang until its
 timeout, `crash` exits 1 at once, `sick` never passes its health check. As with Podman, a `podman run -d` that returned 0 has started
-its container.
+its container. It also answers the events feed (executors/events.py): the timed `ps` and a
+`podman events --format json` stream of what happens to its containers (create, start, died,
+remove, health_status), from `--since`, filtered by label, until closed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ankplan.errors import ConnectError
 from ankplan.executors.transport import CommandResult, StreamHandle
 from ankplan.model import Node
 from ankplan.podman import nodestore
+from ankplan.podman.events import TIMED_PS_SCRIPT
 
 BOOT_ID = "fake-boot-id"
 
@@ -77,6 +80,40 @@ class HeldLock(StreamHandle):
         self._closed.set()
 
 
+class FakeEvents(StreamHandle):
+    """`podman events --format json` on a FakeNode: its events from `since`, then each new
+    one as it happens, until closed."""
+
+    def __init__(self, node: FakeNode, since: float, label: str) -> None:
+        self.node, self.since, self.label = node, since, label
+        self._closed = False
+        super().__init__(self._lines())
+
+    def _lines(self) -> Iterator[str]:
+        index = 0
+        while True:
+            with self.node.event_signal:
+                while index >= len(self.node.event_log) and not self._closed:
+                    self.node.event_signal.wait()
+                if self._closed:
+                    return
+                when, labels, line = self.node.event_log[index]
+            index += 1
+            if when >= self.since and (not self.label or self.label in labels):
+                yield line + "\n"
+
+    def write(self, text: str) -> None:
+        pass
+
+    def exit_code(self) -> int | None:
+        return 0 if self._closed else None
+
+    def close(self) -> None:
+        with self.node.event_signal:
+            self._closed = True
+            self.node.event_signal.notify_all()
+
+
 @dataclass
 class FakeContainer:
     id: str
@@ -127,12 +164,18 @@ class FakeNode:
     active: int = 0
     max_active: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # (unix time, "key=value" labels, JSON line) of every event, for `podman events`
+    event_log: list[tuple[float, set[str], str]] = field(default_factory=list)
+    event_signal: threading.Condition = field(default_factory=threading.Condition)
 
     def run(self, argv: Sequence[str], *, timeout: float,
             stdin: str | None = None) -> CommandResult:
         argv = tuple(argv)
         with self.lock:
             self.calls.append((time.monotonic(), argv))
+        if argv[0] == "sh" and argv[2] == TIMED_PS_SCRIPT:  # the node's clock, then `ps`
+            listing = self._answer("ps", argv[4:])
+            return ok(f"{time.time():.6f}\n{listing.stdout}")
         if argv[0] == "sh":
             return self._folders(argv, stdin or "") or self._shell(argv)
         command = argv[1]
@@ -170,15 +213,56 @@ class FakeNode:
         container = self.containers.get(argv[-1])
         if command == "start" and container:
             container.started, container.stopped = now, 0.0
+            self._started(container)
         elif command == "stop" and container:
+            if container.state(now)[0] == "running":
+                self.event(container, "died")
             container.stopped = now
         elif command == "rm":
-            self.containers.pop(argv[-1], None)
+            gone = self.containers.pop(argv[-1], None)
+            if gone is not None:
+                self.event(gone, "remove")
         elif command == "logs":
             return ok("line 1\nERROR: lost connection to router:80\n")
         elif command == "healthcheck" and container:
             container.healthy = container.args[:1] != ("sick",)
+            self.event(container, "health_status",
+                       health_status="healthy" if container.healthy else "starting")
+            return ok("") if container.healthy else CommandResult(
+                exit_code=1, stdout="unhealthy\n", stderr="", duration=0.0)
         return ok("")
+
+    def event(self, container: FakeContainer, status: str, **extra: object) -> None:
+        """Record one event of `container` for the `podman events` streams."""
+        record: dict[str, object] = {
+            "ID": container.id, "Image": "localhost/img:1", "Name": container.name,
+            "Status": status, "Time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(
+                wall := time.time())) + f".{int(wall % 1 * 1e9):09d}Z",
+            "Type": "container", "Attributes": container.labels, **extra}
+        if status == "died":
+            record["ContainerExitCode"] = container.state(time.monotonic())[1]
+        with self.event_signal:
+            self.event_log.append((wall, {f"{k}={v}" for k, v in container.labels.items()},
+                                   json.dumps(record)))
+            self.event_signal.notify_all()
+
+    def _started(self, container: FakeContainer) -> None:
+        """The `start` event, and the `died` of a job or a crash when its time comes."""
+        self.event(container, "start")
+        mode, *rest = container.args or ("serve",)
+        if mode not in ("job", "crash"):
+            return
+        started = container.started
+
+        def died() -> None:
+            if container.started == started and not container.stopped and (
+                    container.id in self.containers):
+                self.event(container, "died")
+
+        delay = float(rest[0]) if mode == "job" else 0.0
+        timer = threading.Timer(delay, died)
+        timer.daemon = True
+        timer.start()
 
     def _run(self, argv: tuple[str, ...], now: float) -> CommandResult:
         words = list(argv[argv.index("run") + 1:])
@@ -200,9 +284,11 @@ class FakeNode:
             return CommandResult(exit_code=125, stdout="", duration=0.0,
                                  stderr=f'Error: the container name "{name}" is already in use')
         container_id = new_id()
-        self.containers[container_id] = FakeContainer(
+        container = self.containers[container_id] = FakeContainer(
             id=container_id, name=name, labels=labels, args=args, health_cmd=health,
             created=now, started=now)
+        self.event(container, "create")
+        self._started(container)
         return ok(container_id + "\n")
 
     def _folders(self, argv: tuple[str, ...], stdin: str) -> CommandResult | None:
@@ -259,6 +345,11 @@ class FakeNode:
         if argv[0] == "sh" and "flock" in argv[2]:
             self.locks_taken += 1
             return HeldLock()
+        if argv[1] == "events":
+            since = float(argv[argv.index("--since") + 1]) if "--since" in argv else 0.0
+            label = next((word.removeprefix("label=") for word in argv
+                          if word.startswith("label=")), "")
+            return FakeEvents(self, since, label)
         return FakeStream(self._shell(argv).stdout)
 
     def close(self) -> None:
@@ -279,6 +370,10 @@ class FakeNode:
 
     def count(self, command: str) -> int:
         return sum(1 for _, argv in self.calls if argv[1] == command)
+
+    def listings(self) -> int:
+        """How many timed `ps` listings the events feed ran."""
+        return sum(1 for _, argv in self.calls if argv[0] == "sh" and argv[2] == TIMED_PS_SCRIPT)
 
 
 def _start_delay(argv: tuple[str, ...], timeout: float, node_name: str) -> float:

@@ -364,7 +364,7 @@ def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: M
               verb: str = "Apply") -> ExitStatus:
     """Show the plan, confirm, execute it with progress, and report; the exit status."""
     from ankplan.cli.views.apply import Progress, json_line, render_summary_text, summary_record
-    from ankplan.cli.views.events import render_observation_modes
+    from ankplan.cli.views.events import ModeReport
     from ankplan.executors.apply import ApplyOptions, apply_plan, observation_modes
 
     _show_plan(args, env, the_plan)
@@ -385,15 +385,16 @@ def carry_out(args: argparse.Namespace, env: Env, the_plan: Plan, *, manifest: M
         return ExitStatus.ERROR
     options = ApplyOptions(parallelism=args.parallelism, timeout=args.timeout,
                            stop_timeout=args.stop_timeout)
-    if getattr(args, "debug", False):
-        env.stderr.write(render_observation_modes(observation_modes(the_plan, inventory,
-                                                                    manifest)))
+    modes = ModeReport(env) if getattr(args, "debug", False) else None
+    if modes is not None:  # then each node's mode once a step waits on observed state
+        modes.report(observation_modes(the_plan, inventory, manifest))
     cancel = threading.Event()
     interrupts = signals_set(cancel, env, "finishing running podman commands, starting nothing new")
     with interrupts, Progress(env, args.output, the_plan.changes(),
                               command=verb.lower()) as progress:
         result = apply_plan(the_plan, pool=pool, inventory=inventory, manifest=manifest,
-                            options=options, on_event=progress, cancel=cancel)
+                            options=options, on_event=progress, cancel=cancel,
+                            on_modes=modes.report if modes is not None else None)
     if args.output == "json":
         env.stdout.write(json_line(summary_record(result)))
     else:

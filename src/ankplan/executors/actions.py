@@ -22,6 +22,7 @@ from ankplan.model import (
     ActionKind,
     KubeConfig,
     Node,
+    ObservedContainer,
     Project,
     Supervisor,
     UnitFlavour,
@@ -273,6 +274,19 @@ def started_container(action: Action, result: CommandResult) -> str:
         return unit_id(kube.parse_play_output(result.stdout))
     lines = result.stdout.strip().splitlines()
     return lines[-1].strip() if lines else ""
+
+
+def started_observation(action: Action, container_id: str, labels: dict[str, str], *,
+                        started_at: float, restart_count: int = 0) -> ObservedContainer | None:
+    """The container a successful bring-up left running, as `podman ps` would show it (None
+    for a podman-kube workload's pods, which only a listing shows)."""
+    workload = action.workload
+    if not container_id or workload is None or workload.podman is None:
+        return None
+    return ObservedContainer(
+        id=container_id, name=workload.name, node_name=action.node_name,
+        image=workload.podman.image, state="running", started_at=started_at,
+        labels=tuple(sorted(labels.items())), restart_count=restart_count)
 
 
 def podman_error(verb: str, result: CommandResult) -> str:

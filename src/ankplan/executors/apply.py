@@ -4,8 +4,10 @@ Does I/O (podman commands through the transport pool). Each changing step runs i
 thread: teardown (stop, then rm) after the steps it depends on have torn down; then, for
 create/replace/start, a wait until ITS OWN dependencies' conditions hold (judged on the steps
 of this run and, where those do not tell, on one shared observer), the podman command, and its
-end (apply_settle.py: on the command's own answer, else observed). Podman commands are bounded
-by `parallelism`; every wait by `timeout`.
+end (apply_settle.py: on the command's own answer, else observed). The observer
+(apply_observe.py) follows the nodes' `podman events` from the first step that waits on observed
+state; every command's result is noted into it. Podman commands are bounded by `parallelism`;
+every wait by `timeout`.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from ankplan.executors.actions import (
     remove_unit,
     rewrite_unit,
     started_container,
+    started_observation,
     stop_container,
     unit_to_remove,
     writes_folder_first,
 )
+from ankplan.executors.apply_observe import Observer
 from ankplan.executors.apply_settle import (
     confirm,
     finish_on_answer,
@@ -48,29 +52,27 @@ from ankplan.executors.apply_state import (
     ApplyOptions,
     ApplyResult,
     Board,
-    Observer,
     Outcome,
     Run,
     StepProgress,
     StepResult,
 )
 from ankplan.executors.apply_wait import Gate, dependency_gate, involved_nodes
-from ankplan.executors.observe import NodeObserver, observe_node
+from ankplan.executors.observe import observe_node
 from ankplan.executors.transport import TransportPool
 from ankplan.model import (
     LABEL_PROJECT,
     LABEL_SPEC_HASH,
     LABEL_WORKLOAD,
+    Action,
     ActionKind,
     Inventory,
-    LiveState,
     Manifest,
     Node,
     Plan,
     Project,
     Workload,
 )
-from ankplan.planner.identity import adopt_ids
 from ankplan.planner.plan import NEVER_STARTED
 
 __all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult", "apply_plan",
@@ -78,38 +80,35 @@ __all__ = ["ApplyEvent", "ApplyOptions", "ApplyResult", "Outcome", "StepResult",
 
 log = logging.getLogger(__name__)
 DEFAULT_OPTIONS = ApplyOptions()
-# How apply observes every node it involves (for --debug; watch follows `podman events`).
-POLLED = ("polling (apply judges a started step by its own podman command's answer and runs "
-          "`podman ps` only while a dependency, health check or final confirmation needs it; "
-          "only watch follows podman events)")
+# How apply observes every node it involves until a step waits on observed state (--debug);
+# from then on each node's mode is reported as EventFeeds.modes() words it, as for watch.
+POLLED = ("polling (apply judges a started step by its own podman command's answer, confirmed "
+          "by one `podman ps` per node; once a step waits on observed state, it follows "
+          "`podman events` like watch, and each node's mode is named again)")
 STEP_THREADS = 32  # steps in progress at once (waiting ones included); podman calls: parallelism
-OBSERVE_BUDGET = 1.0  # seconds an observation waits for slow nodes before showing the others
 
 
 def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifest: Manifest,
                options: ApplyOptions = DEFAULT_OPTIONS,
                on_event: Callable[[ApplyEvent], None] = lambda event: None,
-               cancel: threading.Event | None = None) -> ApplyResult:
+               cancel: threading.Event | None = None,
+               on_modes: Callable[[dict[str, str]], None] | None = None) -> ApplyResult:
     """Carry out every changing step of `plan` and report how each ended.
 
     Never raises for a failing step; the result says what happened. `cancel` (set by the CLI
     on SIGINT/SIGTERM) stops new work: running podman commands finish, nothing new starts.
+    `on_modes` hears how each node is observed whenever that changes (--debug).
     """
     began = time.monotonic()
     cancel = cancel or threading.Event()
     board = Board(plan.changes(), on_event)
     node_names = involved_nodes(plan, inventory, manifest)
     nodes = [node for name in node_names if (node := inventory.node(name)) is not None]
-    watcher = NodeObserver(pool, nodes, forks=max(1, options.parallelism),
-                           timeout=options.timeout)
-
-    def observe() -> tuple[LiveState, dict[str, float]]:
-        # Containers the plan adopted from an older ankplan keep their old labels: relabel
-        # them in every observation, so dependency waits find them as the plan did.
-        live, began_at = watcher.observe(OBSERVE_BUDGET)
-        return adopt_ids(live, plan.project, plan.adopted), began_at
-
-    observer = Observer(observe, node_names, interval=options.poll_interval, board=board)
+    # Containers the plan adopted from an older ankplan are relabelled in every snapshot, so
+    # dependency waits find them as the plan did.
+    observer = Observer(pool, nodes, project=plan.project, adopted=plan.adopted, board=board,
+                        timeout=options.timeout, poll_interval=options.poll_interval,
+                        on_modes=on_modes)
     run = Run(plan, pool, inventory, manifest, options, board, observer, cancel)
     progresses = board.all()
     confirmed = False
@@ -124,7 +123,6 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
                     future.result()
     finally:
         observer.stop()
-        watcher.close()
     results = tuple(_result(p) for p in progresses)
     cancelled = any(r.outcome is Outcome.CANCELLED for r in results)
     return ApplyResult(results=results, elapsed=time.monotonic() - began, cancelled=cancelled,
@@ -132,7 +130,8 @@ def apply_plan(plan: Plan, *, pool: TransportPool, inventory: Inventory, manifes
 
 
 def observation_modes(plan: Plan, inventory: Inventory, manifest: Manifest) -> dict[str, str]:
-    """node -> how `apply_plan` observes it (as EventFeeds.modes() words it for watch)."""
+    """node -> how `apply_plan` observes it before any step waits on observed state (then
+    `on_modes` tells each node's mode as EventFeeds.modes() words it for watch)."""
     return {name: POLLED for name in involved_nodes(plan, inventory, manifest)}
 
 
@@ -304,6 +303,8 @@ def _teardown(run: Run, progress: StepProgress) -> bool:
                          podman_error("stop" if keep else "remove", result),
                          state="Stopping(DeleteFailed)")
         return False
+    if container and not keep:
+        run.observer.forget(progress.node_name, container)
     run.board.update(progress, torn_down=True)
     return True
 
@@ -408,8 +409,8 @@ def _start(run: Run, progress: StepProgress, folder: str | None) -> tuple[str, f
             folder = prepare_folder(run.pool.get(node), node, action, run.plan.project,
                                     timeout=run.options.timeout)
     command = bringup_command(action, node, labels, folder or "")
+    mark = run.observer.mark(node.name)
     result = run.podman(node, command.argv, timeout=run.options.timeout, stdin=command.stdin)
-    returned = time.monotonic()
     if not result.ok:
         note = "" if action.kind in STARTS_EXISTING else _undo_create(run, node, labels)
         with run.slot():
@@ -419,8 +420,21 @@ def _start(run: Run, progress: StepProgress, folder: str | None) -> tuple[str, f
                          state="Pending(StartingFailed)")
         return None
     container = started_container(action, result)
+    _tell_observer(run, action, container, labels, mark)
+    returned = time.monotonic()  # after the observer knows: snapshots from now show it
     run.board.update(progress, container_id=container)
     return container, returned
+
+
+def _tell_observer(run: Run, action: Action, container: str, labels: dict[str, str],
+                   mark: int) -> None:
+    """Note the started container into the node's feed before its events arrive; pods
+    (podman-kube), which only a listing shows, have the node listed afresh."""
+    made = started_observation(action, container, labels, started_at=time.time())
+    if made is not None and not podman.pod_ids(container):
+        run.observer.note(action.node_name, made, since=mark)
+    else:
+        run.observer.relist(action.node_name)
 
 
 def _record(run: Run, progress: StepProgress, container: str) -> None:

@@ -1,10 +1,8 @@
 """Shared state of one apply run: its options, events and results, the board of step progress,
-and the shared node observer.
+and the snapshots of the nodes that waiting steps read (taken by apply_observe.Observer).
 
-Does I/O only in `Observer`, which re-observes the involved nodes (one `podman ps` per node per
-tick) while some step waits on observed state, and in `Run.podman`. Everything else is in-memory
-bookkeeping guarded by one condition variable, which every change notifies, so waiting steps
-wake on any news.
+Does I/O only in `Run.podman`. Everything else is in-memory bookkeeping guarded by one
+condition variable, which every change notifies, so waiting steps wake on any news.
 """
 
 from __future__ import annotations
@@ -12,12 +10,15 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ankplan.errors import AnkplanError
 from ankplan.executors.transport import CommandResult, TransportPool
+
+if TYPE_CHECKING:  # the observer reads the board: it lives in its own module
+    from ankplan.executors.apply_observe import Observer
 from ankplan.model import (
     ActionKind,
     ExecutionState,
@@ -25,7 +26,6 @@ from ankplan.model import (
     LiveState,
     Manifest,
     Node,
-    NodeObservation,
     Plan,
     PlanStep,
 )
@@ -74,7 +74,9 @@ class ApplyOptions:
     parallelism: int = 10  # podman commands running at once, over all nodes
     timeout: float = 120.0  # seconds, bounds every wait and every podman command
     stop_timeout: int = 10  # seconds between SIGTERM and SIGKILL (`podman stop -t`)
-    poll_interval: float = 0.25  # seconds between observations while something waits
+    # seconds between `podman ps` of a node that cannot stream its events, while something
+    # waits; also how often waiting steps look at the clock (timeouts, due health checks)
+    poll_interval: float = 0.25
     log_lines: int = 5  # last log lines shown for a container that failed
 
 
@@ -111,8 +113,9 @@ class ApplyResult:
     results: tuple[StepResult, ...]
     elapsed: float
     cancelled: bool = False
-    # observer ticks (each one `podman ps` per involved node), plus 1 for the confirming one
-    # (a `podman ps` per node where a step finished on its own command's answer)
+    # `podman ps` listings the observer ran (one per node when its events stream opens or
+    # reopens, and one per poll of a node that cannot stream; none while streams run), plus 1
+    # for the confirming round (a `podman ps` per node where a step finished on its answer)
     observations: int = 0
 
     @property
@@ -284,85 +287,16 @@ class Snapshot:
     node_taken_at: Mapping[str, float] = field(default_factory=dict)
 
     def began(self, node_name: str) -> float:
-        """When the observation of `node_name` in this snapshot began (time.monotonic())."""
+        """Up to when (time.monotonic()) this snapshot holds everything ankplan's own commands
+        did on `node_name`, which the waits compare with when a step's command returned.
+
+        For a node followed by `podman events` that is when the snapshot was taken: every
+        command's result is noted into the node's feed before its step takes the time it
+        returned, and the node's own doings (an exit, a health status) come by events, a
+        fraction of a second late, like a poll's. For a polled node (or one whose last listing
+        may predate a noted result) it is when the listing shown began, as with `podman ps`.
+        """
         return self.node_taken_at.get(node_name, self.taken_at)
-
-
-class Observer:
-    """Re-observes the involved nodes every `interval` seconds while anyone demands it.
-
-    `observe` returns the nodes' observations and when each began (see NodeObserver).
-    """
-
-    def __init__(self, observe: Callable[[], tuple[LiveState, Mapping[str, float]]],
-                 node_names: Sequence[str], *, interval: float, board: Board) -> None:
-        self._observe = observe
-        self._node_names = tuple(node_names)
-        self.node_names = self._node_names  # the nodes observed, sorted
-        self._interval = interval
-        self._board = board
-        self._demand = 0
-        self._stop = threading.Event()
-        self._kick = threading.Event()  # set to begin the next observation at once
-        self._thread: threading.Thread | None = None
-        self.snapshot: Snapshot | None = None
-        self.observations = 0  # how many ticks ran (each is one `podman ps` per node)
-
-    @contextmanager
-    def demand(self) -> Iterator[None]:
-        """Keep observing while inside this block."""
-        with self._board.changed:
-            self._demand += 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="apply-observer",
-                                                daemon=True)
-                self._thread.start()
-            self._board.changed.notify_all()
-        try:
-            yield
-        finally:
-            with self._board.changed:
-                self._demand -= 1
-
-    def kick(self) -> None:
-        """Begin the next observation now instead of after the interval (a step just
-        changed a container, so waiting out the interval only adds latency)."""
-        self._kick.set()
-
-    def stop(self) -> None:
-        """End the observer thread (waits for a running observation to finish)."""
-        self._stop.set()
-        self._kick.set()
-        self._board.notify()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            with self._board.changed:
-                while self._demand == 0 and not self._stop.is_set():
-                    self._board.changed.wait()
-            if self._stop.is_set():
-                return
-            self._kick.clear()
-            began = time.monotonic()
-            live, node_began = self._observe_safely()
-            with self._board.changed:
-                seq = self.snapshot.seq + 1 if self.snapshot else 1
-                self.snapshot = Snapshot(live=live, seq=seq, taken_at=began,
-                                         node_taken_at=node_began)
-                self.observations += 1
-                self._board.changed.notify_all()
-            self._kick.wait(max(0.0, self._interval - (time.monotonic() - began)))
-
-    def _observe_safely(self) -> tuple[LiveState, Mapping[str, float]]:
-        """One observation; an unexpected error marks every node unobservable for this tick."""
-        try:
-            return self._observe()
-        except Exception as error:  # noqa: BLE001 - a tick must not kill the run
-            reason = getattr(error, "summary", None) or f"{type(error).__name__}: {error}"
-            return LiveState(nodes=tuple(NodeObservation(node_name=name, error=reason)
-                                         for name in sorted(self._node_names))), {}
 
 
 class Run:

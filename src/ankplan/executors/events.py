@@ -6,9 +6,10 @@ Does I/O: one thread per node reads its stream (a second channel of the node's S
 or a local process). A stream that breaks is opened again after a fresh listing; a node whose
 Podman cannot stream (the command ends at once, twice) is polled alone every `poll_interval`,
 and `modes()` says so. A podman command ankplan ran successfully is itself an observation:
-`note` and `forget` record its result at once, without waiting for its event. A podman-kube
-workload's containers (their events carry their pod) are folded into one entry, as
-`observe_node` does.
+`note` and `forget` record its result at once, without waiting for its event (`relist` asks
+for a fresh listing where a result cannot be noted). A podman-kube workload's containers (their
+events carry their pod) are folded into one entry, as `observe_node` does. `synced_at` says up
+to when a node's state includes what ankplan's own commands did (see NodeFeed.synced_at).
 The project's records in the workload folders (podman/nodestore.py) are read with every
 listing, and again by `refresh_records` after ankplan wrote them (watch holds the writer lock:
 no one else does).
@@ -37,14 +38,18 @@ from ankplan.podman.events import (
 RETRY_AFTER = 1.0  # seconds before a node that could not be reached is tried again
 QUICK_END = 2.0  # a stream that ends within this many seconds, without an event, failed
 FAILED_STREAMS = 2  # quick ends in a row after which a node is polled instead
+MAX_RELISTS = 3  # listings in a row for results noted while a listing was under way
 
 
 class NodeFeed:
     """One node's containers, kept current by its event stream (or by polling)."""
 
     def __init__(self, pool: TransportPool, node: Node, *, project: str, timeout: float,
-                 poll_interval: float, on_change: Callable[[], None]) -> None:
+                 poll_interval: float, on_change: Callable[[], None],
+                 every_container: bool = False) -> None:
         self.pool, self.node, self.project = pool, node, project
+        self.every_container = every_container  # follow every container's events, not the
+        # project's alone (apply: containers adopted from an older ankplan carry another label)
         self.timeout, self.poll_interval, self.on_change = timeout, poll_interval, on_change
         self.guard = threading.Lock()
         self.containers: dict[str, ObservedContainer] = {}
@@ -60,6 +65,15 @@ class NodeFeed:
         self.version = 0
         self.listed = 0  # `version` at the last listing
         self.touched: dict[str, int] = {}  # container id -> `version` of its last event change
+        self.listings = 0  # `podman ps` listings run: the first, one per new stream, each poll
+        self.listed_began = 0.0  # time.monotonic() when the listing shown began (0: none yet)
+        # A result noted while a listing was under way (or a `relist` request): the listing
+        # shown may predate it until a listing begun after this time (time.monotonic()) is in.
+        self.doubt_since: float | None = None
+        self.relist_since: float | None = None  # the same for `relist` requests
+        self._listing = False  # a listing is under way
+        self._during: dict[str, ObservedContainer | None] = {}  # noted (None: forgotten) meanwhile
+        self._wake = threading.Event()  # ends a polled node's pause
         self._stopped = threading.Event()
         self._handle: StreamHandle | None = None
         self.thread = threading.Thread(target=self._run, name=f"events-{node.name}", daemon=True)
@@ -84,14 +98,56 @@ class NodeFeed:
         told more since (a crash at once: its `died` came before the command's result)."""
         with self.guard:
             known = self.containers.get(container.id)
-            newer = since is not None and max(self.listed, self.touched.get(container.id, -1)
-                                              ) > since
+            newer = since is not None and (self.touched.get(container.id, -1) > since or (
+                self.listed > since and known is not None))  # a later listing shows it
             if known is not None:  # started again: podman keeps its labels as they were
                 container = dataclasses.replace(known, state=container.state, exit_code=0,
                                                 started_at=container.started_at)
             if not newer:
                 self.containers[container.id] = container
+                self._doubt_listing(container.id, container)
         self.on_change()
+
+    def note_health(self, container_id: str, health: str) -> None:
+        """A `podman healthcheck run` ankplan ran told the container's health (Podman 4.3's
+        own `health_status` event tells the status from before that check)."""
+        with self.guard:
+            known = self.containers.get(container_id)
+            if known is not None:
+                self.containers[container_id] = dataclasses.replace(known, health=health)
+        self.on_change()
+
+    def relist(self) -> None:
+        """List the node afresh (a command's result that cannot be noted: `kube play`'s
+        pods); until that listing is in, `synced_at` stays at the listing before."""
+        with self.guard:
+            if self.relist_since is None:
+                self.relist_since = time.monotonic()
+        self._wake.set()
+        handle = self._handle
+        if handle is not None:
+            handle.close()
+        self.on_change()
+
+    def synced_at(self, now: float) -> float:
+        """Up to when (time.monotonic()) the node's state includes what ankplan's commands on
+        it did: `now` for a streamed node (its results are noted when they return, the node's
+        own doings follow by events), the start of the last listing for a polled node or
+        while a listing may predate a noted result; 0.0 before the first listing."""
+        with self.guard:
+            if self.error is not None:  # out of reach: observed as such now (once tried)
+                return now if self.listings else 0.0
+            if self.polling or self.doubt_since is not None or self.relist_since is not None:
+                return self.listed_began
+            return now
+
+    def _doubt_listing(self, container_id: str, container: ObservedContainer | None) -> None:
+        """Under `guard`: a result noted while a listing is under way is kept over it (unless
+        the listing shows the container) and listed again."""
+        if self._listing:
+            self._during[container_id] = container
+            if self.doubt_since is None:
+                self.doubt_since = time.monotonic()
 
     def forget(self, container_id: str) -> None:
         """A command removed the container (or a podman-kube workload's pods, all of their
@@ -102,6 +158,7 @@ class NodeFeed:
                                      if pods and container.pod_id in pods}
             for key in gone:
                 self.containers.pop(key, None)
+                self._doubt_listing(key, None)
             self.removed |= gone
         self.on_change()
 
@@ -128,6 +185,7 @@ class NodeFeed:
     def close(self) -> None:
         """End the stream and the thread (the stream's command ends with its channel)."""
         self._stopped.set()
+        self._wake.set()
         handle = self._handle
         if handle is not None:
             handle.close()
@@ -140,14 +198,25 @@ class NodeFeed:
             try:
                 transport = self.pool.get(self.node)
                 since = self._list(transport)
+                relists = 0
+                while not self.polling and not self._stopped.is_set() and (
+                        self.relist_since is not None
+                        or (self.doubt_since is not None and relists < MAX_RELISTS)):
+                    since = self._list(transport)  # results noted while it ran: once more
+                    relists += 1
+                if not self.polling and self.doubt_since is not None:
+                    self._trust()
                 if self.polling:
-                    self._stopped.wait(self.poll_interval)
+                    self._wake.wait(self.poll_interval)
+                    self._wake.clear()
                     continue
                 began, events = time.monotonic(), self.events_seen
                 self._follow(transport, since)
             except AnkplanError as error:
                 self._fail(error_reason(self.node, error), error.hint)
                 self._stopped.wait(RETRY_AFTER)
+                continue
+            if self.relist_since is not None:  # ended on purpose: not a stream that failed
                 continue
             quick = time.monotonic() - began < QUICK_END and self.events_seen == events
             quick_ends = quick_ends + 1 if quick and not self.pool.lost(self.node.name) else 0
@@ -156,31 +225,56 @@ class NodeFeed:
             if self.pool.lost(self.node.name):
                 self._fail(self.pool.lost(self.node.name), "is the node up and reachable?")
 
+    def _trust(self) -> None:
+        """Stop doubting after MAX_RELISTS listings in a row: what was noted meanwhile is
+        kept over them, and the stream replays every event since the last one began."""
+        with self.guard:
+            self.doubt_since = None
+        self.on_change()
+
     def _list(self, transport: Transport) -> float | None:
         """A fresh listing of every container; the node's clock when it began."""
         argv = timed_ps_argv(self.node)
-        result = check_result(self.node, argv, transport.run(argv, timeout=self.timeout))
-        since, listing = split_timed_ps(result.stdout)
-        containers = parse_ps(listing, self.node.name)
-        stored = self._read_records(transport)
         with self.guard:
-            self.containers = {c.id: c for c in containers}
+            self._listing, self._during = True, {}
+            asked = time.monotonic()
+        try:
+            result = check_result(self.node, argv, transport.run(argv, timeout=self.timeout))
+            since, listing = split_timed_ps(result.stdout)
+            containers = {c.id: c for c in parse_ps(listing, self.node.name)}
+            stored = self._read_records(transport)
+        finally:
+            with self.guard:
+                self._listing = False
+                self.listings += 1
+        with self.guard:
+            for key, noted in self._during.items():  # noted while it ran, which it may predate
+                if noted is None:
+                    containers.pop(key, None)
+                elif key not in containers:
+                    containers[key] = noted
+            self.containers = containers
             self.stored = stored
             self.removed.clear()
             self.version += 1
-            self.listed = self.version
+            self.listed, self.listed_began = self.version, asked
+            if self.doubt_since is not None and self.doubt_since < asked:
+                self.doubt_since = None  # this listing began after every result in doubt
+            if self.relist_since is not None and self.relist_since < asked:
+                self.relist_since = None
             self.error, self.hint = None, ""
         self.on_change()
         return since
 
     def _follow(self, transport: Transport, since: float | None) -> None:
         """Read the event stream until it ends (broken, killed, or closed by `close`)."""
-        handle = transport.open_stream(events_argv(self.node, project=self.project, since=since),
+        project = None if self.every_container else self.project
+        handle = transport.open_stream(events_argv(self.node, project=project, since=since),
                                        timeout=self.timeout)
         self._handle = handle
         self.streams_opened += 1
         try:
-            if self._stopped.is_set():
+            if self._stopped.is_set() or self.relist_since is not None:
                 return
             for line in handle.lines():
                 self.take(line)
@@ -216,11 +310,13 @@ class EventFeeds:
     """The live state of several nodes, each kept by its NodeFeed; wakes a waiter on changes."""
 
     def __init__(self, pool: TransportPool, nodes: Sequence[Node], *, project: str,
-                 timeout: float = 30.0, poll_interval: float = 0.5) -> None:
+                 timeout: float = 30.0, poll_interval: float = 0.5,
+                 every_container: bool = False) -> None:
         self.changed = threading.Event()
         unique = {node.name: node for node in nodes}
         self.feeds = {name: NodeFeed(pool, node, project=project, timeout=timeout,
-                                     poll_interval=poll_interval, on_change=self.changed.set)
+                                     poll_interval=poll_interval, on_change=self.changed.set,
+                                     every_container=every_container)
                       for name, node in sorted(unique.items())}
 
     def start(self) -> None:
@@ -256,6 +352,24 @@ class EventFeeds:
         """Record a container a successful command removed."""
         if node_name in self.feeds:
             self.feeds[node_name].forget(container_id)
+
+    def note_health(self, node_name: str, container_id: str, health: str) -> None:
+        """Record the health a `podman healthcheck run` told (see NodeFeed.note_health)."""
+        if node_name in self.feeds:
+            self.feeds[node_name].note_health(container_id, health)
+
+    def relist(self, node_name: str) -> None:
+        """List a node afresh (see NodeFeed.relist)."""
+        if node_name in self.feeds:
+            self.feeds[node_name].relist()
+
+    def synced_at(self, now: float) -> dict[str, float]:
+        """node -> up to when its state includes ankplan's own commands (NodeFeed.synced_at)."""
+        return {name: feed.synced_at(now) for name, feed in self.feeds.items()}
+
+    def listings(self) -> int:
+        """`podman ps` listings run over every node so far (each poll of a polled node too)."""
+        return sum(feed.listings for feed in self.feeds.values())
 
     def refresh_records(self, node_name: str) -> None:
         """Read a node's records of the project again (see NodeFeed.refresh_records)."""

@@ -29,6 +29,7 @@ from ankplan.executors.actions import (
     remove_container,
     remove_unit,
     started_container,
+    started_observation,
     unit_to_remove,
 )
 from ankplan.executors.transport import Transport, TransportPool
@@ -45,8 +46,6 @@ from ankplan.model import (
 )
 from ankplan.planner.restarts import HealthRecord, for_container, health_due, note_health
 from ankplan.planner.workload_status import WorkloadStatus
-
-HEALTH_PASSED, HEALTH_FAILED = 0, 1  # exit codes of `podman healthcheck run`
 
 
 @dataclass
@@ -162,13 +161,10 @@ def execute_job(job: Job, *, pool: TransportPool, inventory: Inventory, project:
 
 def made_container(job: Job, *, clock_wall: float) -> ObservedContainer | None:
     """The container a successful bring-up left running, as `podman ps` would show it."""
-    action, workload = job.action, job.action.workload
-    if not job.container_id or job.error or workload is None or workload.podman is None:
+    if job.error:
         return None
-    return ObservedContainer(
-        id=job.container_id, name=workload.name, node_name=action.node_name,
-        image=workload.podman.image, state="running", started_at=clock_wall,
-        labels=tuple(sorted(job.labels.items())), restart_count=job.restart_count)
+    return started_observation(job.action, job.container_id, job.labels,
+                               started_at=clock_wall, restart_count=job.restart_count)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,10 +188,10 @@ def _check_once(pool: TransportPool, inventory: Inventory, target: HealthTarget,
                                     timeout=min(timeout, target.check.timeout + STOP_SLACK))
     except AnkplanError:
         return record
-    if result.exit_code not in (HEALTH_PASSED, HEALTH_FAILED):
+    if result.exit_code not in (podman.HEALTH_PASSED, podman.HEALTH_FAILED):
         return record
     output = (result.stdout + result.stderr).strip()
-    return note_health(record, target.check, result.exit_code == HEALTH_PASSED, now,
+    return note_health(record, target.check, result.exit_code == podman.HEALTH_PASSED, now,
                        output=output)
 
 

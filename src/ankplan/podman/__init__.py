@@ -5,6 +5,8 @@ Pure: no I/O. The names below are re-exported so callers can write `podman.run_a
 """
 
 from ankplan.podman.commands import (
+    HEALTH_FAILED,
+    HEALTH_PASSED,
     Argv,
     healthcheck_run_argv,
     images_argv,
@@ -35,6 +37,8 @@ from ankplan.podman.pods import PodInfo, fold_pods, is_unit, log_subjects, parse
 from ankplan.podman.states import execution_state
 
 __all__ = [
+    "HEALTH_FAILED",
+    "HEALTH_PASSED",
     "MASK",
     "Argv",
     "HealthCheck",

@@ -114,6 +114,9 @@ def logs_argv(node: Node, container: str | Sequence[str], follow: bool = False,
     return (*node.podman, "logs", *options, "--", *containers)
 
 
+HEALTH_PASSED, HEALTH_FAILED = 0, 1  # exit codes of `podman healthcheck run`
+
+
 def healthcheck_run_argv(node: Node, container: str) -> Argv:
     """Run the container's health check once; exit 0 healthy, 1 unhealthy.
 

@@ -45,11 +45,13 @@ def timed_ps_argv(node: Node) -> Argv:
     return (*prefix, "sh", "-c", TIMED_PS_SCRIPT, "sh", *ps_argv(node))
 
 
-def events_argv(node: Node, *, project: str, since: float | None = None) -> Argv:
-    """Follow the container events of `project` (by its label) from `since` (node clock)."""
+def events_argv(node: Node, *, project: str | None, since: float | None = None) -> Argv:
+    """Follow the container events of `project` (by its label; every container's with None)
+    from `since` (node clock)."""
     since_args = ("--since", f"{since:.3f}") if since is not None else ()
-    return (*node.podman, "events", "--format", "json", *since_args, "--filter",
-            f"label={LABEL_PROJECT}={project}", "--filter", "type=container")
+    label_args = ("--filter", f"label={LABEL_PROJECT}={project}") if project is not None else ()
+    return (*node.podman, "events", "--format", "json", *since_args, *label_args,
+            "--filter", "type=container")
 
 
 def events_probe_argv(node: Node) -> Argv:
@@ -114,7 +116,11 @@ def _changed(known: ObservedContainer, event: ContainerEvent) -> ObservedContain
                                    finished_at=event.time)
     if event.status == "pause":
         return dataclasses.replace(known, state="paused")
-    if event.status == "health_status" and event.health:
+    if event.status == "health_status" and event.health and not (
+            event.health == "starting" and known.health in ("healthy", "unhealthy")):
+        # Podman 4.3 words a check's event before the check's result: the first check's
+        # event says "starting", which would undo a passed check noted from its own answer.
+        # Only a restart makes a container "starting" again, and its `start` event says so.
         return dataclasses.replace(known, health=event.health)
     return known if event.status == "create" else None
 

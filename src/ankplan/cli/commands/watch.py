@@ -25,7 +25,7 @@ from ankplan.cli.options import (
     open_pool,
     project_name,
 )
-from ankplan.cli.views.events import render_observation_modes
+from ankplan.cli.views.events import ModeReport
 from ankplan.cli.views.watch import Display
 from ankplan.executors.watch import Watch, WatchOptions, WatchResult, WorkloadView
 from ankplan.planner.restarts import DEFAULT_DELAYS, DEFAULT_RESET_AFTER, BackoffPolicy
@@ -138,21 +138,6 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
     code = exit_status(result, options)
     display.summary(result, options, code)
     return code
-
-
-class ModeReport:
-    """--debug: how each node is observed (events or polling, and why), when first known and
-    whenever it changes."""
-
-    def __init__(self, env: Env) -> None:
-        self.env = env
-        self.shown: dict[str, str] = {}
-
-    def report(self, modes: dict[str, str]) -> None:
-        """Write the modes that differ from those shown before."""
-        changed = {node: mode for node, mode in modes.items() if self.shown.get(node) != mode}
-        self.shown.update(changed)
-        self.env.stderr.write(render_observation_modes(changed))
 
 
 def exit_status(result: WatchResult, options: WatchOptions) -> ExitStatus:

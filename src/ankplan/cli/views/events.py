@@ -1,7 +1,8 @@
 """The one NDJSON event record of every command that changes containers (apply, delete, destroy,
 watch): the same keys for all, documented in docs/events-json.md.
 
-Pure: builds dicts from the executors' event values; the caller writes them.
+Pure: builds dicts from the executors' event values; the caller writes them. Only ModeReport
+writes (the --debug lines naming how each node is observed) to the Env's stderr.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ankplan.executors.apply_state import ApplyEvent
 
 if TYPE_CHECKING:  # apply, delete and destroy need not load watch's engine to write events
+    from ankplan.cli.env import Env
     from ankplan.executors.watch import WatchEvent
 
 EVENT_KINDS_WITH_ACTION = ("create", "start", "replace", "remove", "restart")
@@ -41,6 +43,21 @@ def render_observation_modes(modes: dict[str, str]) -> str:
     (MODE: events, polling (why) or unreachable (why)), in node order."""
     return "".join(f"ankplan: debug: observe {node}: {mode}\n"
                    for node, mode in sorted(modes.items()))
+
+
+class ModeReport:
+    """--debug: how each node is observed (events or polling, and why), when first known and
+    whenever it changes (apply and watch)."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.shown: dict[str, str] = {}
+
+    def report(self, modes: dict[str, str]) -> None:
+        """Write the modes that differ from those shown before."""
+        changed = {node: mode for node, mode in modes.items() if self.shown.get(node) != mode}
+        self.shown.update(changed)
+        self.env.stderr.write(render_observation_modes(changed))
 
 
 def watch_event_record(event: WatchEvent) -> dict[str, Any]:
