@@ -97,3 +97,27 @@ def test_a_pod_containers_events_carry_its_pod_and_fold_into_the_workload() -> N
     assert unit.id == f"pods:{pod}" and unit.workload_name == "w"
     assert execution_state(unit) == ExecutionState(state="Failed", sub_state="ExecFailed",
                                                    info="Exit code: '3'")
+
+
+def test_a_checks_late_starting_status_does_not_undo_a_known_health() -> None:
+    """Podman 4.3 words a `health_status` event with the status from before its check: the
+    first check's event says "starting" after ankplan noted the check's pass."""
+    healthy = ObservedContainer(id="c1", name="w", node_name="n1", image="i", state="running",
+                                health="healthy")
+
+    def health(status: str) -> ObservedContainer:
+        event = parse_event('{"ID": "c1", "Name": "w", "Status": "health_status", '
+                            f'"health_status": "{status}", "Type": "container"}}')
+        assert event is not None
+        return apply_event({"c1": healthy}, event, "n1")["c1"]
+
+    assert health("starting").health == "healthy"
+    assert health("unhealthy").health == "unhealthy"
+    start = parse_event('{"ID": "c1", "Name": "w", "Status": "start", "Type": "container"}')
+    assert start is not None
+    assert apply_event({"c1": healthy}, start, "n1")["c1"].health == "starting"  # restarted
+
+
+def test_every_containers_events_without_a_project() -> None:
+    argv = events_argv(Node(name="n"), project=None)
+    assert argv == ("podman", "events", "--format", "json", "--filter", "type=container")
