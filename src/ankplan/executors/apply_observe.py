@@ -126,7 +126,9 @@ class Observer:
             self._report_modes(feeds)
 
     def _report_modes(self, feeds: EventFeeds) -> None:
-        modes = feeds.modes()
+        """Tell each node's mode once it was listed (or tried), and whenever it changes."""
+        modes = {name: mode for name, mode in feeds.modes().items()
+                 if feeds.feeds[name].listings}
         if modes != self._modes and self._on_modes is not None:
             self._on_modes(modes)
         self._modes = modes

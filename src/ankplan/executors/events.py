@@ -243,11 +243,14 @@ class NodeFeed:
             since, listing = split_timed_ps(result.stdout)
             containers = {c.id: c for c in parse_ps(listing, self.node.name)}
             stored = self._read_records(transport)
-        finally:
+        except BaseException:
             with self.guard:
                 self._listing = False
                 self.listings += 1
+            raise
         with self.guard:
+            self._listing = False
+            self.listings += 1
             for key, noted in self._during.items():  # noted while it ran, which it may predate
                 if noted is None:
                     containers.pop(key, None)
