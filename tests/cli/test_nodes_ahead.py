@@ -114,3 +114,38 @@ def test_a_broken_inventory_alone_is_reported(command: tuple[str, ...], tmp_path
                                str(tmp_path / "inventory.yaml"))
     assert status == 1 and out == ""
     assert "inventory.yaml" in err
+
+
+class ImagesFirst(FakeNode):
+    """A fake node whose writer lock answers only once its image table was listed."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        self.listed_images = threading.Event()
+        self.images_before_lock: list[bool] = []
+
+    def run(self, argv: Sequence[str], *, timeout: float,
+            stdin: str | None = None) -> CommandResult:
+        if tuple(argv[:2]) == ("podman", "images"):
+            self.listed_images.set()
+        return super().run(argv, timeout=timeout, stdin=stdin)
+
+    def open_stream(self, argv: Sequence[str], *, timeout: float) -> Any:
+        if argv[0] == "sh" and "flock" in argv[2]:
+            self.images_before_lock.append(self.listed_images.wait(5.0))
+        return super().open_stream(argv, timeout=timeout)
+
+
+def test_apply_lists_the_local_image_table_while_it_takes_the_lock(tmp_path: Path) -> None:
+    """The image table is no writer's state, so apply reads it beside the writer lock (it is
+    the slowest read of a local observation); containers and records wait for the lock."""
+    (tmp_path / "manifest.yaml").write_text(MANIFEST)
+    node = ImagesFirst(Node(name="local"))
+    status, out, err = run_cli("apply", "--yes", str(tmp_path / "manifest.yaml"),
+                               nodes={"local": node})
+    assert node.images_before_lock == [True], err
+    assert status == 0 and "local/router" in out
+    calls = [argv for _, argv in node.calls]
+    lock = next(i for i, argv in enumerate(calls) if argv[0] == "sh" and "flock" in argv[2])
+    first_ps = next(i for i, argv in enumerate(calls) if tuple(argv[:2]) == ("podman", "ps"))
+    assert lock < first_ps  # the containers are listed under the lock

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -28,7 +29,7 @@ from ankplan.cli.options import (
 )
 from ankplan.errors import AnkplanError
 from ankplan.executors import lock as _lock  # noqa: F401 - imported here, not in the thread
-from ankplan.executors.observe import observe_nodes
+from ankplan.executors.observe import images_ahead, observe_nodes
 from ankplan.model import Inventory, LiveState, Node
 
 if TYPE_CHECKING:
@@ -77,11 +78,14 @@ class NodesAhead:
         try:
             with contextlib.ExitStack() as stack:
                 pool = stack.enter_context(open_pool(args, self._env))
-                if self._lock:
+                reader = stack.enter_context(ThreadPoolExecutor(max_workers=max(1, args.forks),
+                                                                thread_name_prefix="images"))
+                images = images_ahead(reader, pool, self._nodes, timeout=args.timeout)
+                if self._lock:  # images are no writer's state: read while the lock is taken
                     stack.enter_context(lock_nodes(args, pool, self._nodes,
                                                    project=self._project))
                 live = observe_nodes(pool, self._nodes, forks=args.forks, timeout=args.timeout,
-                                     images=True, project=self._project)
+                                     images=True, project=self._project, images_read=images)
                 self._value = (pool, live)
                 self._ready.set()
                 self._done.wait()

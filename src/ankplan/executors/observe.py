@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
@@ -46,24 +46,47 @@ from ankplan.podman.events import events_probe_argv
 from ankplan.podman.kube import pod_ps_argv
 
 _Result = TypeVar("_Result")
+_Images = tuple[tuple[str, str], ...]  # (image name, full id) pairs, as parse_images gives
+ImageAnswer = tuple[_Images | None, str]  # an image table, or None and why it is missing
 
 
 def observe_nodes(pool: TransportPool, nodes: Sequence[Node], *, forks: int = 10,
                   timeout: float = 30, images: bool = False, stats: bool = False,
-                  project: str | None = None) -> LiveState:
+                  project: str | None = None,
+                  images_read: Mapping[str, Future[ImageAnswer]] | None = None) -> LiveState:
     """Every container on every node (one `podman ps` each), observations sorted by node.
 
     `images` adds each node's image table (one `podman images`), `stats` the running
     containers' resource use (one `podman stats`), `project` what ankplan recorded on the
     node for that project (one `sh`, podman/nodestore.py), each run beside the node's `ps`.
+    `images_read`: image tables already being read (`images_ahead`), by node name.
     """
+    ahead = images_read or {}
     observations = _parallel(nodes, forks, lambda node: observe_node(
-        pool, node, timeout=timeout, images=images, stats=stats, project=project))
+        pool, node, timeout=timeout, images=images, stats=stats, project=project,
+        images_read=ahead.get(node.name)))
     return LiveState(nodes=tuple(sorted(observations, key=lambda o: o.node_name)))
 
 
+def images_ahead(executor: Executor, pool: TransportPool, nodes: Sequence[Node], *,
+                 timeout: float = 30) -> dict[str, Future[ImageAnswer]]:
+    """Start reading the image tables of the local nodes among `nodes`, for `observe_nodes`.
+
+    The image table is no writer's state (no ankplan writer changes it under its lock), so a
+    writer may read it while it still takes the lock: on this machine `podman images` is the
+    slowest part of apply's observation. Over SSH the image table comes with the records and
+    the containers in one command (one channel), and is not read ahead.
+    """
+    def read(node: Node) -> ImageAnswer:
+        return _read_extra(pool.get(node), node, "images", timeout, parse_images)
+
+    return {node.name: executor.submit(read, node) for node in nodes
+            if node.connection is Connection.LOCAL}
+
+
 def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images: bool = False,
-                 stats: bool = False, project: str | None = None) -> NodeObservation:
+                 stats: bool = False, project: str | None = None,
+                 images_read: Future[ImageAnswer] | None = None) -> NodeObservation:
     """The containers of one node (and its images, stats, the project's records when asked),
     or the reason it could not be observed. A failed images or stats call leaves that part
     None, with a warning; failing to read the records fails the observation (a `--rm` job
@@ -79,8 +102,9 @@ def observe_node(pool: TransportPool, node: Node, *, timeout: float = 30, images
         # channel); locally they run side by side, so none waits for another.
         together = images and project is not None and node.connection is not Connection.LOCAL
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ankplan-extra") as executor:
-            image_answer = executor.submit(_read_extra, transport, node, "images", timeout,
-                                           parse_images) if images and not together else None
+            image_answer = images_read if images_read is not None and images else (
+                executor.submit(_read_extra, transport, node, "images", timeout, parse_images)
+                if images and not together else None)
             stats_answer = executor.submit(_read_extra, transport, node, "stats", timeout,
                                            parse_stats) if stats else None
             records = executor.submit(_read_records, transport, node, project,
@@ -127,7 +151,6 @@ def _read_records(transport: Transport, node: Node, project: str,
                                  .stdout, project)
 
 
-_Images = tuple[tuple[str, str], ...]  # (image name, full id) pairs, as parse_images gives
 
 
 def _read_all(transport: Transport, node: Node, project: str, timeout: float,
