@@ -151,10 +151,8 @@ def _read_records(transport: Transport, node: Node, project: str,
                                  .stdout, project)
 
 
-
-
 def _read_all(transport: Transport, node: Node, project: str, timeout: float,
-              ) -> tuple[str, nodestore.StoreView, tuple[_Images | None, str]]:
+              ) -> tuple[str, nodestore.StoreView, ImageAnswer]:
     """(`podman ps` output, the records, the image table) from one command (one channel):
     unreadable records or a failed `podman ps` raise AnkplanError, a failed image listing
     gives (None, why not)."""
