@@ -60,14 +60,16 @@ class FakeStream(StreamHandle):
 
 
 class HeldLock(StreamHandle):
-    """The lock shell's stream: LOCKED, then open (holding the lock) until closed."""
+    """The lock shell's stream: LOCKED and its file, then open (holding the lock) until
+    closed."""
 
-    def __init__(self) -> None:
+    def __init__(self, lock_file: str = "/run/ankplan/apply.lock") -> None:
         self._closed = threading.Event()
+        self._file = lock_file
         super().__init__(self._lines())
 
     def _lines(self) -> Iterator[str]:
-        yield "LOCKED\n"
+        yield f"LOCKED {self._file}\n"
         self._closed.wait()
 
     def write(self, text: str) -> None:
@@ -344,7 +346,7 @@ class FakeNode:
             self.calls.append((time.monotonic(), argv))
         if argv[0] == "sh" and "flock" in argv[2]:
             self.locks_taken += 1
-            return HeldLock()
+            return HeldLock(f"/run/ankplan/apply-{self.node.name}.lock")
         if argv[1] == "events":
             since = float(argv[argv.index("--since") + 1]) if "--since" in argv else 0.0
             label = next((word.removeprefix("label=") for word in argv

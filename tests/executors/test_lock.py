@@ -4,17 +4,25 @@ the holding process is killed."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from ankplan.errors import LockError
 from ankplan.executors import lock
-from ankplan.executors.transport import LocalTransport, TransportPool
+from ankplan.executors.transport import (
+    CommandResult,
+    LocalTransport,
+    StreamHandle,
+    TransportPool,
+)
 from ankplan.model import Node
 
 NODE = Node(name="local")
@@ -23,7 +31,7 @@ NODE = Node(name="local")
 @pytest.fixture
 def lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     path = str(tmp_path / "ankplan-apply.lock")
-    monkeypatch.setattr(lock, "lock_file_path", lambda pool, node, project="": path)
+    monkeypatch.setattr(lock, "LOCK_PATH_SCRIPT", f"f={shlex.quote(path)}; ")
     return path
 
 
@@ -70,7 +78,7 @@ def test_lock_of_a_killed_process_frees_itself(lock_file: str) -> None:
               "from ankplan.executors import lock\n"
               "from ankplan.executors.transport import LocalTransport, TransportPool\n"
               "from ankplan.model import Node\n"
-              f"lock.lock_file_path = lambda pool, node, project='': {lock_file!r}\n"
+              f"lock.LOCK_PATH_SCRIPT = {'f=' + shlex.quote(lock_file) + '; '!r}\n"
               "pool = TransportPool(connector=lambda node, **_: LocalTransport(node))\n"
               "held = lock.acquire_locks(pool, [Node(name='local')],"
               " holder=lock.this_process(['ankplan', 'apply', 'killed.yaml']))\n"
@@ -91,10 +99,10 @@ def test_lock_of_a_killed_process_frees_itself(lock_file: str) -> None:
 
 def test_lock_argv_uses_the_podman_prefix() -> None:
     sudo_node = Node(name="n", podman=("sudo", "podman"))
-    argv = lock.lock_argv(sudo_node, "/run/x/ankplan-apply.lock", holder("a b.yaml"))
+    argv = lock.lock_argv(sudo_node, holder("a b.yaml"), "police")
     assert argv[:3] == ("sudo", "sh", "-c")
-    assert argv[4:6] == ("sh", "/run/x/ankplan-apply.lock")
-    assert argv[6].endswith("ankplan apply 'a b.yaml'")
+    assert argv[4:7] == ("sh", "sudo podman", "police")
+    assert argv[7].endswith("ankplan apply 'a b.yaml'")
 
 
 def test_lock_file_is_per_project_and_refuses_odd_project_names() -> None:
@@ -141,3 +149,49 @@ def test_keeper_refuses_to_start_while_held_then_retakes_a_lost_lock(lock_file: 
             assert keeper.held("local")
             with pytest.raises(LockError, match="another watch holds the lock"):
                 lock.acquire_locks(pool, [NODE], project="p", holder=holder("m.yaml"))
+
+
+class Counting(LocalTransport):
+    """The local transport, counting the commands and streams it starts."""
+
+    started: ClassVar[list[str]] = []
+
+    def run(self, argv: Sequence[str], *, timeout: float,
+            stdin: str | None = None) -> CommandResult:
+        self.started.append("run")
+        return super().run(argv, timeout=timeout, stdin=stdin)
+
+    def open_stream(self, argv: Sequence[str], *, timeout: float) -> StreamHandle:
+        self.started.append("stream")
+        return super().open_stream(argv, timeout=timeout)
+
+
+def test_one_command_finds_the_lock_file_and_takes_it(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    """The real path script (under a private XDG_RUNTIME_DIR when not root): one shell per
+    node and attempt, which names the file it took; the refusal names the same file."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    Counting.started = []
+    with TransportPool(connector=lambda node, **_: Counting(node)) as pool:
+        held = lock.acquire_locks(pool, [NODE], project="p", holder=holder("m.yaml"))
+        assert Counting.started == ["stream"]
+        with pytest.raises(LockError) as refused:
+            lock.acquire_locks(pool, [NODE], project="p", holder=holder("m.yaml"))
+        held.release()
+        path = lock.lock_file_path(pool, NODE, "p")
+    assert refused.value.detail == f"lock file: {path}"
+    assert path.endswith("-p.lock") and Path(path + ".holder").exists()
+
+
+def test_a_node_without_a_place_for_the_lock_is_refused_with_the_reason(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lock, "LOCK_PATH_SCRIPT",
+                        'echo "cannot use lock directory /nowhere/ankplan-1"; exit 3; ')
+    with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
+        with pytest.raises(LockError) as refused:
+            lock.acquire_locks(pool, [NODE], holder=holder("m.yaml"))
+        with pytest.raises(LockError) as asked:
+            lock.lock_file_path(pool, NODE)
+    for error in (refused.value, asked.value):
+        assert error.summary == ("node local: cannot find a place for the writer lock: "
+                                 "cannot use lock directory /nowhere/ankplan-1")

@@ -39,14 +39,15 @@ from ankplan.executors.transport import StreamHandle, TransportPool, check_resul
 from ankplan.model import Node
 from ankplan.podman.nodestore import UID_SCRIPT
 
-# $1 = the node's podman command, $2 = the project ("" = the whole node). Prints the lock file
-# path for that Podman and project, in a directory only this user can write (root:
-# /run/ankplan; others: $XDG_RUNTIME_DIR or /tmp).
+# $1 = the node's podman command, $2 = the project ("" = the whole node). Sets f to the lock
+# file path for that Podman and project, in a directory only this user can write (root:
+# /run/ankplan; others: $XDG_RUNTIME_DIR or /tmp), or says on stdout why it cannot and exits 3.
+# Read when a command is built (tests point it at a folder of their own).
 LOCK_PATH_SCRIPT = (
     UID_SCRIPT + 'if [ "$u" = 0 ]; then d=/run/ankplan; else d=${XDG_RUNTIME_DIR:-/tmp}/ankplan-$u; fi; '
-    'mkdir -p -m 700 "$d" && [ -O "$d" ] || { echo "cannot use lock directory $d" >&2; exit 3; }; '
+    'mkdir -p -m 700 "$d" && [ -O "$d" ] || { echo "cannot use lock directory $d"; exit 3; }; '
     'k=$(printf "%s|%s|%s|%s" "$u" "${CONTAINERS_CONF:-}" "${CONTAINERS_STORAGE_CONF:-}" "$1" '
-    '| cksum | cut -d" " -f1); echo "$d/apply-$k${2:+-$2}.lock"'
+    '| cksum | cut -d" " -f1); f=$d/apply-$k${2:+-$2}.lock; '
 )
 SAFE_PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # what `--project` accepts
 RETRY_INTERVAL = 0.5  # seconds between attempts while --lock-timeout allows waiting
@@ -55,17 +56,19 @@ HEARTBEAT_INTERVAL = 5.0  # seconds between the heartbeat lines ankplan sends to
 RELOCK_INTERVAL = 2.0  # seconds between a long-running writer's tries to re-take a lock
 HEARTBEAT_TIMEOUT = 30  # seconds without a heartbeat after which the node gives the lock up
 
-# $1 = lock file, $2 = holder description, $3 = heartbeat timeout. Prints LOCKED and then holds
-# the lock (fd 9, kept open by this shell) while a line arrives every $3 seconds and stdin stays
-# open, or prints BUSY and the current holder. Where `timeout` is missing or too old to take
-# `timeout N cmd`, it holds the lock until stdin closes.
-LOCK_SCRIPT = (
-    'exec 9>>"$1" || exit 3; '
-    'if flock -n 9; then printf "%s\\n" "$2" > "$1.holder"; echo LOCKED; '
+# After LOCK_PATH_SCRIPT, $3 = holder description, $4 = heartbeat timeout: one shell finds the
+# lock file and takes it (a second shell only for the path would cost each writer ~10 ms before
+# its first command). Prints "LOCKED <file>" and then holds the lock (fd 9, kept open by this
+# shell) while a line arrives every $4 seconds and stdin stays open, or prints "BUSY <file>"
+# and the current holder. Where `timeout` is missing or too old to take `timeout N cmd`, it
+# holds the lock until stdin closes.
+LOCK_HOLD_SCRIPT = (
+    'exec 9>>"$f" || exit 3; '
+    'if flock -n 9; then printf "%s\\n" "$3" > "$f.holder"; printf "LOCKED %s\\n" "$f"; '
     'if timeout 5 true 2>/dev/null; then '
-    "while timeout \"$3\" sh -c 'IFS= read -r line'; do :; done; "
+    "while timeout \"$4\" sh -c 'IFS= read -r line'; do :; done; "
     'else cat >/dev/null; fi; '
-    'else echo BUSY; cat "$1.holder" 2>/dev/null; fi'
+    'else printf "BUSY %s\\n" "$f"; cat "$f.holder" 2>/dev/null; fi'
 )
 
 
@@ -95,10 +98,12 @@ def this_process(argv: Sequence[str]) -> Holder:
                   command=command)
 
 
-def lock_argv(node: Node, lock_file: str, holder: Holder) -> tuple[str, ...]:
-    """The shell command that takes the lock; runs with the node's podman prefix (e.g. sudo)."""
+def lock_argv(node: Node, holder: Holder, project: str = "") -> tuple[str, ...]:
+    """The shell command that finds the lock file and takes it; runs with the node's podman
+    prefix (e.g. sudo)."""
     prefix = tuple(node.podman[:-1])  # ("sudo", "podman") -> ("sudo",): same rights as podman
-    return (*prefix, "sh", "-c", LOCK_SCRIPT, "sh", lock_file, str(holder),
+    return (*prefix, "sh", "-c", LOCK_PATH_SCRIPT + LOCK_HOLD_SCRIPT, "sh",
+            shlex.join(node.podman), _checked_project(project), str(holder),
             str(HEARTBEAT_TIMEOUT))
 
 
@@ -149,22 +154,20 @@ class NodeLocks:
 def acquire_locks(pool: TransportPool, nodes: Sequence[Node], *, holder: Holder,
                   project: str = "", lock_timeout: float = 0.0,
                   cancel: threading.Event | None = None, forks: int = 10) -> NodeLocks:
-    """Lock `project` on every node in `nodes`, in sorted order so two runs never deadlock.
+    """Lock `project` on every node in `nodes`, one node after the other in sorted order so
+    two runs never deadlock.
 
-    The lock files are found first on all nodes in parallel, then taken one
-    node after the other. Waits up to `lock_timeout` seconds per node for a busy lock (0 =
-    refuse at once, like Terraform). On any failure the locks taken so far are released and
-    LockError (or the node's ConnectError) is raised.
+    Waits up to `lock_timeout` seconds per node for a busy lock (0 = refuse at once, like
+    Terraform). On any failure the locks taken so far are released and LockError (or the
+    node's ConnectError) is raised. `forks` is accepted for the callers' symmetry; the locks
+    are taken in order.
     """
     unique = sorted({node.name: node for node in nodes}.values(), key=lambda n: n.name)
-    if not unique:
-        return NodeLocks()
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(unique)))) as executor:
-        paths = list(executor.map(lambda node: lock_file_path(pool, node, project), unique))
+    _checked_project(project)
     locks = NodeLocks()
     try:
-        for node, path in zip(unique, paths):
-            locks.handles[node.name] = _acquire(pool, node, path, holder, lock_timeout, cancel,
+        for node in unique:
+            locks.handles[node.name] = _acquire(pool, node, holder, lock_timeout, cancel,
                                                 project)
     except BaseException:
         locks.release()
@@ -172,19 +175,29 @@ def acquire_locks(pool: TransportPool, nodes: Sequence[Node], *, holder: Holder,
     return locks
 
 
-def lock_file_path(pool: TransportPool, node: Node, project: str = "") -> str:
-    """The lock file of the node's Podman and `project`, computed on the node."""
+def _checked_project(project: str) -> str:
     if project and not SAFE_PROJECT.match(project):
         raise LockError(f"invalid project name {project!r} for the lock")
+    return project
+
+
+def lock_file_path(pool: TransportPool, node: Node, project: str = "") -> str:
+    """The lock file of the node's Podman and `project`, computed on the node (the lock
+    command computes it again itself)."""
     prefix = tuple(node.podman[:-1])  # run with the same rights as podman (e.g. sudo)
-    argv = (*prefix, "sh", "-c", LOCK_PATH_SCRIPT, "sh", shlex.join(node.podman), project)
-    result = check_result(node, argv, pool.get(node).run(argv, timeout=ANSWER_TIMEOUT))
+    argv = (*prefix, "sh", "-c", LOCK_PATH_SCRIPT + 'echo "$f"', "sh", shlex.join(node.podman),
+            _checked_project(project))
+    result = pool.get(node).run(argv, timeout=ANSWER_TIMEOUT)
     path = result.stdout.strip()
-    if not path.startswith("/"):
-        raise LockError(f"node {node.name}: cannot find a place for the writer lock: "
-                        f"{result.stderr.strip() or path or 'no answer'}",
-                        hint="the node needs `sh`, `cksum` and `flock` next to podman")
+    if not result.ok or not path.startswith("/"):
+        check_result(node, argv, result) if not path else None  # e.g. sudo refused
+        raise _no_place(node, path or result.stderr.strip() or "no answer")
     return path
+
+
+def _no_place(node: Node, why: str) -> LockError:
+    return LockError(f"node {node.name}: cannot find a place for the writer lock: {why}",
+                     hint="the node needs `sh`, `cksum` and `flock` next to podman")
 
 
 def holder_verb(holder_text: str) -> str:
@@ -207,13 +220,12 @@ def busy_error(node: Node, project: str, holder_text: str, lock_file: str,
              f"for {HEARTBEAT_TIMEOUT} s")
 
 
-def _acquire(pool: TransportPool, node: Node, lock_file: str, holder: Holder,
-             lock_timeout: float, cancel: threading.Event | None,
-             project: str = "") -> StreamHandle:
+def _acquire(pool: TransportPool, node: Node, holder: Holder, lock_timeout: float,
+             cancel: threading.Event | None, project: str = "") -> StreamHandle:
     """Take one node's lock, retrying every RETRY_INTERVAL until `lock_timeout` has passed."""
     deadline = time.monotonic() + max(0.0, lock_timeout)
     while True:
-        handle, other = try_lock(pool, node, lock_file, holder)
+        handle, other, lock_file = try_lock(pool, node, holder, project)
         if handle is not None:
             return handle
         if time.monotonic() >= deadline or (cancel is not None and cancel.is_set()):
@@ -221,10 +233,11 @@ def _acquire(pool: TransportPool, node: Node, lock_file: str, holder: Holder,
         time.sleep(min(RETRY_INTERVAL, max(0.0, deadline - time.monotonic())))
 
 
-def try_lock(pool: TransportPool, node: Node, lock_file: str,
-             holder: Holder) -> tuple[StreamHandle | None, str]:
-    """One attempt: (handle, "") when locked, (None, holder text) when busy."""
-    handle = pool.get(node).open_stream(lock_argv(node, lock_file, holder),
+def try_lock(pool: TransportPool, node: Node, holder: Holder,
+             project: str = "") -> tuple[StreamHandle | None, str, str]:
+    """One attempt: (handle, "", lock file) when locked, (None, holder text, lock file) when
+    busy."""
+    handle = pool.get(node).open_stream(lock_argv(node, holder, project),
                                         timeout=ANSWER_TIMEOUT)
     try:
         answer = (handle.readline(timeout=ANSWER_TIMEOUT) or "").strip()
@@ -235,15 +248,20 @@ def try_lock(pool: TransportPool, node: Node, lock_file: str,
     except BaseException:
         handle.close()
         raise
-    if answer == "LOCKED":
-        return handle, ""
+    word, _, lock_file = answer.partition(" ")
+    if word == "LOCKED" and lock_file.startswith("/"):
+        return handle, "", lock_file
     rest = _read_rest(handle)
     handle.close()
-    if answer == "BUSY":
-        return None, rest.strip().splitlines()[0] if rest.strip() else "(holder unknown)"
-    raise LockError(f"node {node.name}: cannot take the writer lock on {lock_file}: "
-                    f"{(answer + ' ' + rest).strip() or 'the lock command failed'}",
-                    hint="the node needs `sh` and `flock` (util-linux) next to podman")
+    if word == "BUSY" and lock_file.startswith("/"):
+        text = rest.strip()
+        return None, text.splitlines()[0] if text else "(holder unknown)", lock_file
+    why = (answer + " " + rest).strip()
+    if why.startswith("cannot use lock directory"):
+        raise _no_place(node, why)
+    raise LockError(f"node {node.name}: cannot take the writer lock: "
+                    f"{why or 'the lock command failed'}",
+                    hint="the node needs `sh`, `cksum` and `flock` (util-linux) next to podman")
 
 
 def _read_rest(handle: StreamHandle) -> str:
@@ -293,8 +311,7 @@ class LockKeeper:
     def _take(self, node: Node, lock_timeout: float) -> AnkplanError | None:
         """Try to lock one node; the error (ConnectError, LockError) instead of raising it."""
         try:
-            path = lock_file_path(self._pool, node, self._project)
-            handle = _acquire(self._pool, node, path, self._holder, lock_timeout, None,
+            handle = _acquire(self._pool, node, self._holder, lock_timeout, None,
                               self._project)
         except LockError as error:
             other = error.summary.partition("held by ")[2]
