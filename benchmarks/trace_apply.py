@@ -115,6 +115,27 @@ def wrap_transport(transport: object) -> None:
         return result
 
     local.run = run
+    opened = local.open_stream
+
+    def open_stream(self: object, argv: Sequence[str], *, timeout: float) -> object:
+        name, began = f"{kind(argv)} stream", time.time()
+        handle = opened(self, argv, timeout=timeout)
+        first_line = handle.readline  # type: ignore[attr-defined]
+
+        def readline(timeout: float | None = None) -> str | None:
+            line = first_line(timeout=timeout)
+            if handle.readline is readline:  # type: ignore[attr-defined]
+                handle.readline = first_line  # type: ignore[attr-defined]
+                ended = time.time()
+                SPENT[name].append(ended - began)
+                log(f"{name:22} {1000 * (ended - began):6.1f} ms to its first line "
+                    f"(began {1000 * (began - START):.1f})", ended)
+            return line
+
+        handle.readline = readline  # type: ignore[attr-defined]
+        return handle
+
+    local.open_stream = open_stream
 
 
 def wrap_board(apply_state: object) -> None:

@@ -195,3 +195,52 @@ def test_a_node_without_a_place_for_the_lock_is_refused_with_the_reason(
     for error in (refused.value, asked.value):
         assert error.summary == ("node local: cannot find a place for the writer lock: "
                                  "cannot use lock directory /nowhere/ankplan-1")
+
+
+def nodes_with_own_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                         *names: str) -> list[Node]:
+    """Local nodes whose lock files differ (one per podman command, as on the test bed); each
+    lock attempt waits until every node's attempt has begun (for at most 5 s)."""
+    begun = tmp_path / "begun"
+    begun.mkdir()
+    monkeypatch.setattr(lock, "LOCK_PATH_SCRIPT", (
+        f'cd {shlex.quote(str(begun))}; : > "$1"; n=0; '
+        f'while [ "$(ls | wc -l)" -lt {len(names)} ] && [ $n -lt 100 ]; do '
+        'sleep 0.05; n=$((n+1)); done; '
+        f'f={shlex.quote(str(tmp_path))}/"$1".lock; '))
+    return [Node(name=name, podman=(f"podman-{name}",)) for name in names]
+
+
+def test_the_nodes_are_locked_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each attempt here waits for the others to begin: one after the other, the first would
+    wait 5 s and the run would take over 10 s."""
+    nodes = nodes_with_own_locks(tmp_path, monkeypatch, "a", "b", "c")
+    began = time.monotonic()
+    with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
+        held = lock.acquire_locks(pool, nodes, holder=holder("m.yaml"), forks=10)
+        assert held.node_names == ("a", "b", "c")
+        held.release()
+    assert time.monotonic() - began < 5.0
+
+
+def test_one_busy_node_refuses_all_and_frees_what_was_taken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nodes = nodes_with_own_locks(tmp_path, monkeypatch, "a", "b", "c")
+    with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
+        for name in ("a", "c"):  # the others' attempts have begun
+            (tmp_path / "begun" / f"podman-{name}").touch()
+        other = lock.acquire_locks(pool, [nodes[1]], holder=holder("other.yaml"))
+        with pytest.raises(LockError) as refused:
+            lock.acquire_locks(pool, nodes, holder=holder("m.yaml"))
+        assert refused.value.summary.startswith("node b: another apply holds the lock")
+        assert "other.yaml" in refused.value.summary
+        assert refused.value.detail == f"lock file: {tmp_path}/podman-b.lock"
+        for node in (nodes[0], nodes[2]):  # taken by the refused run, and given back
+            lock.acquire_locks(pool, [node], holder=holder("third.yaml"),
+                               lock_timeout=5).release()
+        release = threading.Timer(0.8, other.release)
+        release.start()
+        began = time.monotonic()
+        waited = lock.acquire_locks(pool, nodes, holder=holder("m.yaml"), lock_timeout=10)
+        assert waited.node_names == ("a", "b", "c") and time.monotonic() - began > 0.7
+        waited.release()

@@ -154,18 +154,28 @@ class NodeLocks:
 def acquire_locks(pool: TransportPool, nodes: Sequence[Node], *, holder: Holder,
                   project: str = "", lock_timeout: float = 0.0,
                   cancel: threading.Event | None = None, forks: int = 10) -> NodeLocks:
-    """Lock `project` on every node in `nodes`, one node after the other in sorted order so
-    two runs never deadlock.
+    """Lock `project` on every node in `nodes`, all or nothing.
 
-    Waits up to `lock_timeout` seconds per node for a busy lock (0 = refuse at once, like
-    Terraform). On any failure the locks taken so far are released and LockError (or the
-    node's ConnectError) is raised. `forks` is accepted for the callers' symmetry; the locks
-    are taken in order.
+    First one attempt on every node at once (`forks` at a time): no attempt waits, so two
+    runs cannot deadlock, and when every lock is free this costs one round trip, not one per
+    node. When one is busy, the locks taken are released; with `lock_timeout` (seconds per
+    node, 0 = refuse at once, like Terraform) the nodes are then locked one after the other in
+    sorted order, each waiting for its holder, so two waiting runs never deadlock either. On
+    any failure the locks taken so far are released and LockError (or the node's
+    ConnectError) is raised.
     """
     unique = sorted({node.name: node for node in nodes}.values(), key=lambda n: n.name)
     _checked_project(project)
     locks = NodeLocks()
     try:
+        busy = _try_all(pool, unique, holder, project, forks, locks)
+        if busy is None:
+            return locks
+        locks.release()
+        if lock_timeout <= 0 or (cancel is not None and cancel.is_set()):
+            node, other, lock_file = busy
+            raise busy_error(node, project, other, lock_file)
+        locks = NodeLocks()
         for node in unique:
             locks.handles[node.name] = _acquire(pool, node, holder, lock_timeout, cancel,
                                                 project)
@@ -173,6 +183,38 @@ def acquire_locks(pool: TransportPool, nodes: Sequence[Node], *, holder: Holder,
         locks.release()
         raise
     return locks
+
+
+def _try_all(pool: TransportPool, nodes: Sequence[Node], holder: Holder, project: str,
+             forks: int, locks: NodeLocks) -> tuple[Node, str, str] | None:
+    """One attempt on every node at once; the locks taken go into `locks`. None when all were
+    taken, else the first busy node (sorted) with the holder text and the lock file. Every
+    attempt ends before the first node's error (sorted) is raised."""
+    def attempt(node: Node) -> tuple[StreamHandle | None, str, str]:
+        return try_lock(pool, node, holder, project)
+
+    outcomes: list[tuple[StreamHandle | None, str, str] | BaseException]
+    if len(nodes) == 1:  # the common case: no thread, and no other attempt to wait for
+        outcomes = [attempt(nodes[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, min(forks, len(nodes))),
+                                thread_name_prefix="ankplan-lock") as executor:
+            futures = [executor.submit(attempt, node) for node in nodes]
+        outcomes = [future.exception() or future.result() for future in futures]
+    busy: tuple[Node, str, str] | None = None
+    error: BaseException | None = None
+    for node, outcome in zip(nodes, outcomes):
+        if isinstance(outcome, BaseException):
+            error = error or outcome
+            continue
+        handle, other, lock_file = outcome
+        if handle is not None:
+            locks.handles[node.name] = handle
+        elif busy is None:
+            busy = (node, other, lock_file)
+    if error is not None:
+        raise error
+    return busy
 
 
 def _checked_project(project: str) -> str:
