@@ -5,7 +5,6 @@ Pure: no I/O. Only `ankplan.cli` catches these and turns them into output and ex
 
 from __future__ import annotations
 
-import difflib
 import enum
 import re
 from collections.abc import Iterable
@@ -27,6 +26,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     lowered = {choice.lower(): choice for choice in choices}
     match = lowered.get(word.lower())
     if match is None:
+        import difflib  # only when a word is unknown
+
         close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
         match = lowered[close[0]] if close else None
     return f"did you mean '{match}'?" if match is not None and match != word else ""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -59,6 +58,8 @@ class Env:
         if self.stdin_isatty is None:
             self.stdin_isatty = _isatty(self.stdin)
         if self.width is None and self.stdout_isatty:
+            import shutil  # only on a terminal (shutil pulls in bz2 and lzma)
+
             self.width = shutil.get_terminal_size().columns
 
     @property

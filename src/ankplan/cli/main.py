@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import importlib
 import logging
 import os
 import re
 import sys
-import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NoReturn
 
@@ -83,6 +81,8 @@ class _Parser(argparse.ArgumentParser):
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """`; did you mean 'plan'?` for the closest candidates (options: also those that `word`
     abbreviates, which are refused but recognised), or "" when none is close."""
+    import difflib  # only on a mistyped word (~1 ms of start-up otherwise)
+
     typed = word.split("=", 1)[0]
     candidates = sorted(set(candidates))
     close = [c for c in candidates if typed.startswith("--") and c.startswith(typed)][:3]
@@ -134,6 +134,8 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return ExitStatus.ERROR
     except Exception as error:  # noqa: BLE001 - the one place that catches everything
         if debug:
+            import traceback
+
             traceback.print_exc(file=env.stderr)
         env.stderr.write(f"ankplan: internal error: {type(error).__name__}: {error}\n"
                          "  re-run with --debug for the traceback, and please report it\n")

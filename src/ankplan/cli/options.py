@@ -12,7 +12,6 @@ import hashlib
 import math
 import os
 import re
-import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -287,7 +286,7 @@ def project_name(args: argparse.Namespace, manifest: Manifest | None = None) -> 
     """
     files = list(getattr(args, "files", None) or ())
     paths = manifest_paths(files)
-    source = source_label(socket.gethostname(), paths) if paths else ""
+    source = source_label(os.uname().nodename, paths) if paths else ""
     explicit = explicit_project(args)
     if explicit is not None:
         return Project(name=explicit, source=source)

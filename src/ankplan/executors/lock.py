@@ -21,17 +21,14 @@ background, and acts on a node only while it holds that node's lock.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import re
 import shlex
-import socket
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Self
 
 from ankplan.errors import AnkplanError, LockError
@@ -88,13 +85,15 @@ class Holder:
 
 def this_process(argv: Sequence[str]) -> Holder:
     """The Holder describing the current process running `argv` (e.g. `ankplan apply x.yaml`)."""
+    import getpass  # here: the writer's start-up imports neither it nor socket nor datetime
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid())
-    started = datetime.now(UTC).replace(microsecond=0).isoformat()
+    started = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
     command = " ".join(shlex.quote(arg) for arg in argv).replace("\n", " ")
-    return Holder(user=user, host=socket.gethostname(), pid=os.getpid(), started=started,
+    return Holder(user=user, host=os.uname().nodename, pid=os.getpid(), started=started,
                   command=command)
 
 

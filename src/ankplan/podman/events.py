@@ -13,7 +13,6 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from ankplan.model import LABEL_PROJECT, LABEL_RESTART_COUNT, Node, ObservedContainer
@@ -137,6 +136,8 @@ def _event_time(text: str) -> float:
     """Unix seconds from podman's RFC 3339 time with nanoseconds; 0 when unreadable."""
     if not text:
         return 0.0
+    from datetime import datetime  # not at import: observing a node does not need it
+
     head, _, rest = text.partition(".")
     zone = rest.lstrip("0123456789") if rest else ""
     fraction = rest[:len(rest) - len(zone)] if rest else ""

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
-from datetime import UTC, datetime
-from pathlib import Path
 
 from ankplan.cli.env import Env, ExitStatus
 from ankplan.cli.nodes_ahead import NodesAhead, inventory_first
@@ -58,12 +55,14 @@ def register(
 
 def write_plan_file(path: str, text: str) -> None:
     """Write `text` to `path` atomically, readable by the owner only (it may hold secrets)."""
-    target = Path(path)
+    import tempfile  # with --out only: tempfile imports shutil and random
+
     try:
-        fd, temporary = tempfile.mkstemp(prefix=".ankplan-", dir=target.parent)
+        fd, temporary = tempfile.mkstemp(prefix=".ankplan-",
+                                         dir=os.path.dirname(os.path.abspath(path)))
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
-        os.replace(temporary, target)
+        os.replace(temporary, path)
     except OSError as error:
         raise AnkplanError(f"cannot write the plan file {path}: {error.strerror or error}",
                            hint="check that the folder exists and is writable") from None
@@ -105,6 +104,8 @@ def run(args: argparse.Namespace, env: Env) -> ExitStatus:
                          f"{'s' if count != 1 else ''})"
                          + ("; not saved\n" if args.out else "\n"))
     elif args.out:
+        from datetime import UTC, datetime
+
         from ankplan.planfile.savedplan import dumps_saved_plan, make_saved_plan
 
         created_at = datetime.now(UTC).isoformat(timespec="seconds")
