@@ -10,11 +10,13 @@ import base64
 import dataclasses
 import os
 import stat
+import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from ankplan.executors import lock
 from ankplan.executors.observe import observe_node
 from ankplan.executors.transport import CommandResult, LocalTransport, TransportPool
 from ankplan.model import Connection, Node, PodmanConfig, RestartPolicy, Workload, WorkloadFile
@@ -228,3 +230,20 @@ def test_records_containers_and_images_are_read_in_one_command_on_a_real_shell(
         broken = observe_node(pool, node, images=True, project="proj")
     assert not broken.reachable and "database is locked" in broken.error
     transport.run(nodestore.forget_argv(node, "proj", "web"), timeout=10)
+
+
+def test_the_tree_and_lock_names_stay_those_of_earlier_releases(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The names are keys into what earlier releases left on the nodes (records, locks): the
+    POSIX cksum of the same text as before, whatever the scripts use to compute it."""
+    monkeypatch.setenv("CONTAINERS_CONF", "/x/c.conf")
+    monkeypatch.delenv("CONTAINERS_STORAGE_CONF", raising=False)
+    local = LocalTransport(NODE)
+    tree = local.run(("sh", "-c", nodestore._STORE + 'printf "%s\\n" "${d##*/}"', "sh",
+                      "podman"), timeout=10)
+    assert tree.stdout.strip() == "podman-3022270191"  # cksum of "/x/c.conf||podman"
+    with TransportPool(connector=lambda node, **_: local) as pool:
+        path = lock.lock_file_path(pool, NODE, "police")
+    key = f"{os.getuid()}|/x/c.conf||podman"
+    done = subprocess.run(["cksum"], input=key, capture_output=True, text=True, check=True)
+    assert path.endswith(f"/apply-{done.stdout.split()[0]}-police.lock")

@@ -42,9 +42,10 @@ from ankplan.podman.nodestore import UID_SCRIPT
 # Read when a command is built (tests point it at a folder of their own).
 LOCK_PATH_SCRIPT = (
     UID_SCRIPT + 'if [ "$u" = 0 ]; then d=/run/ankplan; else d=${XDG_RUNTIME_DIR:-/tmp}/ankplan-$u; fi; '
-    'mkdir -p -m 700 "$d" && [ -O "$d" ] || { echo "cannot use lock directory $d"; exit 3; }; '
+    '{ [ -d "$d" ] || mkdir -p -m 700 "$d"; } && [ -O "$d" ] '
+    '|| { echo "cannot use lock directory $d"; exit 3; }; '
     'k=$(printf "%s|%s|%s|%s" "$u" "${CONTAINERS_CONF:-}" "${CONTAINERS_STORAGE_CONF:-}" "$1" '
-    '| cksum | cut -d" " -f1); f=$d/apply-$k${2:+-$2}.lock; '
+    '| cksum); f=$d/apply-${k%% *}${2:+-$2}.lock; '
 )
 SAFE_PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # what `--project` accepts
 RETRY_INTERVAL = 0.5  # seconds between attempts while --lock-timeout allows waiting

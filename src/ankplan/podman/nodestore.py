@@ -47,8 +47,8 @@ _STORE = (
     + 'if [ "$u" = 0 ]; then b=/var/lib/ankplan; '
     'else b=${XDG_DATA_HOME:-${HOME:-/tmp}/.local/share}/ankplan; fi; '
     'if [ -z "${CONTAINERS_CONF:-}${CONTAINERS_STORAGE_CONF:-}" ] && [ "$1" = podman ]; '
-    'then k=default; else k=podman-$(printf "%s|%s|%s" "${CONTAINERS_CONF:-}" '
-    '"${CONTAINERS_STORAGE_CONF:-}" "$1" | cksum | cut -d " " -f 1); fi; d=$b/$k; '
+    'then k=default; else k=$(printf "%s|%s|%s" "${CONTAINERS_CONF:-}" '
+    '"${CONTAINERS_STORAGE_CONF:-}" "$1" | cksum); k=podman-${k%% *}; fi; d=$b/$k; '
 )
 
 # Sets boot to the node's boot ID ("" where the kernel does not tell it).
@@ -268,7 +268,7 @@ def parse_store(text: str, project: str) -> StoreView:
         return StoreView()
     if not lines[0].startswith(STORE_HEADER + " "):
         raise AnkplanError(f"ankplan's records on the node could not be read: {lines[0][:80]!r}",
-                           hint="the node needs a POSIX sh with cksum and cut")
+                           hint="the node needs a POSIX sh with cksum")
     folder = lines[0][len(STORE_HEADER) + 1:].strip()
     boot = next((line[5:].strip() for line in lines[1:2] if line.startswith("boot ")), "")
     applied, runs = parse_records(lines[1:], project)
