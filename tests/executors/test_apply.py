@@ -298,9 +298,12 @@ def test_a_container_crashing_after_its_start_fails_before_apply_returns(bed: Be
         ("Running(Ok)", "done"), ("Failed(ExecFailed)", "failed")]
 
 
-def test_an_observation_begun_after_the_start_outweighs_its_answer() -> None:
-    """The step's own answer (Running at its return) judges ADD_COND_RUNNING until a snapshot
-    of its node begun later shows the container; SUCCEEDED waits for such a snapshot."""
+def test_a_running_answer_holds_for_running_dependents_an_observation_for_the_others(
+        ) -> None:
+    """The step's own answer (Running at its return) holds ADD_COND_RUNNING also when a
+    snapshot begun later shows the container exited: its dependents start on it, as Ankaios
+    starts them on the change to Running, whenever the `died` event arrives. SUCCEEDED waits
+    for a snapshot begun after the answer."""
     from ankplan.executors.apply_state import Board, Snapshot
     from ankplan.executors.apply_wait import dependency_gate
     from ankplan.model import ExecutionState, LiveState, NodeObservation, ObservedContainer
@@ -325,7 +328,7 @@ def test_an_observation_begun_after_the_start_outweighs_its_answer() -> None:
 
     assert gate(app, None) == (True, True)
     assert gate(app, 9.0) == (True, True)  # begun before the start returned: the answer wins
-    assert gate(app, 11.0) == (False, False)  # exited 0 (NEVER restarts): can no longer hold
+    assert gate(app, 11.0) == (True, True)  # exited since: it was Running, which was enough
     later = wl("app", "agent_b", needs={"job": SUCCEEDED})
     assert gate(later, None) == (False, True)  # Running is no answer for SUCCEEDED: observe
     assert gate(later, 11.0) == (True, True)
@@ -676,3 +679,20 @@ def test_the_confirming_ps_does_not_wait_for_the_last_record(bed: Bed) -> None:
     result = bed.apply([wl("web", "agent_a")])
     assert outcomes(result) == {"web": Outcome.DONE} and result.observations == 1
     assert (PROJECT, "web", "run") in a.records
+
+
+def test_a_change_while_a_waiter_judges_is_not_slept_through() -> None:
+    """A step that judged the board and then waits does not miss a change that came in
+    between: it would otherwise sleep a whole poll interval before seeing it."""
+    from ankplan.executors.apply_state import Board
+
+    board = Board((), lambda event: None)
+    seen = board.changes
+    board.notify()  # e.g. a dependency's step finished while the waiter judged
+    began = time.monotonic()
+    board.wait(5.0, since=seen)
+    assert time.monotonic() - began < 1.0
+    seen = board.changes
+    threading.Timer(0.2, board.notify).start()
+    board.wait(5.0, since=seen)  # and one that comes later wakes it too
+    assert time.monotonic() - began < 2.0

@@ -257,6 +257,7 @@ def _await_teardowns(run: Run, progress: StepProgress, prerequisites: list[StepP
                      state_format: str) -> bool:
     """Wait until every prerequisite has torn down; False (and finished) when one cannot."""
     while True:
+        seen = run.board.changes
         pending = [p for p in prerequisites if not p.torn_down and p.outcome is None]
         broken = [p for p in prerequisites if not p.torn_down and p.outcome is not None]
         if broken:
@@ -272,7 +273,7 @@ def _await_teardowns(run: Run, progress: StepProgress, prerequisites: list[StepP
             return False
         names = ", ".join(sorted({p.workload_name for p in pending}))
         run.board.set_state(progress, state_format.format(names), f"waiting for {names}")
-        run.board.wait(run.options.poll_interval)
+        run.board.wait(run.options.poll_interval, since=seen)
 
 
 def _teardown(run: Run, progress: StepProgress) -> bool:
@@ -343,6 +344,7 @@ def _await_conditions(run: Run, progress: StepProgress) -> bool:
     demanded = False
     with contextlib.ExitStack() as observing:
         while True:
+            seen = run.board.changes
             gate = dependency_gate(run.board, run.observer.snapshot, manifest=run.manifest,
                                    inventory=run.inventory, project=run.plan.project,
                                    workload=workload, lost=run.lost_nodes())
@@ -371,7 +373,7 @@ def _await_conditions(run: Run, progress: StepProgress) -> bool:
                 return False
             run.board.set_state(progress, f"Pending(WaitingToStart: {gate.waiting_on})",
                                 gate.reason)
-            run.board.wait(run.options.poll_interval)
+            run.board.wait(run.options.poll_interval, since=seen)
 
 
 def _ending_on_lost_node(run: Run, workload: Workload) -> bool:

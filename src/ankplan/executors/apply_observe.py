@@ -122,7 +122,7 @@ class Observer:
                 seq = self.snapshot.seq + 1 if self.snapshot else 1
                 self.snapshot = Snapshot(live=live, seq=seq, taken_at=taken,
                                          node_taken_at=synced)
-                self._board.changed.notify_all()
+                self._board.wake_held()
             self._report_modes(feeds)
 
     def _report_modes(self, feeds: EventFeeds) -> None:

@@ -83,6 +83,7 @@ def observe_until_settled(run: Run, progress: StepProgress, container_id: str,
     with run.observer.demand():
         run.observer.kick()
         while True:
+            seen = run.board.changes
             if run.finish_if_lost(progress):
                 return
             state, health = _observed(run, node.name, container_id, after)
@@ -102,7 +103,7 @@ def observe_until_settled(run: Run, progress: StepProgress, container_id: str,
                                  f"timed out after {run.options.timeout:g} s waiting for "
                                  f"Running: it is {progress.state}{why}")
                 return
-            run.board.wait(run.options.poll_interval)
+            run.board.wait(run.options.poll_interval, since=seen)
 
 
 def _check_health(run: Run, node: Node, container_id: str, check: podman.HealthCheck) -> None:

@@ -182,6 +182,7 @@ class Board:
 
     def __init__(self, steps: Sequence[PlanStep], on_event: Callable[[ApplyEvent], None]) -> None:
         self.changed = threading.Condition()
+        self._changes = 0  # counts the wake-ups of `changed`: see `wait`
         self._on_event = on_event
         self._progress = {step.id: StepProgress(step=step) for step in steps}
         self._bringups = {p.workload_name: p for p in self._progress.values() if p.brings_up}
@@ -198,10 +199,21 @@ class Board:
         """The step of this run that creates, replaces or starts `workload_name`, or None."""
         return self._bringups.get(workload_name)
 
-    def wait(self, timeout: float) -> None:
-        """Sleep until anything changes (a step, an observation) or `timeout` passes."""
+    @property
+    def changes(self) -> int:
+        """How many changes the board has told of; read it before judging the board, and
+        pass it to `wait`."""
+        return self._changes
+
+    def wait(self, timeout: float, since: int | None = None) -> None:
+        """Sleep until anything changes (a step, an observation) or `timeout` passes. With
+        `since` (`changes` read before the caller judged the board), return at once when a
+        change came after it: one that came while the caller judged is not slept through."""
         with self.changed:
-            self.changed.wait(timeout)
+            if since is None:
+                self.changed.wait(timeout)
+            else:
+                self.changed.wait_for(lambda: self._changes != since, timeout)
 
     def await_outcomes(self) -> None:
         """Block until every step has its outcome (every step's thread records one, also
@@ -213,7 +225,12 @@ class Board:
     def notify(self) -> None:
         """Wake every waiter."""
         with self.changed:
-            self.changed.notify_all()
+            self.wake_held()
+
+    def wake_held(self) -> None:
+        """Count a change and wake every waiter; the caller holds `changed`."""
+        self._changes += 1
+        self.changed.notify_all()
 
     def set_state(self, progress: StepProgress, state: str, message: str = "") -> None:
         """Change a step's display state; emits an event and wakes the waiters when it differs
@@ -223,7 +240,7 @@ class Board:
             if state != progress.state:
                 self._emit(progress, state, message)
                 progress.state = state
-                self.changed.notify_all()
+                self.wake_held()
 
     def update(self, progress: StepProgress, *, container_id: str | None = None,
                torn_down: bool | None = None) -> None:
@@ -233,7 +250,7 @@ class Board:
                 progress.container_id = container_id
             if torn_down is not None:
                 progress.torn_down = torn_down
-            self.changed.notify_all()
+            self.wake_held()
 
     def finish(self, progress: StepProgress, outcome: Outcome, reason: str,
                state: str | None = None, execution: ExecutionState | None = None,
@@ -252,7 +269,7 @@ class Board:
             progress.outcome, progress.reason, progress.ended = outcome, reason, time.monotonic()
             self._emit(progress, final_state, reason, outcome=outcome.value)
             progress.state = final_state
-            self.changed.notify_all()
+            self.wake_held()
 
     def revise(self, progress: StepProgress, reason: str, state: str,
                execution: ExecutionState) -> None:
@@ -265,7 +282,7 @@ class Board:
             progress.execution, progress.known_at = execution, 0.0
             self._emit(progress, state, reason, outcome=Outcome.FAILED.value)
             progress.state = state
-            self.changed.notify_all()
+            self.wake_held()
 
     def _emit(self, progress: StepProgress, to_state: str, message: str,
               outcome: str = "") -> None:

@@ -99,7 +99,8 @@ def _judge(board: Board, snapshot: Snapshot | None, manifest: Manifest, inventor
             verdict=Verdict.NEVER, reason=f"dependency {name} cannot be judged: node "
                                           f"{node.name} is lost: {lost[node.name]}"))
     if step is not None and step.known_at and step.execution is not None and (
-            snapshot is None or snapshot.began(step.node_name) < step.known_at):
+            _held_when_answered(dependency, step.execution)
+            or snapshot is None or snapshot.began(step.node_name) < step.known_at):
         return _judge_known(name, step.execution, dependency, defined)
     if snapshot is None:
         return _Judged(name=name, in_progress=True, observe=True, status=ConditionStatus(
@@ -110,6 +111,16 @@ def _judge(board: Board, snapshot: Snapshot | None, manifest: Manifest, inventor
         return _Judged(name=name, observe=True, status=ConditionStatus(
             verdict=Verdict.WAITING, reason=f"waiting for {name}: {judged.unobserved}"))
     return _Judged(name=name, observe=True, status=judged.status)
+
+
+def _held_when_answered(dependency: Dependency, state: ExecutionState) -> bool:
+    """ADD_COND_RUNNING held when the dependency's own command of this run answered Running:
+    its dependents start on that, as Ankaios starts a dependent on its dependency's change to
+    Running and compose on `service_started`, also when the dependency dies right after (the
+    confirming observation then fails the dependency's step). Judged on a later observation
+    instead, the outcome would hang on whether the `died` event came before the dependent was
+    judged."""
+    return dependency.condition is AddCondition.RUNNING and state.state == State.RUNNING
 
 
 def _judge_known(name: str, state: ExecutionState, dependency: Dependency,
