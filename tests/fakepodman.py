@@ -331,9 +331,7 @@ class FakeNode:
         return None
 
     def _shell(self, argv: tuple[str, ...]) -> CommandResult:
-        """`sh -c SCRIPT ...`: the apply lock's path, or `exec podman logs ... 2>&1`."""
-        if "cksum" in argv[2]:
-            return ok(f"/run/ankplan/apply-{self.node.name}.lock\n")
+        """`sh -c SCRIPT ...`: `exec podman logs ... 2>&1`."""
         if argv[2].startswith("exec ") and " logs " in argv[2]:
             return self.run(tuple(shlex.split(argv[2].removeprefix("exec ")))[:-1], timeout=1)
         return CommandResult(exit_code=127, stdout="", stderr="sh: unknown script", duration=0.0)

@@ -151,9 +151,6 @@ class StaticNode:
             stdout = (f"\n{nodestore.PS_MARK}\n{json.dumps(self.containers)}\n"
                       f"{nodestore.PS_MARK} 0\n{nodestore.IMAGES_MARK}\n[]\n")
             return CommandResult(exit_code=0, stdout=stdout, stderr="", duration=0.0)
-        if argv[0] == "sh" and "cksum" in argv[2]:  # where the writer lock lives
-            return CommandResult(exit_code=0, stdout="/run/ankplan/writer.lock\n", stderr="",
-                                 duration=0.0)
         logs = (argv[0] == "sh" and "logs" in argv[2]) or argv[:2] == ("podman", "logs")
         return CommandResult(exit_code=0, stdout=LOG_TEXT if logs else "", stderr="",
                              duration=0.0)

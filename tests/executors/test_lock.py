@@ -105,15 +105,23 @@ def test_lock_argv_uses_the_podman_prefix() -> None:
     assert argv[7].endswith("ankplan apply 'a b.yaml'")
 
 
+def lock_file_taken(pool: TransportPool, project: str = "") -> str:
+    """The file the lock command takes for `project` on the local node (given back at once)."""
+    handle, _, lock_file = lock.try_lock(pool, NODE, holder("m.yaml"), project)
+    assert handle is not None, lock_file
+    handle.close()
+    return lock_file
+
+
 def test_lock_file_is_per_project_and_refuses_odd_project_names() -> None:
     with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
-        first = lock.lock_file_path(pool, NODE, "police")
-        second = lock.lock_file_path(pool, NODE, "other")
-        whole = lock.lock_file_path(pool, NODE)
+        first = lock_file_taken(pool, "police")
+        second = lock_file_taken(pool, "other")
+        whole = lock_file_taken(pool)
         assert first.endswith("-police.lock") and second.endswith("-other.lock")
         assert first != second and whole.endswith(".lock") and "-police" not in whole
         with pytest.raises(LockError, match="invalid project name"):
-            lock.lock_file_path(pool, NODE, "a b; rm -rf /")
+            lock_file_taken(pool, "a b; rm -rf /")
 
 
 def test_refusal_names_the_other_writer_and_its_command(lock_file: str) -> None:
@@ -178,7 +186,7 @@ def test_one_command_finds_the_lock_file_and_takes_it(monkeypatch: pytest.Monkey
         with pytest.raises(LockError) as refused:
             lock.acquire_locks(pool, [NODE], project="p", holder=holder("m.yaml"))
         held.release()
-        path = lock.lock_file_path(pool, NODE, "p")
+        path = lock_file_taken(pool, "p")
     assert refused.value.detail == f"lock file: {path}"
     assert path.endswith("-p.lock") and Path(path + ".holder").exists()
 
@@ -187,14 +195,11 @@ def test_a_node_without_a_place_for_the_lock_is_refused_with_the_reason(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lock, "LOCK_PATH_SCRIPT",
                         'echo "cannot use lock directory /nowhere/ankplan-1"; exit 3; ')
-    with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
-        with pytest.raises(LockError) as refused:
-            lock.acquire_locks(pool, [NODE], holder=holder("m.yaml"))
-        with pytest.raises(LockError) as asked:
-            lock.lock_file_path(pool, NODE)
-    for error in (refused.value, asked.value):
-        assert error.summary == ("node local: cannot find a place for the writer lock: "
-                                 "cannot use lock directory /nowhere/ankplan-1")
+    with (TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool,
+          pytest.raises(LockError) as refused):
+        lock.acquire_locks(pool, [NODE], holder=holder("m.yaml"))
+    assert refused.value.summary == ("node local: cannot find a place for the writer lock: "
+                                     "cannot use lock directory /nowhere/ankplan-1")
 
 
 def nodes_with_own_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

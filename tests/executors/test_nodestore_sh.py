@@ -243,7 +243,9 @@ def test_the_tree_and_lock_names_stay_those_of_earlier_releases(
                       "podman"), timeout=10)
     assert tree.stdout.strip() == "podman-3022270191"  # cksum of "/x/c.conf||podman"
     with TransportPool(connector=lambda node, **_: local) as pool:
-        path = lock.lock_file_path(pool, NODE, "police")
+        handle, _, path = lock.try_lock(pool, NODE, lock.this_process(["t"]), "police")
+        assert handle is not None
+        handle.close()
     key = f"{os.getuid()}|/x/c.conf||podman"
     done = subprocess.run(["cksum"], input=key, capture_output=True, text=True, check=True)
     assert path.endswith(f"/apply-{done.stdout.split()[0]}-police.lock")

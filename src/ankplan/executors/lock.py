@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from typing import Self
 
 from ankplan.errors import AnkplanError, LockError
-from ankplan.executors.transport import StreamHandle, TransportPool, check_result
+from ankplan.executors.transport import StreamHandle, TransportPool
 from ankplan.model import Node
 from ankplan.podman.nodestore import UID_SCRIPT
 
 # $1 = the node's podman command, $2 = the project ("" = the whole node). Sets f to the lock
 # file path for that Podman and project, in a directory only this user can write (root:
 # /run/ankplan; others: $XDG_RUNTIME_DIR or /tmp), or says on stdout why it cannot and exits 3.
-# Read when a command is built (tests point it at a folder of their own).
+# Read when the lock command is built (tests point it at a folder of their own).
 LOCK_PATH_SCRIPT = (
     UID_SCRIPT + 'if [ "$u" = 0 ]; then d=/run/ankplan; else d=${XDG_RUNTIME_DIR:-/tmp}/ankplan-$u; fi; '
     '{ [ -d "$d" ] || mkdir -p -m 700 "$d"; } && [ -O "$d" ] '
@@ -190,16 +190,13 @@ def _try_all(pool: TransportPool, nodes: Sequence[Node], holder: Holder, project
     """One attempt on every node at once; the locks taken go into `locks`. None when all were
     taken, else the first busy node (sorted) with the holder text and the lock file. Every
     attempt ends before the first node's error (sorted) is raised."""
-    def attempt(node: Node) -> tuple[StreamHandle | None, str, str]:
-        return try_lock(pool, node, holder, project)
-
     outcomes: list[tuple[StreamHandle | None, str, str] | BaseException]
     if len(nodes) == 1:  # the common case: no thread, and no other attempt to wait for
-        outcomes = [attempt(nodes[0])]
+        outcomes = [try_lock(pool, nodes[0], holder, project)]
     else:
         with ThreadPoolExecutor(max_workers=max(1, min(forks, len(nodes))),
                                 thread_name_prefix="ankplan-lock") as executor:
-            futures = [executor.submit(attempt, node) for node in nodes]
+            futures = [executor.submit(try_lock, pool, node, holder, project) for node in nodes]
         outcomes = [future.exception() or future.result() for future in futures]
     busy: tuple[Node, str, str] | None = None
     error: BaseException | None = None
@@ -221,25 +218,6 @@ def _checked_project(project: str) -> str:
     if project and not SAFE_PROJECT.match(project):
         raise LockError(f"invalid project name {project!r} for the lock")
     return project
-
-
-def lock_file_path(pool: TransportPool, node: Node, project: str = "") -> str:
-    """The lock file of the node's Podman and `project`, computed on the node (the lock
-    command computes it again itself)."""
-    prefix = tuple(node.podman[:-1])  # run with the same rights as podman (e.g. sudo)
-    argv = (*prefix, "sh", "-c", LOCK_PATH_SCRIPT + 'echo "$f"', "sh", shlex.join(node.podman),
-            _checked_project(project))
-    result = pool.get(node).run(argv, timeout=ANSWER_TIMEOUT)
-    path = result.stdout.strip()
-    if not result.ok or not path.startswith("/"):
-        check_result(node, argv, result) if not path else None  # e.g. sudo refused
-        raise _no_place(node, path or result.stderr.strip() or "no answer")
-    return path
-
-
-def _no_place(node: Node, why: str) -> LockError:
-    return LockError(f"node {node.name}: cannot find a place for the writer lock: {why}",
-                     hint="the node needs `sh`, `cksum` and `flock` next to podman")
 
 
 def holder_verb(holder_text: str) -> str:
@@ -300,7 +278,8 @@ def try_lock(pool: TransportPool, node: Node, holder: Holder,
         return None, text.splitlines()[0] if text else "(holder unknown)", lock_file
     why = (answer + " " + rest).strip()
     if why.startswith("cannot use lock directory"):
-        raise _no_place(node, why)
+        raise LockError(f"node {node.name}: cannot find a place for the writer lock: {why}",
+                        hint="the node needs `sh`, `cksum` and `flock` next to podman")
     raise LockError(f"node {node.name}: cannot take the writer lock: "
                     f"{why or 'the lock command failed'}",
                     hint="the node needs `sh`, `cksum` and `flock` (util-linux) next to podman")
