@@ -1,5 +1,5 @@
 """`python -m ankplan`: the same as the `ankplan` console script."""
 
-from ankplan.cli.main import entry
+from ankplan.cli.entry import entry
 
 entry()

@@ -220,8 +220,8 @@ def _make_raising(parser: argparse.ArgumentParser) -> None:
 
 
 def entry() -> None:
-    """Console-script entry point: runs the command, then ends the process at once (see
-    `end_process`)."""
+    """Runs the command, then ends the process at once (see `end_process`). The console
+    script enters through `ankplan.cli.entry`, which first begins the early local reads."""
     end_process(main())
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, Self
 
 from ankplan.errors import AnkplanError, ConnectError, RemoteCommandError
+from ankplan.executors import early
 from ankplan.model import Connection, Node
 from ankplan.podman import mask_argv
 from ankplan.podman.limits import too_long
@@ -156,9 +157,13 @@ class LocalTransport:
 
     def run(self, argv: Sequence[str], *, timeout: float,
             stdin: str | None = None) -> CommandResult:
-        """Run `argv` locally; a missing program gives exit code 127 like a shell would."""
+        """Run `argv` locally; a missing program gives exit code 127 like a shell would. A
+        read-only command the console script began early (`early`) answers from there."""
         refuse_too_long(self.node, argv)
         started = time.monotonic()
+        begun = early.take(argv) if stdin is None else None
+        if begun is not None:
+            return self._finish(begun, argv, timeout=timeout, started=started)
         try:
             completed = subprocess.run(list(argv), input=stdin, capture_output=True, text=True,
                                        timeout=timeout, check=False,
@@ -171,6 +176,18 @@ class LocalTransport:
             raise command_timeout(self.node, argv, timeout) from None
         return CommandResult(exit_code=completed.returncode, stdout=completed.stdout,
                              stderr=completed.stderr, duration=time.monotonic() - started)
+
+    def _finish(self, process: subprocess.Popen[str], argv: Sequence[str], *, timeout: float,
+                started: float) -> CommandResult:
+        """The answer of a command begun early, waited for at most `timeout` from now."""
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise command_timeout(self.node, argv, timeout) from None
+        return CommandResult(exit_code=process.returncode, stdout=stdout, stderr=stderr,
+                             duration=time.monotonic() - started)
 
     def open_stream(self, argv: Sequence[str], *, timeout: float) -> StreamHandle:
         """Start `argv` locally with pipes on stdin and stdout."""
