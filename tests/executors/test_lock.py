@@ -5,8 +5,6 @@ the holding process is killed."""
 from __future__ import annotations
 
 import shlex
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -26,6 +24,13 @@ from ankplan.executors.transport import (
 from ankplan.model import Node
 
 NODE = Node(name="local")
+
+
+@pytest.fixture(autouse=True)
+def through_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are of the lock shell: the local transport takes it like a remote one's
+    (test_lock_here.py tests the lock ankplan takes itself on a local node)."""
+    monkeypatch.setattr(LocalTransport, "runs_here", False)
 
 
 @pytest.fixture
@@ -71,30 +76,6 @@ def test_lock_timeout_waits_for_the_holder(lock_file: str) -> None:
         second = lock.acquire_locks(pool, [NODE], holder=holder("second.yaml"), lock_timeout=10)
         assert 0.7 < time.monotonic() - began < 5.0
         second.release()
-
-
-def test_lock_of_a_killed_process_frees_itself(lock_file: str) -> None:
-    script = (f"import sys, time\nsys.path[:0] = {sys.path!r}\n"
-              "from ankplan.executors import lock\n"
-              "from ankplan.executors.transport import LocalTransport, TransportPool\n"
-              "from ankplan.model import Node\n"
-              f"lock.LOCK_PATH_SCRIPT = {'f=' + shlex.quote(lock_file) + '; '!r}\n"
-              "pool = TransportPool(connector=lambda node, **_: LocalTransport(node))\n"
-              "held = lock.acquire_locks(pool, [Node(name='local')],"
-              " holder=lock.this_process(['ankplan', 'apply', 'killed.yaml']))\n"
-              "print('held', flush=True)\ntime.sleep(60)\n")
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None and child.stdout.readline().strip() == "held"
-        with TransportPool(connector=lambda node, **_: LocalTransport(node)) as pool:
-            with pytest.raises(LockError, match="killed.yaml"):
-                lock.acquire_locks(pool, [NODE], holder=holder("mine.yaml"))
-            child.kill()
-            child.wait()
-            lock.acquire_locks(pool, [NODE], holder=holder("mine.yaml"),
-                               lock_timeout=5).release()
-    finally:
-        child.kill()
 
 
 def test_lock_argv_uses_the_podman_prefix() -> None:

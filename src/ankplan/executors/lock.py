@@ -1,7 +1,8 @@
 """The writer lock: one ankplan writer (apply, watch, delete, destroy, restart) per node and
 project at a time, released by itself when the run dies.
 
-Does I/O. The lock is a `flock` held by a long-running shell on the node's own connection; the
+Does I/O. The lock is a `flock` held by a long-running shell on the node's own connection (on
+a local node whose podman runs as ankplan, by ankplan itself: lock_here.py); the
 shell waits on its stdin, so when ankplan exits, is killed, or loses the connection, the shell
 sees end of input, exits, and the kernel drops the lock. ankplan also sends a heartbeat line
 every few seconds, and the shell gives the lock up when none came for HEARTBEAT_TIMEOUT: a run
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Self
 
 from ankplan.errors import AnkplanError, LockError
+from ankplan.executors import lock_here
 from ankplan.executors.transport import StreamHandle, TransportPool
 from ankplan.model import Node
 from ankplan.podman.nodestore import UID_SCRIPT
@@ -256,9 +258,16 @@ def _acquire(pool: TransportPool, node: Node, holder: Holder, lock_timeout: floa
 def try_lock(pool: TransportPool, node: Node, holder: Holder,
              project: str = "") -> tuple[StreamHandle | None, str, str]:
     """One attempt: (handle, "", lock file) when locked, (None, holder text, lock file) when
-    busy."""
-    handle = pool.get(node).open_stream(lock_argv(node, holder, project),
-                                        timeout=ANSWER_TIMEOUT)
+    busy. A local node whose podman runs as this process is locked by ankplan itself
+    (lock_here.py), any other through the lock shell on the node's connection."""
+    transport = pool.get(node)
+    if getattr(transport, "runs_here", False) and lock_here.takes_here(node):
+        try:
+            return lock_here.try_lock_here(node, str(holder), _checked_project(project))
+        except OSError as error:
+            raise LockError(f"node {node.name}: cannot find a place for the writer lock: "
+                            f"{error}") from None
+    handle = transport.open_stream(lock_argv(node, holder, project), timeout=ANSWER_TIMEOUT)
     try:
         answer = (handle.readline(timeout=ANSWER_TIMEOUT) or "").strip()
     except TimeoutError:

@@ -152,6 +152,8 @@ class _LocalStream(StreamHandle):
 class LocalTransport:
     """Runs commands on this machine with subprocess, never through a shell."""
 
+    runs_here = True  # commands run on this machine as this process (the lock is taken here)
+
     def __init__(self, node: Node) -> None:
         self.node = node
 
