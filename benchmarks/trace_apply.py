@@ -73,13 +73,19 @@ def main() -> int:
         manifest = bench_manifest(Path(folder))
         began = time.time()
         START = began
-        log("import ankplan.cli.main")
+        argv = ["apply", "--yes", "--project", PROJECT, str(manifest)]
+        from ankplan.cli.entry import early_reads
+        from ankplan.executors import early
+
+        for read in early_reads(argv):  # as the console script does (cli/entry.py)
+            early.begin(read)
+        log("early reads begun; import ankplan.cli.main")
         from ankplan.cli import main as cli_main
         from ankplan.executors import apply_state, transport
         log("imported")
         wrap_transport(transport)
         wrap_board(apply_state)
-        code = cli_main.main(["apply", "--yes", "--project", PROJECT, str(manifest)])
+        code = cli_main.main(argv)
         log(f"ankplan main returned {code}")
         own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
                                                                 resource.RUSAGE_CHILDREN))
