@@ -169,9 +169,19 @@ def test_a_directory_that_cannot_be_used_is_refused_with_the_reason(
     monkeypatch.setattr(lock_here, "lock_directory", lambda: str(blocker / "locks"))
     with local_pool() as pool, pytest.raises(LockError) as refused:
         lock.acquire_locks(pool, [NODE], holder=holder("m.yaml"))
-    assert refused.value.summary.startswith(
+    assert refused.value.summary == (
         f"node local: cannot find a place for the writer lock: cannot use lock directory "
-        f"{blocker / 'locks'}: ")
+        f"{blocker / 'locks'} (Not a directory)")
+
+
+def test_a_lock_file_that_cannot_be_opened_is_refused_with_the_reason(lock_dir: Path) -> None:
+    lock_dir.mkdir()
+    path = Path(lock_here.lock_file(NODE, "p"))
+    path.mkdir()  # a directory where the file should be
+    with local_pool() as pool, pytest.raises(LockError) as refused:
+        lock.acquire_locks(pool, [NODE], project="p", holder=holder("m.yaml"))
+    assert refused.value.summary == (f"node local: cannot take the writer lock: cannot open "
+                                     f"{path} (Is a directory)")
 
 
 def test_a_node_whose_podman_has_a_prefix_is_locked_through_the_shell() -> None:

@@ -262,11 +262,7 @@ def try_lock(pool: TransportPool, node: Node, holder: Holder,
     (lock_here.py), any other through the lock shell on the node's connection."""
     transport = pool.get(node)
     if getattr(transport, "runs_here", False) and lock_here.takes_here(node):
-        try:
-            return lock_here.try_lock_here(node, str(holder), _checked_project(project))
-        except OSError as error:
-            raise LockError(f"node {node.name}: cannot find a place for the writer lock: "
-                            f"{error}") from None
+        return lock_here.try_lock_here(node, str(holder), _checked_project(project))
     handle = transport.open_stream(lock_argv(node, holder, project), timeout=ANSWER_TIMEOUT)
     try:
         answer = (handle.readline(timeout=ANSWER_TIMEOUT) or "").strip()

@@ -17,6 +17,7 @@ import functools
 import os
 import shlex
 
+from ankplan.errors import LockError
 from ankplan.executors.transport import StreamHandle
 from ankplan.model import Node
 
@@ -71,17 +72,22 @@ def lock_file(node: Node, project: str = "") -> str:
 def try_lock_here(node: Node, holder_text: str,
                   project: str = "") -> tuple[HeldHere | None, str, str]:
     """One attempt, as `lock.try_lock` answers: (handle, "", file) when locked, (None, holder
-    text, file) when another writer holds it. Raises OSError when the directory cannot be
-    used (its text starts as the shell's: "cannot use lock directory ...")."""
+    text, file) when another writer holds it. Raises LockError, in the lock shell's words,
+    when the directory cannot be used or the file cannot be locked."""
     directory = lock_directory()
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         if os.stat(directory).st_uid != os.getuid():
-            raise PermissionError("not owned by this user")
+            raise PermissionError("it belongs to another user")
     except OSError as error:
-        raise OSError(f"cannot use lock directory {directory}: {error}") from None
+        raise LockError(f"node {node.name}: cannot find a place for the writer lock: cannot "
+                        f"use lock directory {directory} ({_reason(error)})") from None
     path = lock_file(node, project)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as error:
+        raise LockError(f"node {node.name}: cannot take the writer lock: cannot open {path} "
+                        f"({_reason(error)})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -92,12 +98,17 @@ def try_lock_here(node: Node, holder_text: str,
         except OSError:
             text = ""
         return None, text.splitlines()[0] if text else "(holder unknown)", path
-    except BaseException:
+    except OSError as error:  # a file system without locks, say
         os.close(fd)
-        raise
+        raise LockError(f"node {node.name}: cannot take the writer lock: cannot lock {path} "
+                        f"({_reason(error)})") from None
     with open(f"{path}.holder", "w", encoding="utf-8") as held:
         held.write(f"{holder_text}\n")
     return HeldHere(fd), "", path
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def cksum(data: bytes) -> int:
