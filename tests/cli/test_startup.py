@@ -93,3 +93,15 @@ def test_live_progress_table_still_draws_on_a_terminal() -> None:
                             outcome="done", elapsed=0.4))
     shown = stderr.getvalue()
     assert "WORKLOAD" in shown and "Running(Ok)" in shown and "0.4s" in shown
+
+
+def test_what_apply_imports_before_its_first_podman_run_leaves_out_rare_helpers() -> None:
+    """The manifest's reading and checks, the planner and the executor are imported while the
+    node answers, and apply's first `podman run` waits for them: did-you-mean suggestions
+    (difflib), a replace's details (difflib) and package resources (importlib.resources, which
+    brings pathlib, tempfile and shutil: ~4 ms) are imported only where they are used."""
+    modules = ("ankplan.cli.commands.apply, ankplan.manifests.load, ankplan.planner.plan, "
+               "ankplan.executors.apply, ankplan.cli.views.apply")
+    rare = ("difflib", "importlib.resources", "pathlib", "tempfile", "shutil")
+    loaded = loaded_before_the_nodes(modules, rare)
+    assert [m for m in loaded if m in rare] == []

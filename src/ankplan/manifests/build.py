@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,6 +99,7 @@ def _config_context(source: WorkloadSource, configs: Mapping[str, object],
         if config_key in configs:
             context[alias] = configs[config_key]
             continue
+        import difflib  # here: only a mistake needs it (~1 ms to import)
         close = difflib.get_close_matches(config_key, list(configs), n=1)
         hint = f"did you mean '{close[0]}'?" if close else (
             f"defined configs: {', '.join(sorted(configs))}" if configs else

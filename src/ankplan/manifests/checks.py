@@ -6,7 +6,6 @@ Pure: returns Diagnostics, errors and warnings apart by severity.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ankplan.errors import Diagnostic, Location, Severity
@@ -77,6 +76,7 @@ def _dependency_problems(workload: Workload, by_name: dict[str, Workload], defin
         if target_name not in defined:
             # Never the workload itself: depending on yourself is no fix for a typo.
             others = sorted(defined - {workload.name})
+            import difflib  # here: only a mistake needs it (~1 ms to import)
             close = difflib.get_close_matches(target_name, others, n=1)
             hint = f"did you mean '{close[0]}'?" if close else \
                 f"define '{target_name}' or remove the dependency"

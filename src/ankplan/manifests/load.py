@@ -6,7 +6,6 @@ files -> per workload: configs, templates, agent, runtimeConfig -> semantic chec
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,6 +135,7 @@ def _api_version(doc: LoadedDocument, data: dict[str, Any],
             hint="in v1, tags are a mapping and state rules use filterMasks", location=location),)
     if version == "v1":
         return version, ()
+    import difflib  # here: only a mistake needs it (~1 ms to import)
     close = difflib.get_close_matches(str(version), API_VERSIONS, n=1, cutoff=0.5)
     hint = f"did you mean '{close[0]}'?" if close else "use apiVersion: v1"
     return None, (_error("api-version", f"unsupported apiVersion '{version}'; ankplan accepts "

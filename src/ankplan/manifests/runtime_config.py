@@ -7,7 +7,6 @@ in the manifest file.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +98,7 @@ def _runtime_notes(workload_name: str, runtime: str, embedded: EmbeddedText,
                        "is valid for Ankaios, but ankplan does not run it",
                        "planning this workload fails; use runtime podman for ankplan", location)
     elif runtime not in RUNTIMES_ANKAIOS:
+        import difflib  # here: only a mistake needs it (~1 ms to import)
         close = difflib.get_close_matches(runtime, RUNTIMES_ANKAIOS, n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'?" if close else \
             "known runtimes: podman, podman-kube, containerd"

@@ -9,7 +9,6 @@ error where the crate's strict mode makes it one (not in `#if`/`#unless`, `and`/
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -314,6 +313,7 @@ def _suggest(part: str, current: object) -> str:
     if not isinstance(current, dict) or not current:
         return ""
     keys = [str(key) for key in current]
+    import difflib  # here: only a mistake needs it (~1 ms to import)
     close = difflib.get_close_matches(part, keys, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else f"available: {', '.join(sorted(keys)[:10])}"
 

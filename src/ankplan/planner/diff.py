@@ -6,7 +6,6 @@ Pure: no I/O. Lines look like `image: localhost/a:1 -> localhost/a:2`,
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 
@@ -58,6 +57,7 @@ def diff_words(field: str, old: Sequence[str], new: Sequence[str],
     """`field: -"a" +"b"` for two option lists; empty when equal. Secret values are masked."""
     old_shown, new_shown = mask_options(old, table), mask_options(new, table)
     changes: list[str] = []
+    import difflib  # here: only a replace's details need it (~1 ms to import)
     matcher = difflib.SequenceMatcher(a=old_shown, b=new_shown, autojunk=False)
     for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
         if tag == "equal":

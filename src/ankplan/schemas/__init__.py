@@ -10,7 +10,6 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ankplan.errors import Diagnostic, Location
@@ -33,7 +32,17 @@ LocationFor = Callable[[str, bool], Location]
 def _schema_text(name: str) -> str:
     if name not in SCHEMA_NAMES:
         raise ValueError(f"unknown schema {name!r}; known: {', '.join(SCHEMA_NAMES)}")
-    return (resources.files(__name__) / f"{name}.schema.json").read_text(encoding="utf-8")
+    # Read beside this module: importlib.resources would cost every command ~4 ms of imports
+    # (pathlib, tempfile, shutil, ...) before its first node command; it is the fallback for
+    # a package that is not plain files (a zip).
+    try:
+        with open(f"{__file__.rpartition('/')[0]}/{name}.schema.json",
+                  encoding="utf-8") as schema:
+            return schema.read()
+    except OSError:
+        from importlib import resources
+
+        return (resources.files(__name__) / f"{name}.schema.json").read_text(encoding="utf-8")
 
 
 def load_schema(name: str) -> dict[str, Any]:
