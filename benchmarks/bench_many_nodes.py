@@ -127,9 +127,9 @@ def one_round(files: list[str], forks: int, nodes: int, inventory: Path) -> dict
 
 def round_order(forks_values: list[int], runs: int) -> list[int]:
     """The forks values of every round, the order reversed every other round (1,10,30 then
-    30,10,1): the bed gets slower with every apply (the kernel keeps the memory cgroups of
-    removed containers for a while: 15.6 CPU-s for the first apply of 30 nodes, 19.0 for the
-    eighth), so a value always run last would be measured on a slower bed."""
+    30,10,1): the bed gets slower with every apply (here the machine's CPU per apply of 30
+    nodes rose from 14.5 to 18.7 CPU-s over 16 applies), so a value always run last would be
+    measured on a slower bed."""
     return [forks for run in range(runs)
             for forks in (forks_values if run % 2 == 0 else forks_values[::-1])]
 
