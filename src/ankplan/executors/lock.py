@@ -238,8 +238,8 @@ def busy_error(node: Node, project: str, holder_text: str, lock_file: str,
         f"{waited_text}: held by {holder_text}",
         detail=f"lock file: {lock_file}",
         hint="wait for it to finish, or pass --lock-timeout SECONDS to wait; the lock "
-             "frees itself when that run ends, or once the node has not heard from it "
-             f"for {HEARTBEAT_TIMEOUT} s")
+             "frees itself when that run ends (one held through a lock shell, as over SSH, also "
+             f"once the node has not heard from it for {HEARTBEAT_TIMEOUT} s)")
 
 
 def _acquire(pool: TransportPool, node: Node, holder: Holder, lock_timeout: float,
