@@ -19,16 +19,27 @@ READS_LOCAL_IMAGES = frozenset({"plan", "apply"})
 LOCAL_IMAGES_ARGV = ("podman", "images", "--format", "json")
 
 
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command `argv` (program left out) names: its first word that is no option (the
+    global options take no value), or None."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def asks_help(argv: Sequence[str]) -> bool:
+    """True when `argv` asks for help (-h, --help) rather than to run a command."""
+    return "-h" in argv or "--help" in argv
+
+
 def early_reads(argv: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     """The read-only local commands to begin for the command line `argv` (program left out):
     the local image table for `plan` and `apply` with the default inventory (all on this
     machine). None for help, other commands, or an inventory (`-i`), whose nodes may all be
-    remote: a read nobody takes only costs CPU, but it costs it."""
-    words = [word for word in argv if not word.startswith("-")]
-    if not words or words[0] not in READS_LOCAL_IMAGES:
+    remote: a read nobody takes only costs CPU, but it costs it. A wrong guess costs only
+    that: the transport takes an answer for exactly the argv it runs."""
+    if command_word(argv) not in READS_LOCAL_IMAGES or asks_help(argv):
         return ()
-    if any(word in ("-h", "--help") or word.startswith("--inventory")
-           or (word.startswith("-i") and not word.startswith("--")) for word in argv):
+    if any(word.startswith("--inventory") or (word.startswith("-i") and not word.startswith("--"))
+           for word in argv):
         return ()
     return (LOCAL_IMAGES_ARGV,)
 

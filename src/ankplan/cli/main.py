@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import NoReturn
 
 from ankplan import __version__
+from ankplan.cli.entry import asks_help, command_word
 from ankplan.cli.env import Env, ExitStatus
 from ankplan.errors import AnkplanError, DiagnosticsError, one_line
 
@@ -34,11 +35,11 @@ COMMAND_HOMES = {"validate": "validate", "schema": "validate", "nodes": "nodes",
 
 def _modules_for(argv: Sequence[str]) -> tuple[str, ...]:
     """Every command module, or only the one that runs the command named in argv."""
-    words = [word for word in argv if not word.startswith("-")]
-    if not words and "--version" in argv:
+    word = command_word(argv)
+    if word is None and "--version" in argv:
         return ()
-    home = COMMAND_HOMES.get(words[0]) if words else None
-    if home in COMMAND_MODULES and "-h" not in argv and "--help" not in argv:
+    home = COMMAND_HOMES.get(word) if word else None
+    if home in COMMAND_MODULES and not asks_help(argv):
         return (home,)
     return COMMAND_MODULES
 
