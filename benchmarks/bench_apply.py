@@ -8,12 +8,16 @@ Measured side by side in one run, same machine, same image, same host network, w
   ansible-playbook                (benchmarks/police/playbook.yaml, containers.podman; taken from
                                    benchmarks/.venv-ansible when present, else from PATH)
   a sequential shell script       (podman run -d, one after the other, in dependency order)
+  the no-Python floor             (a shell script doing what ankplan's apply must: read the image
+                                   table and `podman ps` side by side, start each workload as
+                                   soon as its dependencies run (the two chains after the second
+                                   level side by side), then one confirming `podman ps`)
   critical-path lower bound       (one plain `podman run -d` per workload of the longest chain)
 and the no-change re-runs: `ankplan plan`, `ankplan apply --yes`, `podman-compose up -d`,
 `ansible-playbook` and `ansible-playbook --check`. Prints medians and ratios.
 Does I/O: runs podman, ankplan, podman-compose and ansible on this machine. The local Podman is
 shared, so every contender gets its own container names (bp-*, benchcompose_*, ans-*, sh-*,
-cp-*) and ports 17447-17452 instead of the example's 7447-7452; only those are removed.
+fl-*, cp-*) and ports 17447-17452 instead of the example's 7447-7452; only those are removed.
 usage: bench_apply.py [--runs N]
 """
 
@@ -45,6 +49,10 @@ COMPOSE_PROJECT = "benchcompose"
 WORKLOADS = ("zenoh-router", "carla-spawner", "kuksa-bridge", "camera-bridge",
              "camera-websocket", "police-websocket")
 CRITICAL_CHAIN = ("zenoh-router", "carla-spawner", "kuksa-bridge", "police-websocket")
+# The floor's schedule: these one after the other, then these chains side by side
+# (`floor_order_holds` checks it against the manifest's dependencies).
+FLOOR_FIRST = ("zenoh-router", "carla-spawner")
+FLOOR_CHAINS = (("camera-bridge", "camera-websocket"), ("kuksa-bridge", "police-websocket"))
 PORT = re.compile(r"\b74(4[7-9]|5[0-2])\b")  # the example's ports 7447-7452
 
 
@@ -134,6 +142,7 @@ class Contenders:
         self.compose = shifted_copy(COMPOSE, folder)
         self.playbook = shifted_copy(PLAYBOOK, folder)
         self.shell_args = {name: _command(self.manifest, name) for name in WORKLOADS}
+        floor_order_holds(self.manifest)
 
     def ankplan(self) -> dict[str, float]:
         names = [f"bp-{name}" for name in WORKLOADS]
@@ -188,6 +197,27 @@ class Contenders:
         remove(names)
         return result
 
+    def floor(self) -> dict[str, float]:
+        """What ankplan's apply must do, in a shell script: no interpreter, no imports."""
+        names = [f"fl-{name}" for name in WORKLOADS]
+        remove(names)
+
+        def start(name: str) -> str:
+            return (f"podman run -d --name fl-{name} --network host {IMAGE} "
+                    f"{' '.join(self.shell_args[name])} >/dev/null")
+
+        script = "\n".join([
+            "set -e",
+            "podman images --format json >/dev/null & podman ps --all --format json >/dev/null",
+            "wait", *(start(name) for name in FLOOR_FIRST),
+            *(f"({' && '.join(start(name) for name in chain)}) &" for chain in FLOOR_CHAINS),
+            "wait", "podman ps --all --format json >/dev/null"])
+        start_time = time.perf_counter()
+        run(["sh", "-c", script])
+        result = {"floor": until_running(names, start_time)}
+        remove(names)
+        return result
+
     def critical_path(self) -> dict[str, float]:
         """One plain `podman run -d` per workload of the longest chain, back to back."""
         names = [f"cp-{name}" for name in CRITICAL_CHAIN]
@@ -198,7 +228,32 @@ class Contenders:
         return {"critical": total}
 
     def all(self) -> list[Callable[[], dict[str, float]]]:
-        return [self.ankplan, self.compose_up, self.ansible, self.shell, self.critical_path]
+        return [self.ankplan, self.compose_up, self.ansible, self.shell, self.floor,
+                self.critical_path]
+
+
+def floor_order_holds(manifest: Path) -> None:
+    """Exits unless the floor's schedule starts every workload after its dependencies."""
+    workloads = yaml.safe_load(manifest.read_text())["workloads"]
+    started: set[str] = set()
+    for name in FLOOR_FIRST:
+        _check_started(workloads, name, started)
+        started.add(name)
+    for chain in FLOOR_CHAINS:
+        before = set(started)
+        for name in chain:
+            _check_started(workloads, name, before)
+            before.add(name)
+    if started | {n for chain in FLOOR_CHAINS for n in chain} != set(WORKLOADS):
+        raise SystemExit("bench: the floor's schedule does not start every workload")
+
+
+def _check_started(workloads: dict[str, dict[str, dict[str, str]]], name: str,
+                   started: set[str]) -> None:
+    deps = workloads[f"bp-{name}"].get("dependencies") or {}
+    needs = {dep.removeprefix("bp-") for dep in deps}
+    if not needs <= started:
+        raise SystemExit(f"bench: the floor would start {name} before {sorted(needs - started)}")
 
 
 def _command(manifest: Path, name: str) -> list[str]:
@@ -256,6 +311,7 @@ def report(results: dict[str, list[float]], runs: int, startup: float) -> None:
     rows = [("ankplan apply --yes", "ankplan"), ("podman-compose up -d", "compose"),
             ("ansible-playbook (containers.podman)", "ansible"),
             ("sequential podman run -d (shell)", "shell"),
+            ("no-Python floor (ankplan's reads and order)", "floor"),
             ("critical-path lower bound (4 x podman run)", "critical")]
     print(f"  {'contender':44} {'median':>8} {'min':>8} {'ankplan / it':>13}")
     for label, key in rows:
@@ -291,6 +347,11 @@ def verdicts(m: dict[str, float]) -> None:
             print(_verdict("apply from empty", m["ankplan"], m[key], peer))
     print(f"verdict: apply from empty is {m['ankplan'] / m['critical']:.2f}x the critical-path "
           f"lower bound ({m['critical']:.3f} s)")
+    if "floor" in m:
+        print(f"verdict: apply from empty is {1000 * (m['ankplan'] - m['floor']):.0f} ms above the "
+              f"no-Python floor ({m['floor']:.3f} s; the floor is "
+              f"{m['floor'] / m['compose']:.2f}x podman-compose, {m['floor'] / m['shell']:.2f}x "
+              "the shell loop)")
     for key, peer in (("compose-noop", "podman-compose up -d"),
                       ("ansible-check", "ansible-playbook --check")):
         if key in m:
