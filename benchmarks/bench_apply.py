@@ -144,6 +144,11 @@ class Contenders:
         self.shell_args = {name: _command(self.manifest, name) for name in WORKLOADS}
         floor_order_holds(self.manifest)
 
+    def run_line(self, prefix: str, name: str) -> str:
+        """The shell line that starts workload `name` as container `<prefix>-<name>`."""
+        return (f"podman run -d --name {prefix}-{name} --network host {IMAGE} "
+                f"{' '.join(self.shell_args[name])} >/dev/null")
+
     def ankplan(self) -> dict[str, float]:
         names = [f"bp-{name}" for name in WORKLOADS]
         remove(names)
@@ -188,9 +193,7 @@ class Contenders:
     def shell(self) -> dict[str, float]:
         names = [f"sh-{name}" for name in WORKLOADS]
         remove(names)
-        script = "set -e\n" + "".join(
-            f"podman run -d --name sh-{name} --network host {IMAGE} "
-            f"{' '.join(self.shell_args[name])} >/dev/null\n" for name in WORKLOADS)
+        script = "set -e\n" + "".join(self.run_line("sh", name) + "\n" for name in WORKLOADS)
         start = time.perf_counter()
         run(["sh", "-c", script])
         result = {"shell": until_running(names, start)}
@@ -201,16 +204,12 @@ class Contenders:
         """What ankplan's apply must do, in a shell script: no interpreter, no imports."""
         names = [f"fl-{name}" for name in WORKLOADS]
         remove(names)
-
-        def start(name: str) -> str:
-            return (f"podman run -d --name fl-{name} --network host {IMAGE} "
-                    f"{' '.join(self.shell_args[name])} >/dev/null")
-
         script = "\n".join([
             "set -e",
             "podman images --format json >/dev/null & podman ps --all --format json >/dev/null",
-            "wait", *(start(name) for name in FLOOR_FIRST),
-            *(f"({' && '.join(start(name) for name in chain)}) &" for chain in FLOOR_CHAINS),
+            "wait", *(self.run_line("fl", name) for name in FLOOR_FIRST),
+            *(f"({' && '.join(self.run_line('fl', name) for name in chain)}) &"
+              for chain in FLOOR_CHAINS),
             "wait", "podman ps --all --format json >/dev/null"])
         start_time = time.perf_counter()
         run(["sh", "-c", script])
